@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs (or names) what the test suites need on a fresh machine.
+set -euo pipefail
+need_apt=()
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v lsof >/dev/null 2>&1 || need_apt+=(lsof)
+command -v ps >/dev/null 2>&1 || need_apt+=(procps)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-deps: installing ${need_apt[*]} from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "ensure-deps: missing ${need_apt[*]}; install them (e.g. apt-get install ${need_apt[*]}) and rerun" >&2
+    exit 1
+  fi
+fi
+command -v cargo >/dev/null 2>&1 || { echo "ensure-deps: cargo (Rust) is missing; install it with rustup" >&2; exit 1; }

@@ -1,0 +1,1 @@
+//! procreap: find and safely reap AI-agent processes that outlived their sessions.
