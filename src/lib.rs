@@ -1,1 +1,47 @@
-//! procreap: find and safely reap AI-agent processes that outlived their sessions.
+//! procreap: find AI-agent processes that outlived their sessions (orphans
+//! and zombies) and reap them safely — SIGTERM, a grace period, SIGKILL — one
+//! step per call, every signal tied to a process identity and re-verified
+//! immediately before it is sent.
+//!
+//! Data flows one way: [`Config`] → [`snapshot`] → [`classify`] → [`cleanup`].
+//! The C ABI lives in [`ffi`] and holds no logic.
+
+pub mod classify;
+pub mod cleanup;
+mod cmd;
+pub mod config;
+pub mod error;
+pub mod ffi;
+pub mod ledger;
+mod procfs;
+pub mod ps;
+pub mod signal;
+pub mod snapshot;
+pub mod tmux;
+pub mod workspace;
+
+pub use classify::{Kind, ProcessInfo, Scan, Verdict, VerdictKind};
+pub use cleanup::{cleanup_step, reap_now, reap_set, Action, ActionKind, Report};
+pub use config::{Backend, Config};
+pub use error::{Error, Result};
+pub use signal::Sig;
+pub use snapshot::{parse_stat, Identity, Proc, Snapshot, StatLine, Tty};
+
+/// The library version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Agent processes that are orphans (SPEC §1).
+pub fn find_orphans(cfg: &Config) -> Result<Vec<ProcessInfo>> {
+    Scan::new(cfg)?.candidates(Kind::Orphans)
+}
+
+/// Agent processes that are zombies (SPEC §1): the orphan test, refusing to
+/// run blind.
+pub fn find_zombies(cfg: &Config) -> Result<Vec<ProcessInfo>> {
+    Scan::new(cfg)?.candidates(Kind::Zombies)
+}
+
+/// Every agent process with its verdict and reason.
+pub fn explain(cfg: &Config) -> Result<Vec<Verdict>> {
+    Ok(Scan::new(cfg)?.explain())
+}

@@ -1,0 +1,484 @@
+//! Classification: a pure function of (process table, configuration, lazily
+//! read facts). The orphan and zombie scans share every rule; a zombie scan
+//! adds one: it refuses to run blind (see [`Scan::candidates`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{expand_home, Config};
+use crate::error::{Error, Result};
+use crate::snapshot::{Identity, Proc, Snapshot, Source};
+use crate::{tmux, workspace};
+
+/// Which scan: they differ by the zombie safety rule only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Agents that outlived their session.
+    Orphans,
+    /// The same test, but the scan refuses to run when it cannot see tmux.
+    Zombies,
+}
+
+impl Kind {
+    /// `orphans` or `zombies`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Orphans => "orphans",
+            Kind::Zombies => "zombies",
+        }
+    }
+
+    /// Parses `orphans` / `zombies` (also the singular).
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "orphans" | "orphan" => Some(Kind::Orphans),
+            "zombies" | "zombie" => Some(Kind::Zombies),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict on one agent process. The first matching rule wins, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerdictKind {
+    /// Already dead (state Z), waiting for its parent to reap it.
+    Defunct,
+    /// Owned by another user (and `all_users` is off).
+    OtherUser,
+    /// In a tmux pane, or under a protected root.
+    Protected,
+    /// Has a controlling terminal outside tmux: someone's interactive session.
+    HasTty,
+    /// Started by an IDE (VS Code, Cursor) or a stream-json host.
+    IdeLaunched,
+    /// Younger than `min_age`.
+    TooYoung,
+    /// Not under a workspace root, or under another one than `workspace_root`.
+    OutsideWorkspace,
+    /// A candidate for both scans.
+    Orphan,
+}
+
+impl VerdictKind {
+    /// Every verdict, in rule order.
+    pub const ALL: [VerdictKind; 8] = [
+        VerdictKind::Defunct,
+        VerdictKind::OtherUser,
+        VerdictKind::Protected,
+        VerdictKind::HasTty,
+        VerdictKind::IdeLaunched,
+        VerdictKind::TooYoung,
+        VerdictKind::OutsideWorkspace,
+        VerdictKind::Orphan,
+    ];
+
+    /// The verdict's fixed name (`defunct`, `other-user`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Defunct => "defunct",
+            VerdictKind::OtherUser => "other-user",
+            VerdictKind::Protected => "protected",
+            VerdictKind::HasTty => "has-tty",
+            VerdictKind::IdeLaunched => "ide-launched",
+            VerdictKind::TooYoung => "too-young",
+            VerdictKind::OutsideWorkspace => "outside-workspace",
+            VerdictKind::Orphan => "orphan",
+        }
+    }
+}
+
+impl fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What procreap reports about a process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessInfo {
+    /// pid + start time.
+    pub id: Identity,
+    /// Parent pid.
+    pub ppid: i32,
+    /// Process name (`comm`).
+    pub name: String,
+    /// Age at the snapshot.
+    pub age: Duration,
+    /// Terminal name, `None` without one.
+    pub tty: Option<String>,
+    /// Unix state letter.
+    pub state: char,
+    /// Workspace root, when one was found.
+    pub workspace_root: Option<PathBuf>,
+    /// argv joined by spaces (empty when unreadable).
+    pub cmdline: String,
+}
+
+/// One agent process with its verdict and a human reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The process.
+    pub process: ProcessInfo,
+    /// The first rule it met.
+    pub verdict: VerdictKind,
+    /// Why, naming the pane, tty, age, parent, workspace, … involved.
+    pub reason: String,
+}
+
+/// Protected roots known at scan time (tmux servers are recognised by name
+/// during the ancestor walk, so fresh re-reads see them too).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Protection {
+    /// Pane pids reported by configured sockets → which socket.
+    panes: HashMap<i32, String>,
+    /// Protected roots → where they came from.
+    roots: HashMap<i32, String>,
+}
+
+/// Everything a verdict needs besides the snapshot.
+pub(crate) struct Rules {
+    pub(crate) cfg: Config,
+    prot: Protection,
+    names: Vec<String>,
+    euid: u32,
+    ws_root: Option<PathBuf>,
+}
+
+fn eq_ci(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
+impl Rules {
+    fn new(cfg: &Config) -> Result<Rules> {
+        cfg.validate()?;
+        let mut prot = Protection::default();
+        for sock in &cfg.tmux_sockets {
+            for pane in tmux::list_panes(sock, cfg.subprocess_timeout)? {
+                prot.panes.insert(pane, format!("tmux socket {sock}"));
+            }
+        }
+        for file in &cfg.protected_pid_files {
+            let path = expand_home(file);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("protected pid file {path:?}"), e)),
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let pid: i32 = text.trim().parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "protected pid file {path:?} does not hold a pid: {:?}",
+                    text.trim()
+                ))
+            })?;
+            prot.roots.insert(pid, format!("pid file {}", path.display()));
+        }
+        for pid in &cfg.protected_pids {
+            prot.roots.insert(*pid, "protected_pids".into());
+        }
+        Ok(Rules {
+            names: cfg.agent_names.clone(),
+            euid: nix::unistd::geteuid().as_raw(),
+            ws_root: cfg.workspace_root.as_deref().map(workspace::canonical),
+            cfg: cfg.clone(),
+            prot,
+        })
+    }
+
+    /// Is this an agent process (SPEC §1)?
+    fn is_agent(&self, snap: &Snapshot, p: &Proc) -> bool {
+        if p.kthread {
+            return false;
+        }
+        let comm = p.name.as_str();
+        let argv0 = || snap.argv0_base(p.id.pid);
+        for n in &self.names {
+            if eq_ci(comm, n) {
+                return true;
+            }
+            // The kernel keeps 15 bytes of the name: a longer name matches by
+            // its prefix, then argv[0] must confirm the whole name.
+            let truncated = comm.len() >= 15
+                && n.len() > comm.len()
+                && n.as_bytes()[..comm.len()].eq_ignore_ascii_case(comm.as_bytes());
+            if truncated && argv0().is_some_and(|a| eq_ci(a, n)) {
+                return true;
+            }
+        }
+        self.cfg.match_argv0
+            && argv0().is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
+    }
+
+    /// Why `p` is protected, or `None`.
+    pub(crate) fn protection(&self, snap: &Snapshot, p: &Proc) -> Option<String> {
+        let pid = p.id.pid;
+        if let Some(o) = self.prot.panes.get(&pid) {
+            return Some(format!("is tmux pane process {pid} ({o})"));
+        }
+        if let Some(o) = self.prot.roots.get(&pid) {
+            return Some(format!("is protected root {pid} ({o})"));
+        }
+        let mut below = pid;
+        let mut cur = p.ppid;
+        for _ in 0..=snap.procs().len() + 1 {
+            if cur <= 0 {
+                return None;
+            }
+            if let Some(o) = self.prot.panes.get(&cur) {
+                return Some(format!("descendant of tmux pane process {cur} ({o})"));
+            }
+            if let Some(o) = self.prot.roots.get(&cur) {
+                return Some(format!("descendant of protected root {cur} ({o})"));
+            }
+            let Some(a) = snap.get(cur) else {
+                if cur == 1 {
+                    return None;
+                }
+                return Some(format!(
+                    "ancestor pid {cur} is not visible: cannot prove it is outside tmux"
+                ));
+            };
+            if tmux::is_server_name(&a.name) {
+                return Some(format!(
+                    "in tmux pane process {below} of tmux server pid {cur}"
+                ));
+            }
+            if cur == 1 {
+                return None;
+            }
+            below = cur;
+            cur = a.ppid;
+        }
+        Some("ancestry loops: cannot prove it is outside tmux".into())
+    }
+
+    fn workspace_root(&self, snap: &Snapshot, pid: i32) -> Option<PathBuf> {
+        if self.cfg.workspace_marker.is_empty() {
+            return None;
+        }
+        workspace::find_root(snap.cwd(pid)?, &self.cfg.workspace_marker)
+    }
+
+    /// The workspace rule: `Some(reason)` when the process is outside.
+    fn outside_workspace(&self, snap: &Snapshot, pid: i32, root: Option<&PathBuf>) -> Option<String> {
+        let marker = &self.cfg.workspace_marker;
+        if marker.is_empty() {
+            let want = self.ws_root.as_ref()?;
+            return match snap.cwd(pid) {
+                None => Some("cwd unreadable: cannot place it under workspace_root".into()),
+                Some(cwd) if workspace::strip_deleted(cwd).starts_with(want) => None,
+                Some(cwd) => Some(format!("cwd {} is not under {}", cwd.display(), want.display())),
+            };
+        }
+        let Some(cwd) = snap.cwd(pid) else {
+            return Some("cwd unreadable: no workspace root".into());
+        };
+        let Some(root) = root else {
+            return Some(format!("no {marker} at or above cwd {}", cwd.display()));
+        };
+        match &self.ws_root {
+            Some(want) if root != want => Some(format!(
+                "in workspace {}, not {}",
+                root.display(),
+                want.display()
+            )),
+            _ => None,
+        }
+    }
+
+    fn is_ide(&self, argv: &[String]) -> bool {
+        let line = argv.join(" ");
+        self.cfg.ide_markers.iter().any(|m| line.contains(m.as_str()))
+            || (line.contains("--output-format stream-json")
+                && line.contains("--input-format stream-json"))
+    }
+
+    /// The process as reported.
+    pub(crate) fn info(&self, snap: &Snapshot, p: &Proc) -> ProcessInfo {
+        ProcessInfo {
+            id: p.id,
+            ppid: p.ppid,
+            name: p.name.clone(),
+            age: p.age,
+            tty: p.tty.name(),
+            state: p.state,
+            workspace_root: self.workspace_root(snap, p.id.pid),
+            cmdline: snap.argv(p.id.pid).map(|a| a.join(" ")).unwrap_or_default(),
+        }
+    }
+
+    /// The first rule `p` meets, with its reason.
+    pub(crate) fn verdict(&self, snap: &Snapshot, p: &Proc, info: &ProcessInfo) -> (VerdictKind, String) {
+        use VerdictKind::*;
+        let pid = p.id.pid;
+        if p.is_defunct() {
+            return (
+                Defunct,
+                format!("defunct: parent pid {} must reap it; signals cannot affect it", p.ppid),
+            );
+        }
+        if !self.cfg.all_users {
+            match snap.uid(pid) {
+                Some(uid) if uid == self.euid => {}
+                Some(uid) => return (OtherUser, format!("owned by uid {uid}, not {}", self.euid)),
+                None => return (OtherUser, "owner unknown (process unreadable)".into()),
+            }
+        }
+        if let Some(why) = self.protection(snap, p) {
+            return (Protected, why);
+        }
+        if let Some(tty) = &info.tty {
+            return (HasTty, format!("has terminal {tty} outside tmux: an interactive session"));
+        }
+        match snap.argv(pid) {
+            None => return (IdeLaunched, "argv unreadable: cannot rule out an IDE launch".into()),
+            Some(argv) if self.is_ide(argv) => {
+                return (IdeLaunched, "argv carries an IDE marker".into())
+            }
+            Some(_) => {}
+        }
+        if p.age < self.cfg.min_age {
+            return (
+                TooYoung,
+                format!("age {} < min_age {}", secs(p.age), secs(self.cfg.min_age)),
+            );
+        }
+        if let Some(why) = self.outside_workspace(snap, pid, info.workspace_root.as_ref()) {
+            return (OutsideWorkspace, why);
+        }
+        let place = match &info.workspace_root {
+            Some(r) => format!(" in workspace {}", r.display()),
+            None => String::new(),
+        };
+        (
+            Orphan,
+            format!("no terminal, not in tmux, age {}{place}", secs(p.age)),
+        )
+    }
+
+    /// Re-reads `id` and its ancestry afresh and checks that it is still the
+    /// same process and still a candidate. `Err` holds the failed check.
+    pub(crate) fn reverify(&self, source: Source, id: Identity) -> std::result::Result<Proc, String> {
+        let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
+        let p = snap.get(id.pid).ok_or("process is gone")?;
+        if p.id != id {
+            return Err(format!(
+                "pid {} now belongs to another process (start time {} != {})",
+                id.pid, p.id.start_time, id.start_time
+            ));
+        }
+        if !self.is_agent(&snap, p) {
+            return Err(format!("no longer an agent process (name {:?})", p.name));
+        }
+        let info = self.info(&snap, p);
+        match self.verdict(&snap, p, &info) {
+            (VerdictKind::Orphan, _) => Ok(p.clone()),
+            (v, why) => Err(format!("{v}: {why}")),
+        }
+    }
+
+    /// Re-reads a descendant captured for `kill_tree`: same identity, still
+    /// unprotected, not defunct.
+    pub(crate) fn reverify_descendant(&self, source: Source, id: Identity) -> std::result::Result<Proc, String> {
+        let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
+        let p = snap.get(id.pid).ok_or("process is gone")?;
+        if p.id != id {
+            return Err(format!("pid {} now belongs to another process", id.pid));
+        }
+        if p.is_defunct() {
+            return Err(format!("defunct: parent pid {} must reap it", p.ppid));
+        }
+        if let Some(why) = self.protection(&snap, p) {
+            return Err(format!("protected: {why}"));
+        }
+        Ok(p.clone())
+    }
+}
+
+/// One scan: a snapshot plus the rules it is judged by.
+pub struct Scan {
+    pub(crate) snap: Snapshot,
+    pub(crate) rules: Rules,
+}
+
+impl Scan {
+    /// Validates `cfg`, asks configured tmux sockets, reads protected pid
+    /// files, and snapshots the process table once.
+    pub fn new(cfg: &Config) -> Result<Scan> {
+        let rules = Rules::new(cfg)?;
+        let source = Source::for_config(cfg.backend)?;
+        let snap = Snapshot::take(source, cfg.subprocess_timeout)?;
+        Ok(Scan { snap, rules })
+    }
+
+    /// The snapshot this scan judged.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snap
+    }
+
+    /// Every agent process with its verdict.
+    pub fn explain(&self) -> Vec<Verdict> {
+        self.snap
+            .procs()
+            .iter()
+            .filter(|p| self.rules.is_agent(&self.snap, p))
+            .map(|p| {
+                let process = self.rules.info(&self.snap, p);
+                let (verdict, reason) = self.rules.verdict(&self.snap, p, &process);
+                Verdict {
+                    process,
+                    verdict,
+                    reason,
+                }
+            })
+            .collect()
+    }
+
+    /// The candidates of a scan of `kind`. A zombie scan refuses to run
+    /// blind: with nothing protected and no tmux server it fails with
+    /// "tmux unavailable"; with a server but no panes it finds nothing.
+    pub fn candidates(&self, kind: Kind) -> Result<Vec<ProcessInfo>> {
+        if kind == Kind::Zombies && !self.zombie_scan_can_see()? {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .explain()
+            .into_iter()
+            .filter(|v| v.verdict == VerdictKind::Orphan)
+            .map(|v| v.process)
+            .collect())
+    }
+
+    /// The zombie safety rule: `Ok(false)` = tmux runs with no panes,
+    /// `Err` = nothing to see by.
+    pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
+        let procs = self.snap.procs();
+        let servers: Vec<i32> = procs
+            .iter()
+            .filter(|p| tmux::is_server_name(&p.name))
+            .map(|p| p.id.pid)
+            .collect();
+        let live = |pid: &i32| self.snap.get(*pid).is_some();
+        let protected_live = servers.iter().any(|s| !self.snap.children(*s).is_empty())
+            || self.rules.prot.panes.keys().any(live)
+            || self.rules.prot.roots.keys().any(live);
+        if protected_live {
+            return Ok(true);
+        }
+        if servers.is_empty() {
+            return Err(Error::TmuxUnavailable(
+                "no tmux server is running and nothing is protected: a zombie scan would be blind"
+                    .into(),
+            ));
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,170 @@
+//! Every knob of SPEC §2, with Gas Town's defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Which process-table backend to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// `/proc` on Linux, `ps`/`lsof` elsewhere.
+    #[default]
+    Auto,
+    /// `/proc` (Linux only).
+    Proc,
+    /// The portable backend over `ps` and `lsof` output.
+    Ps,
+}
+
+/// Configuration of scans and cleanup steps. `Config::default()` is what Gas
+/// Town does today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Process names that make a process an agent (case-insensitive).
+    pub agent_names: Vec<String>,
+    /// Also match the basename of argv[0] (agents whose binary is named after a version).
+    pub match_argv0: bool,
+    /// Younger processes are never candidates.
+    pub min_age: Duration,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Relative path whose presence marks a workspace root; empty = no workspace test.
+    pub workspace_marker: String,
+    /// When set, only processes under this workspace root are considered.
+    pub workspace_root: Option<PathBuf>,
+    /// argv substrings that mark an IDE-launched agent.
+    pub ide_markers: Vec<String>,
+    /// Files holding the pid of a protected root (`~` expands to `$HOME`).
+    pub protected_pid_files: Vec<PathBuf>,
+    /// PIDs of protected roots.
+    pub protected_pids: Vec<i32>,
+    /// Extra tmux sockets to ask for panes: names for `-L`, paths (with `/`) for `-S`.
+    pub tmux_sockets: Vec<String>,
+    /// Consider other users' processes (never by default, even as root).
+    pub all_users: bool,
+    /// Signal the agent's descendants (same snapshot) together with it.
+    pub kill_tree: bool,
+    /// Where the ledger lives; `None` = `$XDG_RUNTIME_DIR/procreap` or `/tmp/procreap-<uid>`.
+    pub state_dir: Option<PathBuf>,
+    /// Decide and report, but send no signal and write no ledger.
+    pub dry_run: bool,
+    /// Limit for any external command (tmux, ps, lsof).
+    pub subprocess_timeout: Duration,
+    /// Limit for taking the ledger lock.
+    pub lock_timeout: Duration,
+    /// Process-table backend.
+    pub backend: Backend,
+}
+
+/// Gas Town's agent names.
+pub const DEFAULT_AGENT_NAMES: &[&str] = &[
+    "claude",
+    "claude-code",
+    "codex",
+    "opencode",
+    "cursor-agent",
+    "agent",
+    "copilot",
+];
+
+/// argv substrings of IDE-launched agents.
+pub const DEFAULT_IDE_MARKERS: &[&str] = &[
+    "vscode-server",
+    "vscode/extensions",
+    ".cursor-server",
+    ".cursor/extensions",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            agent_names: DEFAULT_AGENT_NAMES.iter().map(|s| s.to_string()).collect(),
+            match_argv0: true,
+            min_age: Duration::from_secs(60),
+            grace: Duration::from_secs(60),
+            workspace_marker: "mayor/town.json".into(),
+            workspace_root: None,
+            ide_markers: DEFAULT_IDE_MARKERS.iter().map(|s| s.to_string()).collect(),
+            protected_pid_files: vec![PathBuf::from("~/gt/mayor/mayor-acp.pid")],
+            protected_pids: Vec::new(),
+            tmux_sockets: Vec::new(),
+            all_users: false,
+            kill_tree: false,
+            state_dir: None,
+            dry_run: false,
+            subprocess_timeout: Duration::from_secs(2),
+            lock_timeout: Duration::from_secs(5),
+            backend: Backend::Auto,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the values that no scan could use. Called by every entry point.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        if self.agent_names.is_empty() {
+            return bad("agent_names is empty: nothing could ever match".into());
+        }
+        for n in &self.agent_names {
+            if n.is_empty() || n.contains('/') || n.contains('\0') {
+                return bad(format!("agent name {n:?} must be a non-empty file name"));
+            }
+        }
+        for m in &self.ide_markers {
+            if m.is_empty() {
+                return bad("an IDE marker is empty: it would match every process".into());
+            }
+        }
+        if self.workspace_marker.starts_with('/') || self.workspace_marker.contains('\0') {
+            return bad(format!(
+                "workspace_marker {:?} must be a relative path",
+                self.workspace_marker
+            ));
+        }
+        if let Some(root) = &self.workspace_root {
+            if !root.is_absolute() {
+                return bad(format!("workspace_root {root:?} must be absolute"));
+            }
+        }
+        for s in &self.tmux_sockets {
+            if s.is_empty() || s.contains('\0') {
+                return bad(format!("tmux socket {s:?} is empty or holds a NUL"));
+            }
+        }
+        for p in &self.protected_pids {
+            if *p <= 0 {
+                return bad(format!("protected pid {p} is not a process id"));
+            }
+        }
+        if self.subprocess_timeout.is_zero() {
+            return bad("subprocess_timeout must be positive".into());
+        }
+        if cfg!(not(target_os = "linux")) && self.backend == Backend::Proc {
+            return Err(Error::Unsupported("the /proc backend needs Linux".into()));
+        }
+        Ok(())
+    }
+
+    /// The state directory this configuration uses.
+    pub fn resolved_state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d).join("procreap"),
+            _ => PathBuf::from(format!("/tmp/procreap-{}", nix::unistd::geteuid())),
+        }
+    }
+}
+
+/// Expands a leading `~/` to `$HOME/`.
+pub(crate) fn expand_home(p: &std::path::Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    p.to_path_buf()
+}

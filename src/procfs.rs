@@ -1,0 +1,124 @@
+//! The Linux backend: everything from `/proc`, nothing spawned.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::snapshot::{boot_clock, clock_ticks, parse_stat, Identity, Proc, Tty};
+
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Reads a small /proc file with one `read` (procfs produces these in one go).
+fn read_small<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut f = File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+    Some(&buf[..n])
+}
+
+fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
+    let s = parse_stat(buf)?;
+    let started = Duration::from_millis(s.start_time.saturating_mul(1000) / hz);
+    Some(Proc {
+        id: Identity {
+            pid: s.pid,
+            start_time: s.start_time,
+        },
+        ppid: s.ppid,
+        name: s.name,
+        state: s.state,
+        tty: if s.tty_nr == 0 {
+            Tty::None
+        } else {
+            Tty::Dev(s.tty_nr)
+        },
+        age: now.saturating_sub(started),
+        kthread: s.flags & PF_KTHREAD != 0,
+        listed_uid: None,
+    })
+}
+
+/// One pass over `/proc`: one stat read per process. Processes that vanish or
+/// cannot be read are skipped.
+pub(crate) fn list() -> Result<Vec<Proc>> {
+    let dir = std::fs::read_dir("/proc").map_err(|e| Error::io("listing /proc", e))?;
+    let now = boot_clock();
+    let hz = clock_ticks();
+    let mut out = Vec::with_capacity(512);
+    let mut path = String::with_capacity(32);
+    let mut buf = [0u8; 1024];
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        path.clear();
+        path.push_str("/proc/");
+        path.push_str(name);
+        path.push_str("/stat");
+        if let Some(p) = read_small(&path, &mut buf).and_then(|b| to_proc(b, now, hz)) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// One process read afresh.
+pub(crate) fn read(pid: i32) -> Option<Proc> {
+    let mut buf = [0u8; 1024];
+    let b = read_small(&format!("/proc/{pid}/stat"), &mut buf)?;
+    to_proc(b, boot_clock(), clock_ticks()).filter(|p| p.id.pid == pid)
+}
+
+/// argv split at NULs (lossy UTF-8); `None` when unreadable.
+pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
+    let f = File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut raw = Vec::new();
+    f.take(1 << 20).read_to_end(&mut raw).ok()?;
+    if raw.last() == Some(&0) {
+        raw.pop();
+    }
+    if raw.is_empty() {
+        return Some(Vec::new());
+    }
+    Some(
+        raw.split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+pub(crate) fn cwd(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+pub(crate) fn uid(pid: i32) -> Option<u32> {
+    std::fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
+}
+
+/// The pid tracing this process (0 = none).
+pub(crate) fn tracer(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// This boot's id, so a ledger from another boot is never matched against
+/// this boot's processes.
+pub(crate) fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+}

@@ -1,0 +1,361 @@
+//! The process table, read once per scan: one `/proc/PID/stat` read per
+//! process on Linux, or one `ps` listing on other Unixes. Facts that cost more
+//! (argv, cwd, owner, tracer) are read lazily, only for the processes that
+//! need them, and cached for the life of the snapshot.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use once_cell::unsync::OnceCell;
+
+use crate::config::Backend;
+use crate::error::{Error, Result};
+
+/// A process identity: the pid plus its start time. Two processes with the
+/// same pid and different start times are different processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    /// Process id.
+    pub pid: i32,
+    /// Start time: clock ticks since boot with `/proc`; a start-time key in
+    /// seconds with the `ps` backend.
+    pub start_time: u64,
+}
+
+/// The controlling terminal as the backend reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tty {
+    /// No controlling terminal.
+    None,
+    /// A device number from `/proc/PID/stat` (`tty_nr`).
+    Dev(u32),
+    /// A name from `ps` (`pts/3`, `s024`).
+    Name(String),
+}
+
+impl Tty {
+    /// The terminal's name as `ps` prints it, or `None` without one.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Tty::None => None,
+            Tty::Name(n) => Some(n.clone()),
+            Tty::Dev(dev) => {
+                let major = (dev >> 8) & 0xfff;
+                let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+                Some(match major {
+                    136..=143 => format!("pts/{}", minor + (major - 136) * 256),
+                    4 if minor < 64 => format!("tty{minor}"),
+                    4 => format!("ttyS{}", minor - 64),
+                    5 if minor == 0 => "tty".into(),
+                    _ => format!("tty({major},{minor})"),
+                })
+            }
+        }
+    }
+}
+
+/// One row of the process table: what a single stat read (or ps line) gives.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    /// Identity (pid + start time).
+    pub id: Identity,
+    /// Parent pid (0 for none).
+    pub ppid: i32,
+    /// The kernel's name for it (`comm`, at most 15 bytes on Linux).
+    pub name: String,
+    /// Unix state letter (`R`, `S`, `D`, `T`, `t`, `Z`, …).
+    pub state: char,
+    /// Controlling terminal.
+    pub tty: Tty,
+    /// Age when the snapshot was taken.
+    pub age: Duration,
+    /// A kernel thread: it has no argv and is never an agent.
+    pub kthread: bool,
+    /// Owner uid when the listing already gave it (ps backend).
+    pub(crate) listed_uid: Option<u32>,
+}
+
+impl Proc {
+    /// True for Unix state `Z`/`X`: dead, waiting for its parent to reap it.
+    pub fn is_defunct(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Facts read only for processes that need them.
+#[derive(Default)]
+struct Lazy {
+    argv: OnceCell<Option<Vec<String>>>,
+    cwd: OnceCell<Option<PathBuf>>,
+    uid: OnceCell<Option<u32>>,
+}
+
+/// Parsed fields of one `/proc/PID/stat` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatLine {
+    pub pid: i32,
+    pub name: String,
+    pub state: char,
+    pub ppid: i32,
+    pub tty_nr: u32,
+    pub flags: u64,
+    pub start_time: u64,
+}
+
+
+/// Parses one `/proc/PID/stat` line. The name sits between the first `(` and
+/// the last `)`: it may hold spaces, parentheses, newlines and non-UTF-8
+/// bytes. Returns `None` for anything malformed.
+pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
+    let open = buf.iter().position(|&b| b == b'(')?;
+    let close = buf.iter().rposition(|&b| b == b')')?;
+    if close < open {
+        return None;
+    }
+    let pid: i32 = std::str::from_utf8(&buf[..open]).ok()?.trim().parse().ok()?;
+    if pid <= 0 {
+        return None;
+    }
+    let name = String::from_utf8_lossy(&buf[open + 1..close]).into_owned();
+    let rest = std::str::from_utf8(&buf[close + 1..]).ok()?;
+    let mut f = rest.split_ascii_whitespace();
+    let state_s = f.next()?;
+    let mut sc = state_s.chars();
+    let state = sc.next()?;
+    if sc.next().is_some() || !state.is_ascii_alphabetic() {
+        return None;
+    }
+    let ppid: i32 = f.next()?.parse().ok()?;
+    if ppid < 0 {
+        return None;
+    }
+    let _pgrp = f.next()?;
+    let _session = f.next()?;
+    let tty_nr: i64 = f.next()?.parse().ok()?;
+    let _tpgid = f.next()?;
+    let flags: u64 = f.next()?.parse().ok()?;
+    // Fields 10..=21 (minflt … itrealvalue), then starttime (field 22).
+    let start_time: u64 = f.nth(12)?.parse().ok()?;
+    Some(StatLine {
+        pid,
+        name,
+        state,
+        ppid,
+        tty_nr: tty_nr as u32,
+        flags,
+        start_time,
+    })
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
+pub(crate) fn clock_ticks() -> u64 {
+    static HZ: once_cell::sync::Lazy<u64> = once_cell::sync::Lazy::new(|| {
+        // SAFETY: sysconf has no preconditions.
+        let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if v > 0 {
+            v as u64
+        } else {
+            100
+        }
+    });
+    *HZ
+}
+
+/// Time since boot (including suspend), the clock `/proc` start times use.
+/// Also the clock of the ledger, immune to wall-clock jumps.
+pub(crate) fn boot_clock() -> Duration {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let id = nix::time::ClockId::CLOCK_BOOTTIME;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let id = nix::time::ClockId::CLOCK_MONOTONIC;
+    nix::time::clock_gettime(id)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// Which backend reads the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Proc,
+    Ps,
+}
+
+impl Source {
+    pub(crate) fn for_config(b: Backend) -> Result<Source> {
+        match b {
+            Backend::Proc if cfg!(target_os = "linux") => Ok(Source::Proc),
+            Backend::Proc => Err(Error::Unsupported("the /proc backend needs Linux".into())),
+            Backend::Ps => Ok(Source::Ps),
+            Backend::Auto if cfg!(target_os = "linux") => Ok(Source::Proc),
+            Backend::Auto if cfg!(unix) => Ok(Source::Ps),
+            Backend::Auto => Err(Error::Unsupported("no process-table backend".into())),
+        }
+    }
+}
+
+/// The process table at one instant, with the parent→children map built in
+/// the same pass.
+pub struct Snapshot {
+    source: Source,
+    timeout: Duration,
+    procs: Vec<Proc>,
+    index: HashMap<i32, usize>,
+    children: HashMap<i32, Vec<i32>>,
+    lazy: Vec<Lazy>,
+    /// `ps -o args` output, read once for the whole table by the ps backend.
+    ps_args: OnceCell<HashMap<i32, String>>,
+}
+
+impl Snapshot {
+    /// Reads the whole table.
+    pub(crate) fn take(source: Source, timeout: Duration) -> Result<Snapshot> {
+        let procs = match source {
+            Source::Proc => crate::procfs::list()?,
+            Source::Ps => crate::ps::list(timeout)?,
+        };
+        Ok(Self::from_procs(source, timeout, procs))
+    }
+
+    /// Reads `pid` and its ancestors afresh (for re-verification just before
+    /// a signal). Stops at pid 1, at a pid that cannot be read, or at a loop.
+    pub(crate) fn chain(source: Source, timeout: Duration, pid: i32) -> Snapshot {
+        let mut procs: Vec<Proc> = Vec::new();
+        let mut next = pid;
+        while next > 0 && procs.len() < 4096 && !procs.iter().any(|p| p.id.pid == next) {
+            let Some(p) = Self::read_one(source, timeout, next) else {
+                break;
+            };
+            next = if p.id.pid == 1 { 0 } else { p.ppid };
+            procs.push(p);
+        }
+        Self::from_procs(source, timeout, procs)
+    }
+
+    /// One process read afresh, or `None` when it is gone or unreadable.
+    pub(crate) fn read_one(source: Source, timeout: Duration, pid: i32) -> Option<Proc> {
+        match source {
+            Source::Proc => crate::procfs::read(pid),
+            Source::Ps => crate::ps::read(pid, timeout),
+        }
+    }
+
+    fn from_procs(source: Source, timeout: Duration, procs: Vec<Proc>) -> Snapshot {
+        let mut index = HashMap::with_capacity(procs.len());
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (i, p) in procs.iter().enumerate() {
+            index.insert(p.id.pid, i);
+            children.entry(p.ppid).or_default().push(p.id.pid);
+        }
+        let lazy = procs.iter().map(|_| Lazy::default()).collect();
+        Snapshot {
+            source,
+            timeout,
+            procs,
+            index,
+            children,
+            lazy,
+            ps_args: OnceCell::new(),
+        }
+    }
+
+    pub(crate) fn source(&self) -> Source {
+        self.source
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// All processes.
+    pub fn procs(&self) -> &[Proc] {
+        &self.procs
+    }
+
+    /// The process with this pid, if it was in the table.
+    pub fn get(&self, pid: i32) -> Option<&Proc> {
+        self.index.get(&pid).map(|&i| &self.procs[i])
+    }
+
+    /// Direct children of `pid`.
+    pub fn children(&self, pid: i32) -> &[i32] {
+        self.children.get(&pid).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every descendant of `pid` in this snapshot, parents before children.
+    pub fn descendants(&self, pid: i32) -> Vec<i32> {
+        let mut out = Vec::new();
+        let mut stack: Vec<i32> = self.children(pid).iter().rev().copied().collect();
+        while let Some(p) = stack.pop() {
+            if p == pid || out.contains(&p) {
+                continue;
+            }
+            out.push(p);
+            stack.extend(self.children(p).iter().rev().copied());
+        }
+        out
+    }
+
+    fn lazy(&self, pid: i32) -> Option<&Lazy> {
+        self.index.get(&pid).map(|&i| &self.lazy[i])
+    }
+
+    /// argv, or `None` when unreadable or gone.
+    pub fn argv(&self, pid: i32) -> Option<&[String]> {
+        let l = self.lazy(pid)?;
+        l.argv
+            .get_or_init(|| match self.source {
+                Source::Proc => crate::procfs::argv(pid),
+                Source::Ps => {
+                    let all = self
+                        .ps_args
+                        .get_or_init(|| crate::ps::args(self.timeout).unwrap_or_default());
+                    all.get(&pid).map(|s| s.split_whitespace().map(String::from).collect())
+                }
+            })
+            .as_deref()
+    }
+
+    /// The basename of argv[0], if any.
+    pub fn argv0_base(&self, pid: i32) -> Option<&str> {
+        let a0 = self.argv(pid)?.first()?;
+        Some(a0.rsplit('/').next().unwrap_or(a0))
+    }
+
+    /// The current working directory, or `None` when unknown.
+    pub fn cwd(&self, pid: i32) -> Option<&PathBuf> {
+        let l = self.lazy(pid)?;
+        l.cwd
+            .get_or_init(|| match self.source {
+                Source::Proc => crate::procfs::cwd(pid),
+                Source::Ps => crate::ps::cwd(pid, self.timeout),
+            })
+            .as_ref()
+    }
+
+    /// The owner's uid, or `None` when unknown.
+    pub fn uid(&self, pid: i32) -> Option<u32> {
+        let l = self.lazy(pid)?;
+        *l.uid.get_or_init(|| {
+            self.get(pid)
+                .and_then(|p| p.listed_uid)
+                .or_else(|| match self.source {
+                    Source::Proc => crate::procfs::uid(pid),
+                    Source::Ps => None,
+                })
+        })
+    }
+}
+
+/// Why a SIGKILLed process is still alive, for the `unkillable` report.
+pub(crate) fn unkillable_reason(source: Source, p: &Proc) -> String {
+    if p.state == 'D' || p.state == 'U' {
+        return "in uninterruptible sleep (state D): it dies when its I/O returns".into();
+    }
+    if matches!(source, Source::Proc) {
+        if let Some(tracer) = crate::procfs::tracer(p.id.pid).filter(|t| *t != 0) {
+            return format!("traced by pid {tracer}, which holds it");
+        }
+    }
+    format!("still alive in state {} after SIGKILL", p.state)
+}

@@ -1,0 +1,31 @@
+//! Workspace roots: the nearest directory at or above a process's cwd that
+//! holds the workspace marker.
+
+use std::path::{Path, PathBuf};
+
+/// A cwd whose directory was removed reads as `/path (deleted)`.
+pub fn strip_deleted(cwd: &Path) -> PathBuf {
+    if cwd.exists() {
+        return cwd.to_path_buf();
+    }
+    match cwd.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+        Some(s) => PathBuf::from(s),
+        None => cwd.to_path_buf(),
+    }
+}
+
+/// Walks up from `cwd` to the first directory containing `marker`. The cwd
+/// itself may no longer exist (a deleted worktree inside a live town).
+pub fn find_root(cwd: &Path, marker: &str) -> Option<PathBuf> {
+    let start = strip_deleted(cwd);
+    start
+        .ancestors()
+        .find(|dir| dir.join(marker).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// `root` as configured, resolved through symlinks when it exists, so it
+/// compares equal to paths the kernel reports.
+pub fn canonical(root: &Path) -> PathBuf {
+    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+}
