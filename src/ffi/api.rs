@@ -1,0 +1,145 @@
+//! The core functions: version, find, explain, cleanup step, reap set, reap now.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use crate::classify::Kind;
+use crate::cleanup::Report;
+use crate::ffi::config::{config_or_default, procreap_config};
+use crate::ffi::{
+    array, check_out, ffi_guard, procreap_action_list, procreap_error, procreap_identity,
+    procreap_process_list, procreap_status, procreap_verdict_list, write_out, Failure,
+};
+use crate::snapshot::Identity;
+
+/// The library version ("MAJOR.MINOR.PATCH"), a static string.
+#[no_mangle]
+pub extern "C" fn procreap_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Agent processes that are orphans. `config` may be NULL (defaults). On
+/// success `*out` receives a list to free with `procreap_process_list_free`.
+#[no_mangle]
+pub extern "C" fn procreap_find_orphans(
+    config: *const procreap_config,
+    out: *mut *mut procreap_process_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let found = crate::find_orphans(&config_or_default(config))?;
+        write_out(out, procreap_process_list::new(&found));
+        Ok(())
+    })
+}
+
+/// Agent processes that are zombies: like orphans, but fails with
+/// `PROCREAP_STATUS_TMUX_UNAVAILABLE` when nothing is protected and no tmux
+/// server runs, and finds nothing when tmux runs without panes.
+#[no_mangle]
+pub extern "C" fn procreap_find_zombies(
+    config: *const procreap_config,
+    out: *mut *mut procreap_process_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let found = crate::find_zombies(&config_or_default(config))?;
+        write_out(out, procreap_process_list::new(&found));
+        Ok(())
+    })
+}
+
+/// Every agent process with its verdict and a human reason. Free with
+/// `procreap_verdict_list_free`.
+#[no_mangle]
+pub extern "C" fn procreap_explain(
+    config: *const procreap_config,
+    out: *mut *mut procreap_verdict_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let verdicts = crate::explain(&config_or_default(config))?;
+        write_out(out, procreap_verdict_list::new(&verdicts));
+        Ok(())
+    })
+}
+
+/// Hands a report to C: the list always (signals may have been sent), then
+/// the report's error, if any.
+fn deliver(out: *mut *mut procreap_action_list, report: Report) -> Result<(), Failure> {
+    write_out(out, procreap_action_list::new(&report.actions));
+    match report.error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn identities(ids: *const procreap_identity, len: usize) -> Result<Vec<Identity>, Failure> {
+    Ok(array(ids, len, "ids")?.iter().map(Identity::from).collect())
+}
+
+/// One cleanup step (SPEC §3) of `kind` (a `procreap_kind` value).
+///
+/// `*out` is written on success, and also — because signals were sent —
+/// when the status is `PROCREAP_STATUS_SIGNAL_FAILED`,
+/// `PROCREAP_STATUS_LEDGER_CORRUPT` or `PROCREAP_STATUS_IO` (the ledger could
+/// not be saved). Initialise it to NULL and always pass it to
+/// `procreap_action_list_free`.
+#[no_mangle]
+pub extern "C" fn procreap_cleanup_step(
+    config: *const procreap_config,
+    kind: u32,
+    out: *mut *mut procreap_action_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let kind = match kind {
+            0 => Kind::Orphans,
+            1 => Kind::Zombies,
+            k => return Err(Failure::invalid(format!("unknown kind {k}"))),
+        };
+        deliver(out, crate::cleanup_step(&config_or_default(config), kind)?)
+    })
+}
+
+/// Cleans up exactly the `len` identities in `ids` (each must still be a
+/// candidate), nothing else; repeated calls escalate like steps. `*out` as
+/// for `procreap_cleanup_step`.
+#[no_mangle]
+pub extern "C" fn procreap_reap_set(
+    config: *const procreap_config,
+    ids: *const procreap_identity,
+    len: usize,
+    out: *mut *mut procreap_action_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let ids = identities(ids, len)?;
+        deliver(out, crate::reap_set(&config_or_default(config), &ids)?)
+    })
+}
+
+/// SIGTERM each identity (each must still be a candidate), wait up to
+/// `deadline_ms` for exit, then SIGKILL the survivors; blocks until done.
+/// `*out` as for `procreap_cleanup_step`.
+#[no_mangle]
+pub extern "C" fn procreap_reap_now(
+    config: *const procreap_config,
+    ids: *const procreap_identity,
+    len: usize,
+    deadline_ms: u64,
+    out: *mut *mut procreap_action_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let ids = identities(ids, len)?;
+        let report = crate::reap_now(&config_or_default(config), &ids, Duration::from_millis(deadline_ms))?;
+        deliver(out, report)
+    })
+}
