@@ -1,34 +1,52 @@
 # procreap — the two commands a new user needs are `make demo` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
-VENV := target/venv
-PY := $(VENV)/bin/python
 
-.PHONY: all lib header header-check demo test test-rust test-c test-go test-python deps bench clean
+.PHONY: all lib header header-check demo test test-rust test-c test-go test-python deps bench go clean
 
 all: lib header-check
 
+# Release static + shared library: target/release/libprocreap.{a,so}.
 lib:
 	$(CARGO) build --release --lib
 
 # Rewrites include/procreap.h from the Rust sources (cbindgen pinned in Cargo.lock).
 header:
-	PROCREAP_WRITE_HEADER=1 $(CARGO) test --quiet --test header
+	PROCREAP_WRITE_HEADER=1 $(CARGO) test --quiet --release --test header
 
 header-check:
-	$(CARGO) test --quiet --test header
+	$(CARGO) test --quiet --release --test header
 
-demo:
+demo: deps
 	$(CARGO) run --quiet --release --example procreap -- demo
 
 # Everything `make test` needs that may be missing on a fresh machine.
 deps:
 	@scripts/ensure-deps.sh
 
-test: deps
+test: deps test-rust test-c test-go test-python
+	@echo "make test: every suite passed"
+
+test-rust: deps
 	$(CARGO) build --release --lib --examples
+	$(CARGO) clippy --release --all-targets --quiet -- -D warnings
+	$(CARGO) fmt --check
 	$(CARGO) test --release
-	@echo "make test: all suites passed"
+
+test-c: lib
+	$(MAKE) -C tests/c
+
+# Builds the Rust archive the Go module links statically.
+go: lib
+
+test-go: lib
+	scripts/test-go.sh
+
+test-python: lib
+	scripts/test-python.sh
+
+bench: deps
+	scripts/bench.sh
 
 clean:
 	$(CARGO) clean

@@ -17,3 +17,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 command -v cargo >/dev/null 2>&1 || { echo "ensure-deps: cargo (Rust) is missing; install it with rustup" >&2; exit 1; }
+for comp in clippy rustfmt; do
+  if ! cargo "$( [ $comp = rustfmt ] && echo fmt || echo clippy )" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      rustup component add "$comp"
+    else
+      echo "ensure-deps: cargo $comp is missing; install it (rustup component add $comp)" >&2
+      exit 1
+    fi
+  fi
+done

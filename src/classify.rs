@@ -179,7 +179,8 @@ impl Rules {
                     text.trim()
                 ))
             })?;
-            prot.roots.insert(pid, format!("pid file {}", path.display()));
+            prot.roots
+                .insert(pid, format!("pid file {}", path.display()));
         }
         for pid in &cfg.protected_pids {
             prot.roots.insert(*pid, "protected_pids".into());
@@ -213,8 +214,7 @@ impl Rules {
                 return true;
             }
         }
-        self.cfg.match_argv0
-            && argv0().is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
+        self.cfg.match_argv0 && argv0().is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
     }
 
     /// Why `p` is protected, or `None`.
@@ -268,14 +268,23 @@ impl Rules {
     }
 
     /// The workspace rule: `Some(reason)` when the process is outside.
-    fn outside_workspace(&self, snap: &Snapshot, pid: i32, root: Option<&PathBuf>) -> Option<String> {
+    fn outside_workspace(
+        &self,
+        snap: &Snapshot,
+        pid: i32,
+        root: Option<&PathBuf>,
+    ) -> Option<String> {
         let marker = &self.cfg.workspace_marker;
         if marker.is_empty() {
             let want = self.ws_root.as_ref()?;
             return match snap.cwd(pid) {
                 None => Some("cwd unreadable: cannot place it under workspace_root".into()),
                 Some(cwd) if workspace::strip_deleted(cwd).starts_with(want) => None,
-                Some(cwd) => Some(format!("cwd {} is not under {}", cwd.display(), want.display())),
+                Some(cwd) => Some(format!(
+                    "cwd {} is not under {}",
+                    cwd.display(),
+                    want.display()
+                )),
             };
         }
         let Some(cwd) = snap.cwd(pid) else {
@@ -296,7 +305,10 @@ impl Rules {
 
     fn is_ide(&self, argv: &[String]) -> bool {
         let line = argv.join(" ");
-        self.cfg.ide_markers.iter().any(|m| line.contains(m.as_str()))
+        self.cfg
+            .ide_markers
+            .iter()
+            .any(|m| line.contains(m.as_str()))
             || (line.contains("--output-format stream-json")
                 && line.contains("--input-format stream-json"))
     }
@@ -316,13 +328,21 @@ impl Rules {
     }
 
     /// The first rule `p` meets, with its reason.
-    pub(crate) fn verdict(&self, snap: &Snapshot, p: &Proc, info: &ProcessInfo) -> (VerdictKind, String) {
+    pub(crate) fn verdict(
+        &self,
+        snap: &Snapshot,
+        p: &Proc,
+        info: &ProcessInfo,
+    ) -> (VerdictKind, String) {
         use VerdictKind::*;
         let pid = p.id.pid;
         if p.is_defunct() {
             return (
                 Defunct,
-                format!("defunct: parent pid {} must reap it; signals cannot affect it", p.ppid),
+                format!(
+                    "defunct: parent pid {} must reap it; signals cannot affect it",
+                    p.ppid
+                ),
             );
         }
         if !self.cfg.all_users {
@@ -336,10 +356,18 @@ impl Rules {
             return (Protected, why);
         }
         if let Some(tty) = &info.tty {
-            return (HasTty, format!("has terminal {tty} outside tmux: an interactive session"));
+            return (
+                HasTty,
+                format!("has terminal {tty} outside tmux: an interactive session"),
+            );
         }
         match snap.argv(pid) {
-            None => return (IdeLaunched, "argv unreadable: cannot rule out an IDE launch".into()),
+            None => {
+                return (
+                    IdeLaunched,
+                    "argv unreadable: cannot rule out an IDE launch".into(),
+                )
+            }
             Some(argv) if self.is_ide(argv) => {
                 return (IdeLaunched, "argv carries an IDE marker".into())
             }
@@ -366,7 +394,11 @@ impl Rules {
 
     /// Re-reads `id` and its ancestry afresh and checks that it is still the
     /// same process and still a candidate. `Err` holds the failed check.
-    pub(crate) fn reverify(&self, source: Source, id: Identity) -> std::result::Result<Proc, String> {
+    pub(crate) fn reverify(
+        &self,
+        source: Source,
+        id: Identity,
+    ) -> std::result::Result<Proc, String> {
         let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
         let p = snap.get(id.pid).ok_or("process is gone")?;
         if p.id != id {
@@ -387,7 +419,11 @@ impl Rules {
 
     /// Re-reads a descendant captured for `kill_tree`: same identity, still
     /// unprotected, not defunct.
-    pub(crate) fn reverify_descendant(&self, source: Source, id: Identity) -> std::result::Result<Proc, String> {
+    pub(crate) fn reverify_descendant(
+        &self,
+        source: Source,
+        id: Identity,
+    ) -> std::result::Result<Proc, String> {
         let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
         let p = snap.get(id.pid).ok_or("process is gone")?;
         if p.id != id {

@@ -128,8 +128,20 @@ impl<'a> Step<'a> {
         }
     }
 
-    fn push(&mut self, process: ProcessInfo, action: ActionKind, signal: Option<Sig>, reason: String) {
-        self.actions.push(Action { process, action, signal, reason, error: None });
+    fn push(
+        &mut self,
+        process: ProcessInfo,
+        action: ActionKind,
+        signal: Option<Sig>,
+        reason: String,
+    ) {
+        self.actions.push(Action {
+            process,
+            action,
+            signal,
+            reason,
+            error: None,
+        });
     }
 
     /// Re-verifies `info` and sends `sig`, reporting the outcome as `kind`.
@@ -139,7 +151,9 @@ impl<'a> Step<'a> {
         let delivery = self.send_one(info, sig, kind, false);
         if self.kill_tree && matches!(delivery, Delivery::Sent(_)) {
             for pid in self.scan.snap.descendants(info.id.pid) {
-                let Some(p) = self.scan.snap.get(pid) else { continue };
+                let Some(p) = self.scan.snap.get(pid) else {
+                    continue;
+                };
                 if self.candidates.contains(&p.id) {
                     continue;
                 }
@@ -187,11 +201,21 @@ impl<'a> Step<'a> {
                 Delivery::Sent(Some(target))
             }
             Some(Sent::Skipped(why)) => {
-                self.push(info.clone(), ActionKind::Skipped, None, format!("{} not sent: {why}", sig.name()));
+                self.push(
+                    info.clone(),
+                    ActionKind::Skipped,
+                    None,
+                    format!("{} not sent: {why}", sig.name()),
+                );
                 Delivery::NotSent
             }
             Some(Sent::Gone) => {
-                self.push(info.clone(), ActionKind::Exited, None, format!("exited before {}", sig.name()));
+                self.push(
+                    info.clone(),
+                    ActionKind::Exited,
+                    None,
+                    format!("exited before {}", sig.name()),
+                );
                 Delivery::Gone
             }
             Some(Sent::Failed(e)) => {
@@ -213,9 +237,15 @@ impl<'a> Step<'a> {
         let error = problem.or_else(|| match self.failures.len() {
             0 => None,
             1 => Some(Error::SignalFailed(self.failures[0].clone())),
-            n => Some(Error::SignalFailed(format!("{n} signals failed; first: {}", self.failures[0]))),
+            n => Some(Error::SignalFailed(format!(
+                "{n} signals failed; first: {}",
+                self.failures[0]
+            ))),
         });
-        Report { actions: self.actions, error }
+        Report {
+            actions: self.actions,
+            error,
+        }
     }
 }
 
@@ -249,28 +279,50 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
             continue;
         }
         let Some(p) = scan.snap.get(e.id.pid).filter(|p| p.id == e.id) else {
-            step.push(gone_info(e.id, &e.name), ActionKind::Exited, None, "gone".into());
+            step.push(
+                gone_info(e.id, &e.name),
+                ActionKind::Exited,
+                None,
+                "gone".into(),
+            );
             continue;
         };
         let v = judged.get(&e.id);
-        let info = v.map(|v| v.process.clone()).unwrap_or_else(|| scan.rules.info(&scan.snap, p));
+        let info = v
+            .map(|v| v.process.clone())
+            .unwrap_or_else(|| scan.rules.info(&scan.snap, p));
         if p.is_defunct() {
             let why = format!("defunct: parent pid {} must reap it", p.ppid);
             step.push(info, ActionKind::Exited, None, why);
             continue;
         }
         if let Some(v) = v.filter(|v| v.verdict != VerdictKind::Orphan) {
-            step.push(info, ActionKind::Released, None, format!("{}: {}", v.verdict, v.reason));
+            step.push(
+                info,
+                ActionKind::Released,
+                None,
+                format!("{}: {}", v.verdict, v.reason),
+            );
             continue;
         }
         if v.is_none() {
-            step.push(info, ActionKind::Released, None, "no longer an agent process".into());
+            step.push(
+                info,
+                ActionKind::Released,
+                None,
+                "no longer an agent process".into(),
+            );
             continue;
         }
         let since = now.saturating_sub(e.sent_at);
         match e.signal {
             Sig::Kill if since < Duration::from_secs(1) => {
-                step.push(info, ActionKind::Waiting, None, "SIGKILL sent; waiting for it to exit".into());
+                step.push(
+                    info,
+                    ActionKind::Waiting,
+                    None,
+                    "SIGKILL sent; waiting for it to exit".into(),
+                );
             }
             Sig::Kill => {
                 let why = unkillable_reason(scan.snap.source(), p);
@@ -286,7 +338,12 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
             },
             _ => {
                 let left = cfg.grace.saturating_sub(since);
-                step.push(info, ActionKind::Waiting, None, format!("{:.1}s of grace left", left.as_secs_f64()));
+                step.push(
+                    info,
+                    ActionKind::Waiting,
+                    None,
+                    format!("{:.1}s of grace left", left.as_secs_f64()),
+                );
             }
         }
         kept.push(e);
@@ -298,12 +355,22 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
             continue;
         }
         if let Delivery::Sent(_) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
-            kept.push(Entry { id, kind, signal: Sig::Term, sent_at: now, name: v.process.name.clone() });
+            kept.push(Entry {
+                id,
+                kind,
+                signal: Sig::Term,
+                sent_at: now,
+                name: v.process.name.clone(),
+            });
         }
     }
 
     for id in only.unwrap_or(&[]) {
-        if seen.contains(id) || judged.get(id).is_some_and(|v| v.verdict == VerdictKind::Orphan) {
+        if seen.contains(id)
+            || judged
+                .get(id)
+                .is_some_and(|v| v.verdict == VerdictKind::Orphan)
+        {
             continue;
         }
         let (info, why) = match judged.get(id) {
@@ -347,11 +414,21 @@ pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Re
     let started = Instant::now();
     for id in ids {
         let Some(v) = judged.get(id) else {
-            step.push(gone_info(*id, ""), ActionKind::Skipped, None, "no such agent process".into());
+            step.push(
+                gone_info(*id, ""),
+                ActionKind::Skipped,
+                None,
+                "no such agent process".into(),
+            );
             continue;
         };
         if v.verdict != VerdictKind::Orphan {
-            step.push(v.process.clone(), ActionKind::Skipped, None, format!("{}: {}", v.verdict, v.reason));
+            step.push(
+                v.process.clone(),
+                ActionKind::Skipped,
+                None,
+                format!("{}: {}", v.verdict, v.reason),
+            );
             continue;
         }
         if let Delivery::Sent(Some(t)) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
@@ -363,9 +440,13 @@ pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Re
     let mut killed: Vec<(ProcessInfo, Target)> = Vec::new();
     for ((info, target), gone) in pinned.into_iter().zip(exited) {
         if gone {
-            let why = format!("exited {:.1}s after SIGTERM", started.elapsed().as_secs_f64());
+            let why = format!(
+                "exited {:.1}s after SIGTERM",
+                started.elapsed().as_secs_f64()
+            );
             step.push(info, ActionKind::Exited, None, why);
-        } else if let Delivery::Sent(Some(t)) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill) {
+        } else if let Delivery::Sent(Some(t)) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill)
+        {
             drop(target);
             killed.push((info, t));
         }
@@ -374,7 +455,12 @@ pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Re
     let exited = signal::wait_exit(&targets, Instant::now() + Duration::from_secs(1));
     for ((info, _), gone) in killed.into_iter().zip(exited) {
         if gone {
-            step.push(info, ActionKind::Exited, None, "exited after SIGKILL".into());
+            step.push(
+                info,
+                ActionKind::Exited,
+                None,
+                "exited after SIGKILL".into(),
+            );
         } else {
             let why = scan
                 .snap

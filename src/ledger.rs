@@ -140,7 +140,9 @@ impl Contents {
                     start_time: start.parse().map_err(|_| bad())?,
                 },
                 kind: Kind::parse(kind).ok_or_else(bad)?,
-                signal: Sig::from_name(sig).filter(|s| *s != Sig::Cont).ok_or_else(bad)?,
+                signal: Sig::from_name(sig)
+                    .filter(|s| *s != Sig::Cont)
+                    .ok_or_else(bad)?,
                 sent_at: Duration::from_millis(at.parse().map_err(|_| bad())?),
                 name: unescape(name).ok_or_else(bad)?,
             });
@@ -170,8 +172,14 @@ pub(crate) fn current_boot() -> String {
 
 /// Checks that `dir` is a real directory, ours, writable by nobody else.
 fn check_private(path: &Path, what: &str, want_dir: bool) -> Result<()> {
-    let m = std::fs::symlink_metadata(path).map_err(|e| Error::io(format!("{what} {}", path.display()), e))?;
-    let unsafe_ = |why: String| Err(Error::UnsafeStatePath(format!("{what} {} {why}", path.display())));
+    let m = std::fs::symlink_metadata(path)
+        .map_err(|e| Error::io(format!("{what} {}", path.display()), e))?;
+    let unsafe_ = |why: String| {
+        Err(Error::UnsafeStatePath(format!(
+            "{what} {} {why}",
+            path.display()
+        )))
+    };
     if m.file_type().is_symlink() {
         return unsafe_("is a symlink".into());
     }
@@ -186,7 +194,10 @@ fn check_private(path: &Path, what: &str, want_dir: bool) -> Result<()> {
         return unsafe_(format!("is owned by uid {}, not {me}", m.uid()));
     }
     if m.mode() & 0o022 != 0 {
-        return unsafe_(format!("is writable by group or others (mode {:o})", m.mode() & 0o7777));
+        return unsafe_(format!(
+            "is writable by group or others (mode {:o})",
+            m.mode() & 0o7777
+        ));
     }
     Ok(())
 }
@@ -212,7 +223,10 @@ impl Ledger {
     pub fn open(dir: &Path, timeout: Duration, read_only: bool) -> Result<Ledger> {
         match std::fs::symlink_metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => {
-                return Ok(Ledger { dir: dir.to_path_buf(), _lock: None });
+                return Ok(Ledger {
+                    dir: dir.to_path_buf(),
+                    _lock: None,
+                });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 DirBuilder::new()
@@ -234,7 +248,10 @@ impl Ledger {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&lock_path)
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::UnsafeStatePath(format!("lock file {} is a symlink", lock_path.display())),
+                Some(libc::ELOOP) => Error::UnsafeStatePath(format!(
+                    "lock file {} is a symlink",
+                    lock_path.display()
+                )),
                 _ => Error::io(format!("opening lock {}", lock_path.display()), e),
             })?;
         let deadline = Instant::now() + timeout;
@@ -242,13 +259,19 @@ impl Ledger {
         loop {
             // SAFETY: flock on a file descriptor we own.
             let rc = unsafe {
-                libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB)
+                libc::flock(
+                    std::os::fd::AsRawFd::as_raw_fd(&lock),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                )
             };
             if rc == 0 {
                 break;
             }
             let e = std::io::Error::last_os_error();
-            if !matches!(e.raw_os_error(), Some(libc::EWOULDBLOCK) | Some(libc::EINTR)) {
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::EWOULDBLOCK) | Some(libc::EINTR)
+            ) {
                 return Err(Error::io("locking the ledger", e));
             }
             if Instant::now() >= deadline {
@@ -261,7 +284,10 @@ impl Ledger {
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(25));
         }
-        Ok(Ledger { dir: dir.to_path_buf(), _lock: Some(lock) })
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            _lock: Some(lock),
+        })
     }
 
     /// The ledger file's path.
@@ -275,11 +301,24 @@ impl Ledger {
     pub fn load(&self, dry_run: bool) -> Loaded {
         let path = self.path();
         match self.read_trusted(&path) {
-            Ok(None) => Loaded { contents: Contents { boot: current_boot(), entries: vec![] }, problem: None },
-            Ok(Some(c)) if c.boot != current_boot() => {
-                Loaded { contents: Contents { boot: current_boot(), entries: vec![] }, problem: None }
-            }
-            Ok(Some(c)) => Loaded { contents: c, problem: None },
+            Ok(None) => Loaded {
+                contents: Contents {
+                    boot: current_boot(),
+                    entries: vec![],
+                },
+                problem: None,
+            },
+            Ok(Some(c)) if c.boot != current_boot() => Loaded {
+                contents: Contents {
+                    boot: current_boot(),
+                    entries: vec![],
+                },
+                problem: None,
+            },
+            Ok(Some(c)) => Loaded {
+                contents: c,
+                problem: None,
+            },
             Err(why) => {
                 let mut msg = format!("{}: {why}", path.display());
                 if !dry_run {
@@ -298,7 +337,10 @@ impl Ledger {
                 }
                 msg.push_str("; no SIGKILL is sent this step");
                 Loaded {
-                    contents: Contents { boot: current_boot(), entries: vec![] },
+                    contents: Contents {
+                        boot: current_boot(),
+                        entries: vec![],
+                    },
                     problem: Some(Error::LedgerCorrupt(msg)),
                 }
             }
@@ -325,10 +367,16 @@ impl Ledger {
             return Err(format!("is owned by uid {}, not {me}", m.uid()));
         }
         if m.mode() & 0o022 != 0 {
-            return Err(format!("is writable by group or others (mode {:o})", m.mode() & 0o7777));
+            return Err(format!(
+                "is writable by group or others (mode {:o})",
+                m.mode() & 0o7777
+            ));
         }
         if m.len() > MAX_LEDGER_BYTES {
-            return Err(format!("is {} bytes, over the {MAX_LEDGER_BYTES}-byte limit", m.len()));
+            return Err(format!(
+                "is {} bytes, over the {MAX_LEDGER_BYTES}-byte limit",
+                m.len()
+            ));
         }
         let mut data = Vec::new();
         f.take(MAX_LEDGER_BYTES + 1)

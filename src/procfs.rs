@@ -104,7 +104,9 @@ pub(crate) fn cwd(pid: i32) -> Option<PathBuf> {
 }
 
 pub(crate) fn uid(pid: i32) -> Option<u32> {
-    std::fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
 }
 
 /// The pid tracing this process (0 = none).

@@ -34,7 +34,10 @@ fn ps(args: &[&str], timeout: Duration) -> Result<Vec<u8>> {
 
 pub(crate) fn list(timeout: Duration) -> Result<Vec<Proc>> {
     let out = ps(&["-A", "-ww", "-o", FIELDS], timeout)?;
-    Ok(String::from_utf8_lossy(&out).lines().filter_map(parse_line).collect())
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(parse_line)
+        .collect())
 }
 
 pub(crate) fn read(pid: i32, timeout: Duration) -> Option<Proc> {
@@ -102,7 +105,10 @@ pub fn parse_lstart(words: &[&str]) -> Option<u64> {
     let m = MONTHS.iter().position(|x| x == mon)? as i64 + 1;
     let d: i64 = day.parse().ok()?;
     let y: i64 = year.parse().ok()?;
-    let t: Vec<i64> = hms.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let t: Vec<i64> = hms
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [hh, mm, ss] = t[..] else { return None };
     // Days from civil (Howard Hinnant's algorithm).
     let y2 = if m <= 2 { y - 1 } else { y };

@@ -31,7 +31,9 @@ impl Sig {
 
     /// Inverse of [`Sig::name`].
     pub fn from_name(s: &str) -> Option<Sig> {
-        [Sig::Term, Sig::Kill, Sig::Cont].into_iter().find(|x| x.name() == s)
+        [Sig::Term, Sig::Kill, Sig::Cont]
+            .into_iter()
+            .find(|x| x.name() == s)
     }
 
     fn number(self) -> libc::c_int {
@@ -90,7 +92,12 @@ impl Target {
             // ENOSYS (old kernel, other Unix), EPERM (seccomp): fall back.
             Err(_) => None,
         };
-        Some(Target { id, source, timeout, pidfd })
+        Some(Target {
+            id,
+            source,
+            timeout,
+            pidfd,
+        })
     }
 
     fn send(&self, sig: Sig) -> std::io::Result<()> {
@@ -130,7 +137,11 @@ impl Target {
     /// True once the process has exited (defunct or gone).
     fn exited(&self) -> bool {
         if let Some(fd) = &self.pidfd {
-            let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd, zero timeout.
             let n = unsafe { libc::poll(&mut p, 1, 0) };
             return n > 0;
@@ -182,10 +193,18 @@ pub(crate) fn wait_exit(targets: &[&Target], deadline: Instant) -> Vec<bool> {
             .zip(&done)
             .filter(|(_, d)| !**d)
             .filter_map(|(t, _)| t.pidfd.as_ref())
-            .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
         let all_pinned = fds.len() == done.iter().filter(|d| !**d).count();
-        let ms = if all_pinned { left.as_millis().min(1000) } else { left.as_millis().min(20) } as i32;
+        let ms = if all_pinned {
+            left.as_millis().min(1000)
+        } else {
+            left.as_millis().min(20)
+        } as i32;
         if fds.is_empty() {
             std::thread::sleep(Duration::from_millis(ms.max(1) as u64));
         } else {

@@ -103,7 +103,6 @@ pub struct StatLine {
     pub start_time: u64,
 }
 
-
 /// Parses one `/proc/PID/stat` line. The name sits between the first `(` and
 /// the last `)`: it may hold spaces, parentheses, newlines and non-UTF-8
 /// bytes. Returns `None` for anything malformed.
@@ -113,7 +112,11 @@ pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
     if close < open {
         return None;
     }
-    let pid: i32 = std::str::from_utf8(&buf[..open]).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::str::from_utf8(&buf[..open])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     if pid <= 0 {
         return None;
     }
@@ -310,7 +313,8 @@ impl Snapshot {
                     let all = self
                         .ps_args
                         .get_or_init(|| crate::ps::args(self.timeout).unwrap_or_default());
-                    all.get(&pid).map(|s| s.split_whitespace().map(String::from).collect())
+                    all.get(&pid)
+                        .map(|s| s.split_whitespace().map(String::from).collect())
                 }
             })
             .as_deref()

@@ -47,9 +47,13 @@ pub fn list_panes(socket: &str, timeout: Duration) -> Result<Vec<i32>> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            l.trim().parse::<i32>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::TmuxFailed(format!("tmux socket {socket:?}: bad pane pid {l:?}"))
-            })
+            l.trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| {
+                    Error::TmuxFailed(format!("tmux socket {socket:?}: bad pane pid {l:?}"))
+                })
         })
         .collect()
 }

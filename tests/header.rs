@@ -29,5 +29,8 @@ fn committed_header_matches_a_fresh_generation() {
         "#define PROCREAP_VERSION_STRING \"{}\"",
         env!("CARGO_PKG_VERSION")
     );
-    assert!(fresh.contains(&version), "cbindgen.toml's version macros lag Cargo.toml");
+    assert!(
+        fresh.contains(&version),
+        "cbindgen.toml's version macros lag Cargo.toml"
+    );
 }

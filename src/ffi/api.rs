@@ -139,7 +139,11 @@ pub extern "C" fn procreap_reap_now(
     ffi_guard!(err, {
         check_out(out, "out")?;
         let ids = identities(ids, len)?;
-        let report = crate::reap_now(&config_or_default(config), &ids, Duration::from_millis(deadline_ms))?;
+        let report = crate::reap_now(
+            &config_or_default(config),
+            &ids,
+            Duration::from_millis(deadline_ms),
+        )?;
         deliver(out, report)
     })
 }

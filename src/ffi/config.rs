@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Backend, Config};
-use crate::ffi::{array, ffi_guard, opt_str, req_str, str_array, procreap_error, procreap_status, Failure};
+use crate::ffi::{
+    array, ffi_guard, opt_str, procreap_error, procreap_status, req_str, str_array, Failure,
+};
 
 /// Configuration (opaque). NULL where a `const procreap_config *` is taken
 /// means the defaults.
@@ -31,8 +33,12 @@ pub enum procreap_backend {
 /// `procreap_config_free`. Returns NULL only if a panic was caught.
 #[no_mangle]
 pub extern "C" fn procreap_config_new() -> *mut procreap_config {
-    std::panic::catch_unwind(|| Box::into_raw(Box::new(procreap_config { inner: Config::default() })))
-        .unwrap_or(std::ptr::null_mut())
+    std::panic::catch_unwind(|| {
+        Box::into_raw(Box::new(procreap_config {
+            inner: Config::default(),
+        }))
+    })
+    .unwrap_or(std::ptr::null_mut())
 }
 
 /// Frees a configuration. Accepts NULL; do not free twice.
@@ -47,7 +53,9 @@ pub extern "C" fn procreap_config_free(cfg: *mut procreap_config) {
 /// The configuration behind a `const procreap_config *` (defaults for NULL).
 pub(crate) fn config_or_default(cfg: *const procreap_config) -> Config {
     // SAFETY: NULL or a pointer from procreap_config_new.
-    unsafe { cfg.as_ref() }.map(|c| c.inner.clone()).unwrap_or_default()
+    unsafe { cfg.as_ref() }
+        .map(|c| c.inner.clone())
+        .unwrap_or_default()
 }
 
 fn update(
@@ -78,7 +86,9 @@ pub extern "C" fn procreap_config_set_agent_names(
     len: usize,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.agent_names = str_array(names, len, "names")?))
+    update(cfg, err, |c| {
+        Ok(c.agent_names = str_array(names, len, "names")?)
+    })
 }
 
 /// Whether argv[0]'s basename also counts as the name (default true).
@@ -119,7 +129,9 @@ pub extern "C" fn procreap_config_set_workspace_marker(
     marker: *const c_char,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.workspace_marker = req_str(marker, "marker")?))
+    update(cfg, err, |c| {
+        Ok(c.workspace_marker = req_str(marker, "marker")?)
+    })
 }
 
 /// Only consider processes under this absolute workspace root; NULL unsets.
@@ -129,7 +141,9 @@ pub extern "C" fn procreap_config_set_workspace_root(
     root: *const c_char,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.workspace_root = opt_str(root, "root")?.map(PathBuf::from)))
+    update(cfg, err, |c| {
+        Ok(c.workspace_root = opt_str(root, "root")?.map(PathBuf::from))
+    })
 }
 
 /// argv substrings marking IDE-launched agents, replacing the list.
@@ -140,7 +154,9 @@ pub extern "C" fn procreap_config_set_ide_markers(
     len: usize,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.ide_markers = str_array(markers, len, "markers")?))
+    update(cfg, err, |c| {
+        Ok(c.ide_markers = str_array(markers, len, "markers")?)
+    })
 }
 
 /// Files holding protected root pids (`~/` expands), replacing the list.
@@ -152,7 +168,10 @@ pub extern "C" fn procreap_config_set_protected_pid_files(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.protected_pid_files = str_array(paths, len, "paths")?.into_iter().map(PathBuf::from).collect())
+        Ok(c.protected_pid_files = str_array(paths, len, "paths")?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect())
     })
 }
 
@@ -164,7 +183,9 @@ pub extern "C" fn procreap_config_set_protected_pids(
     len: usize,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.protected_pids = array(pids, len, "pids")?.to_vec()))
+    update(cfg, err, |c| {
+        Ok(c.protected_pids = array(pids, len, "pids")?.to_vec())
+    })
 }
 
 /// Extra tmux sockets to query (names for -L, paths with '/' for -S),
@@ -176,7 +197,9 @@ pub extern "C" fn procreap_config_set_tmux_sockets(
     len: usize,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.tmux_sockets = str_array(sockets, len, "sockets")?))
+    update(cfg, err, |c| {
+        Ok(c.tmux_sockets = str_array(sockets, len, "sockets")?)
+    })
 }
 
 /// Consider other users' processes too (default false).
@@ -207,7 +230,9 @@ pub extern "C" fn procreap_config_set_state_dir(
     dir: *const c_char,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.state_dir = opt_str(dir, "dir")?.map(PathBuf::from)))
+    update(cfg, err, |c| {
+        Ok(c.state_dir = opt_str(dir, "dir")?.map(PathBuf::from))
+    })
 }
 
 /// Decide and report, but send no signal and write no ledger (default false).

@@ -95,11 +95,17 @@ pub struct Failure {
 
 impl Failure {
     pub(crate) fn null(what: &str) -> Failure {
-        Failure { status: procreap_status::NullParameter, message: format!("{what} is NULL") }
+        Failure {
+            status: procreap_status::NullParameter,
+            message: format!("{what} is NULL"),
+        }
     }
 
     pub(crate) fn invalid(message: String) -> Failure {
-        Failure { status: procreap_status::InvalidArgument, message }
+        Failure {
+            status: procreap_status::InvalidArgument,
+            message,
+        }
     }
 
     pub(crate) fn from_panic(p: Box<dyn Any + Send>) -> Failure {
@@ -108,13 +114,19 @@ impl Failure {
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        Failure { status: procreap_status::Panic, message: format!("procreap panicked (a bug): {what}") }
+        Failure {
+            status: procreap_status::Panic,
+            message: format!("procreap panicked (a bug): {what}"),
+        }
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
-        Failure { status: procreap_status::of(&e), message: e.to_string() }
+        Failure {
+            status: procreap_status::of(&e),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -126,7 +138,10 @@ pub struct procreap_error {
 
 pub(crate) fn report(err: *mut *mut procreap_error, f: Failure) -> procreap_status {
     if !err.is_null() {
-        let e = procreap_error { code: f.status, message: c_string(&f.message) };
+        let e = procreap_error {
+            code: f.status,
+            message: c_string(&f.message),
+        };
         // SAFETY: non-NULL out-pointer from the caller.
         unsafe { *err = Box::into_raw(Box::new(e)) };
     }

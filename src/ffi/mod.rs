@@ -59,7 +59,11 @@ pub(crate) fn req_str(p: *const c_char, what: &str) -> Result<String, Failure> {
 }
 
 /// Reads an array of C strings.
-pub(crate) fn str_array(p: *const *const c_char, len: usize, what: &str) -> Result<Vec<String>, Failure> {
+pub(crate) fn str_array(
+    p: *const *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<Vec<String>, Failure> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -89,7 +93,9 @@ pub(crate) fn array<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T
 
 /// An owned C string (NUL bytes, which no process field can hold, become `?`).
 pub(crate) fn c_string(s: &str) -> *mut c_char {
-    CString::new(s.replace('\0', "?")).unwrap_or_default().into_raw()
+    CString::new(s.replace('\0', "?"))
+        .unwrap_or_default()
+        .into_raw()
 }
 
 /// Frees a string made by [`c_string`]; NULL is fine.
@@ -132,7 +138,10 @@ mod tests {
         assert_eq!(procreap_error_code(err), procreap_status::Panic as u32);
         // SAFETY: the message is a valid C string owned by err.
         let msg = unsafe { CStr::from_ptr(procreap_error_message(err)) };
-        assert!(msg.to_str().unwrap().contains("boom in the core"), "{msg:?}");
+        assert!(
+            msg.to_str().unwrap().contains("boom in the core"),
+            "{msg:?}"
+        );
         procreap_error_free(err);
         // The process is alive and the boundary still works.
         let st = ffi_guard!(std::ptr::null_mut(), { Ok(()) });

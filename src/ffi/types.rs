@@ -173,8 +173,17 @@ impl From<&ProcessInfo> for procreap_process {
             name: c_string(&p.name),
             age_secs: p.age.as_secs_f64(),
             tty: opt_c(p.tty.as_deref()),
-            state: if p.state.is_ascii() { p.state as c_char } else { b'?' as c_char },
-            workspace_root: opt_c(p.workspace_root.as_ref().map(|r| r.to_string_lossy()).as_deref()),
+            state: if p.state.is_ascii() {
+                p.state as c_char
+            } else {
+                b'?' as c_char
+            },
+            workspace_root: opt_c(
+                p.workspace_root
+                    .as_ref()
+                    .map(|r| r.to_string_lossy())
+                    .as_deref(),
+            ),
             cmdline: c_string(&p.cmdline),
         }
     }
@@ -284,7 +293,10 @@ impl procreap_action_list {
 
 impl From<&procreap_identity> for Identity {
     fn from(i: &procreap_identity) -> Self {
-        Identity { pid: i.pid, start_time: i.start_time }
+        Identity {
+            pid: i.pid,
+            start_time: i.start_time,
+        }
     }
 }
 
