@@ -111,6 +111,9 @@ impl Contents {
     /// Parses bytes written by [`Contents::encode`]; anything else is an error.
     pub fn decode(data: &[u8]) -> std::result::Result<Contents, String> {
         let text = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
+        if !text.ends_with('\n') {
+            return Err("truncated: no final newline".into());
+        }
         let body_end = text
             .trim_end_matches('\n')
             .rfind('\n')
@@ -151,10 +154,10 @@ impl Contents {
         let ["end", count, sum] = t[..] else {
             return Err("truncated: no end line".into());
         };
-        if count.parse::<usize>().ok() != Some(entries.len()) {
+        if count != entries.len().to_string() {
             return Err("truncated: entry count does not match".into());
         }
-        if u64::from_str_radix(sum, 16).ok() != Some(fnv64(body.as_bytes())) {
+        if sum != format!("{:016x}", fnv64(body.as_bytes())) {
             return Err("checksum mismatch".into());
         }
         let mut seen = std::collections::HashSet::new();

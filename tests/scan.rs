@@ -1,0 +1,708 @@
+//! Issue 2: classification on real processes, real ptys and real tmux
+//! servers on private sockets. One test per verdict. Nothing here signals.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use procreap::{explain, find_orphans, find_zombies, Backend, Config, Verdict, VerdictKind};
+use support::*;
+
+fn verdict_of(cfg: &Config, pid: i32) -> Verdict {
+    let all = explain(cfg).expect("explain");
+    all.into_iter()
+        .find(|v| v.process.id.pid == pid)
+        .unwrap_or_else(|| panic!("pid {pid} is not listed as an agent process"))
+}
+
+fn listed(cfg: &Config, pid: i32) -> bool {
+    explain(cfg)
+        .unwrap()
+        .iter()
+        .any(|v| v.process.id.pid == pid)
+}
+
+#[test]
+fn an_agent_without_tty_outside_tmux_is_an_orphan() {
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let cfg = lab.config();
+    let v = verdict_of(&cfg, d.pid);
+    assert_eq!(v.verdict, VerdictKind::Orphan, "{v:?}");
+    assert!(v.process.tty.is_none());
+    assert!(v.process.cmdline.contains("1000"));
+    let orphans = find_orphans(&cfg).unwrap();
+    assert_eq!(
+        orphans.iter().map(|p| p.id.pid).collect::<Vec<_>>(),
+        vec![d.pid]
+    );
+    assert_eq!(orphans[0].id, d.identity());
+}
+
+#[test]
+fn names_match_case_insensitively() {
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let mut cfg = lab.config();
+    cfg.agent_names = cfg.agent_names.iter().map(|n| n.to_uppercase()).collect();
+    assert_eq!(verdict_of(&cfg, d.pid).verdict, VerdictKind::Orphan);
+}
+
+#[test]
+fn a_pane_grandchild_on_a_second_tmux_socket_is_protected() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let _first = lab.tmux("sleep 1000");
+    // pane process: sh; its child: sh; grandchild: the agent.
+    let sock = lab.tmux(&format!("sh -c 'sh -c \"{} 1000; :\"; :'", bin.display()));
+    let cfg = lab.config();
+    let pid = wait_agent(&cfg);
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(v.reason.contains("tmux server"), "{}", v.reason);
+    let pane = lab.tmux_panes(&sock)[0];
+    assert!(
+        v.reason.contains(&format!("pane process {pane}")),
+        "{} (pane {pane})",
+        v.reason
+    );
+    // Asking the socket explicitly names it.
+    let mut cfg2 = cfg.clone();
+    cfg2.tmux_sockets = vec![sock.clone()];
+    let v2 = verdict_of(&cfg2, pid);
+    assert_eq!(v2.verdict, VerdictKind::Protected);
+    assert!(v2.reason.contains(&sock), "{}", v2.reason);
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+    assert!(find_zombies(&cfg).unwrap().is_empty());
+}
+
+fn wait_agent(cfg: &Config) -> i32 {
+    let mut pid = 0;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            pid = explain(cfg)
+                .unwrap()
+                .first()
+                .map_or(0, |v| v.process.id.pid);
+            pid != 0
+        }),
+        "agent did not appear"
+    );
+    pid
+}
+
+#[test]
+fn an_agent_with_a_pty_outside_tmux_has_a_tty() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty with out-pointers to two ints.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let mut c = Command::new(&bin);
+    c.arg("1000");
+    let fd = slave;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::setsid();
+            libc::dup2(fd, 0);
+            libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    let pid = child.id() as i32;
+    wait_until(Duration::from_secs(5), || {
+        explain(&lab.config())
+            .unwrap()
+            .iter()
+            .any(|v| v.process.id.pid == pid)
+    });
+    let v = verdict_of(&lab.config(), pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    // SAFETY: closing the two fds openpty gave us.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+    assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
+    let tty = v.process.tty.clone().expect("tty name");
+    assert!(tty.starts_with("pts/"), "{tty}");
+    assert!(v.reason.contains(&tty));
+}
+
+#[test]
+fn ide_arguments_mark_an_agent_ide_launched() {
+    let mut lab = Lab::new();
+    let a = lab.script_agent(OnTerm::Exit, &["--from", "/home/u/.vscode-server/bin/x"]);
+    let b = lab.script_agent(
+        OnTerm::Exit,
+        &[
+            "--output-format",
+            "stream-json",
+            "--input-format",
+            "stream-json",
+        ],
+    );
+    let c = lab.script_agent(OnTerm::Exit, &["--output-format", "stream-json"]);
+    let cfg = lab.config();
+    assert_eq!(verdict_of(&cfg, a.pid).verdict, VerdictKind::IdeLaunched);
+    assert_eq!(verdict_of(&cfg, b.pid).verdict, VerdictKind::IdeLaunched);
+    assert_eq!(
+        verdict_of(&cfg, c.pid).verdict,
+        VerdictKind::Orphan,
+        "one stream-json flag is not enough"
+    );
+}
+
+fn town(lab: &Lab, name: &str) -> std::path::PathBuf {
+    let t = lab.dir.join(name);
+    std::fs::create_dir_all(t.join("mayor")).unwrap();
+    std::fs::write(t.join("mayor/town.json"), "{}").unwrap();
+    t
+}
+
+#[test]
+fn a_cwd_outside_any_workspace_is_outside_workspace() {
+    let mut lab = Lab::new();
+    let t = town(&lab, "town");
+    std::fs::create_dir_all(t.join("rig/crew")).unwrap();
+    let inside = lab.agent(Some(&t.join("rig/crew")));
+    let outside = lab.agent(Some(&lab.dir.clone()));
+    let mut cfg = lab.config();
+    cfg.workspace_marker = "mayor/town.json".into();
+    let v = verdict_of(&cfg, inside.pid);
+    assert_eq!(v.verdict, VerdictKind::Orphan, "{v:?}");
+    assert_eq!(
+        v.process.workspace_root.as_deref(),
+        Some(t.canonicalize().unwrap().as_path())
+    );
+    let v = verdict_of(&cfg, outside.pid);
+    assert_eq!(v.verdict, VerdictKind::OutsideWorkspace, "{v:?}");
+    assert!(v.reason.contains("mayor/town.json"), "{}", v.reason);
+    assert!(v.process.workspace_root.is_none());
+}
+
+#[test]
+fn a_deleted_cwd_inside_a_live_workspace_still_finds_its_root() {
+    let mut lab = Lab::new();
+    let t = town(&lab, "town");
+    let wt = t.join("rig/polecats/gone");
+    std::fs::create_dir_all(&wt).unwrap();
+    let d = lab.agent(Some(&wt));
+    std::fs::remove_dir_all(t.join("rig")).unwrap();
+    let cwd = std::fs::read_link(format!("/proc/{}/cwd", d.pid)).unwrap();
+    assert!(cwd.to_string_lossy().ends_with(" (deleted)"), "{cwd:?}");
+    let mut cfg = lab.config();
+    cfg.workspace_marker = "mayor/town.json".into();
+    let v = verdict_of(&cfg, d.pid);
+    assert_eq!(v.verdict, VerdictKind::Orphan, "{v:?}");
+    // A deleted town leaves no root at all.
+    std::fs::remove_dir_all(&t).unwrap();
+    assert_eq!(
+        verdict_of(&cfg, d.pid).verdict,
+        VerdictKind::OutsideWorkspace
+    );
+}
+
+#[test]
+fn sibling_workspaces_with_workspace_root_set() {
+    let mut lab = Lab::new();
+    let a = town(&lab, "town-a");
+    let b = town(&lab, "town-b");
+    let in_a = lab.agent(Some(&a));
+    let in_b = lab.agent(Some(&b));
+    let mut cfg = lab.config();
+    cfg.workspace_marker = "mayor/town.json".into();
+    cfg.workspace_root = Some(a.clone());
+    assert_eq!(verdict_of(&cfg, in_a.pid).verdict, VerdictKind::Orphan);
+    let v = verdict_of(&cfg, in_b.pid);
+    assert_eq!(v.verdict, VerdictKind::OutsideWorkspace);
+    assert!(v.reason.contains("town-b"), "{}", v.reason);
+    // Without a marker, workspace_root is a plain path prefix.
+    cfg.workspace_marker = String::new();
+    assert_eq!(verdict_of(&cfg, in_a.pid).verdict, VerdictKind::Orphan);
+    assert_eq!(
+        verdict_of(&cfg, in_b.pid).verdict,
+        VerdictKind::OutsideWorkspace
+    );
+}
+
+#[test]
+fn a_young_process_is_too_young() {
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let mut cfg = lab.config();
+    cfg.min_age = Duration::from_secs(3600);
+    let v = verdict_of(&cfg, d.pid);
+    assert_eq!(v.verdict, VerdictKind::TooYoung);
+    assert!(
+        v.reason.contains("age 0s") && v.reason.contains("3600s"),
+        "{}",
+        v.reason
+    );
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+}
+
+#[test]
+fn a_binary_named_after_a_version_matches_by_argv0() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let version_file = format!("9.{}.19", &token()[..4]);
+    let bin = lab.sleep_bin(&version_file);
+    let mut c = Command::new(&bin);
+    c.arg0(&name).arg("1000");
+    let pid = lab.spawn(c);
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), version_file);
+    let mut cfg = lab.config();
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::Orphan);
+    assert_eq!(v.process.name, version_file);
+    cfg.match_argv0 = false;
+    assert!(!listed(&cfg, pid), "without match_argv0 the comm decides");
+}
+
+#[test]
+fn a_name_longer_than_15_characters_matches_by_prefix_and_argv0() {
+    let mut lab = Lab::new();
+    let long = format!("prt-{}-long-agent", token());
+    assert!(long.len() > 15);
+    lab.names.push(long.clone());
+    let bin = lab.sleep_bin(&long);
+    let mut c = Command::new(&bin);
+    c.arg("1000");
+    let good = lab.spawn(c);
+    // Same 15-char comm, but argv[0] does not confirm the full name.
+    let mut c = Command::new(&bin);
+    c.arg0("something-else").arg("1000");
+    let impostor = lab.spawn(c);
+    let comm = std::fs::read_to_string(format!("/proc/{good}/comm")).unwrap();
+    assert_eq!(comm.trim(), &long[..15]);
+    let cfg = lab.config();
+    assert_eq!(verdict_of(&cfg, good).verdict, VerdictKind::Orphan);
+    assert!(
+        !listed(&cfg, impostor),
+        "a 15-char prefix alone is not a match"
+    );
+}
+
+#[test]
+fn a_defunct_child_is_reported_with_its_parent() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let mut child = Command::new(&bin).arg("1000").spawn().unwrap();
+    let pid = child.id() as i32;
+    wait_until(Duration::from_secs(5), || listed(&lab.config(), pid));
+    child.kill().unwrap(); // our own child; not reaped yet, so it is defunct
+    wait_until(Duration::from_secs(5), || !alive(pid));
+    let cfg = lab.config();
+    let v = verdict_of(&cfg, pid);
+    let _ = child.wait();
+    assert_eq!(v.verdict, VerdictKind::Defunct, "{v:?}");
+    assert!(
+        v.reason
+            .contains(&format!("parent pid {}", std::process::id())),
+        "{}",
+        v.reason
+    );
+    assert_eq!(v.process.state, 'Z');
+}
+
+#[test]
+fn a_protected_pid_file_protects_its_descendants() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!("{} 1000; :", bin.display()));
+    let root = lab.spawn(c);
+    let cfg0 = lab.config();
+    let agent = wait_agent(&cfg0);
+    let pidfile = lab.dir.join("mayor-acp.pid");
+    std::fs::write(&pidfile, format!("{root}\n")).unwrap();
+    let mut cfg = lab.config();
+    cfg.protected_pid_files = vec![pidfile.clone()];
+    let v = verdict_of(&cfg, agent);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(
+        v.reason.contains(&format!("protected root {root}")),
+        "{}",
+        v.reason
+    );
+    assert!(v.reason.contains("mayor-acp.pid"), "{}", v.reason);
+    // protected_pids does the same; a missing pid file protects nothing.
+    let mut cfg = lab.config();
+    cfg.protected_pids = vec![agent];
+    assert_eq!(verdict_of(&cfg, agent).verdict, VerdictKind::Protected);
+    let mut cfg = lab.config();
+    cfg.protected_pid_files = vec![lab.dir.join("missing.pid")];
+    assert_eq!(verdict_of(&cfg, agent).verdict, VerdictKind::Orphan);
+    // A pid file with garbage is an error, not a guess.
+    std::fs::write(&pidfile, "not a pid").unwrap();
+    let mut cfg = lab.config();
+    cfg.protected_pid_files = vec![pidfile];
+    assert!(matches!(
+        explain(&cfg),
+        Err(procreap::Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn another_users_process_is_other_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to start a decoy as nobody");
+        return;
+    }
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let mut c = Command::new(&bin);
+    c.arg("1000").current_dir("/").uid(65534).gid(65534);
+    let pid = lab.spawn(c);
+    let mut cfg = lab.config();
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::OtherUser, "{v:?}");
+    assert!(v.reason.contains("65534"), "{}", v.reason);
+    cfg.all_users = true;
+    assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
+}
+
+#[test]
+fn the_ps_backend_gives_the_same_verdicts_as_proc() {
+    let mut lab = Lab::new();
+    let t = town(&lab, "town");
+    let orphan = lab.agent(Some(&t));
+    let outside = lab.agent(Some(&lab.dir.clone()));
+    let ide = lab.script_agent(OnTerm::Exit, &["--x", ".cursor-server"]);
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    lab.tmux(&format!("sh -c '{} 1000; :'", bin.display()));
+    let mut cfg = lab.config();
+    cfg.workspace_marker = "mayor/town.json".into();
+    wait_until(Duration::from_secs(5), || explain(&cfg).unwrap().len() == 4);
+    let key = |vs: Vec<Verdict>| {
+        let mut v: Vec<(i32, VerdictKind, Option<String>)> = vs
+            .into_iter()
+            .map(|v| (v.process.id.pid, v.verdict, v.process.tty.clone()))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    cfg.backend = Backend::Proc;
+    let proc_v = key(explain(&cfg).unwrap());
+    cfg.backend = Backend::Ps;
+    let ps_v = key(explain(&cfg).unwrap());
+    assert_eq!(proc_v.len(), 4, "{proc_v:?}");
+    assert_eq!(proc_v, ps_v);
+    let kinds: Vec<VerdictKind> = proc_v.iter().map(|x| x.1).collect();
+    for (pid, want) in [
+        (orphan.pid, VerdictKind::Orphan),
+        (outside.pid, VerdictKind::OutsideWorkspace),
+        (ide.pid, VerdictKind::IdeLaunched),
+    ] {
+        assert!(
+            proc_v.contains(&(pid, want, None)),
+            "{pid} {want}: {proc_v:?}"
+        );
+    }
+    assert!(kinds.contains(&VerdictKind::Protected));
+}
+
+/// Zombie safety rule in a private pid namespace, where the process table
+/// holds only what the test starts: no tmux → error; a tmux server without
+/// panes → empty; a pane → normal scan.
+#[test]
+fn zombie_scan_refuses_to_run_blind() {
+    if std::env::var_os("PROCREAP_IN_PIDNS").is_some() {
+        return zombie_rule_inside_namespace();
+    }
+    if !nix::unistd::geteuid().is_root() || !std::path::Path::new("/usr/bin/unshare").exists() {
+        eprintln!("skipped: needs root and unshare for a private pid namespace");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "zombie_scan_refuses_to_run_blind",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PROCREAP_IN_PIDNS", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "inner run failed:\n{text}");
+    assert!(
+        text.contains("zombie rule checked in pid namespace"),
+        "{text}"
+    );
+}
+
+fn zombie_rule_inside_namespace() {
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let cfg = lab.config();
+    match find_zombies(&cfg) {
+        Err(procreap::Error::TmuxUnavailable(m)) => assert!(m.contains("blind"), "{m}"),
+        other => panic!("expected tmux unavailable, got {other:?}"),
+    }
+    // Orphans do not need tmux.
+    assert_eq!(find_orphans(&cfg).unwrap().len(), 1);
+    // A protected root is something to see by.
+    let mut with_root = cfg.clone();
+    with_root.protected_pids = vec![std::process::id() as i32];
+    assert!(find_zombies(&with_root).is_ok());
+    // A tmux server with no panes: empty, not an error.
+    let sock = format!("prt-{}", token());
+    let st = Command::new("tmux")
+        .args([
+            "-L",
+            &sock,
+            "-f",
+            "/dev/null",
+            "start-server",
+            ";",
+            "set",
+            "-g",
+            "exit-empty",
+            "off",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ok = wait_until(Duration::from_secs(5), || {
+        explain(&cfg).is_ok()
+            && procreap::Scan::new(&cfg)
+                .unwrap()
+                .snapshot()
+                .procs()
+                .iter()
+                .any(|p| p.name.starts_with("tmux"))
+    });
+    assert!(ok, "tmux server did not start");
+    let z = find_zombies(&cfg);
+    let _ = Command::new("tmux")
+        .args(["-L", &sock, "kill-server"])
+        .status();
+    assert_eq!(
+        z.unwrap(),
+        vec![],
+        "a server without panes gives an empty list"
+    );
+    // With a pane somewhere, the decoy outside tmux is a zombie.
+    lab.tmux("sleep 1000");
+    let z = find_zombies(&cfg).unwrap();
+    assert_eq!(z.iter().map(|p| p.id.pid).collect::<Vec<_>>(), vec![d.pid]);
+    println!("zombie rule checked in pid namespace");
+}
+
+/// On Linux nothing is spawned when no tmux socket is configured: with PATH
+/// emptied the scan still succeeds with the same result.
+#[test]
+fn a_scan_spawns_nothing() {
+    if let Some(pid) = std::env::var_os("PROCREAP_EXPECT_ORPHAN") {
+        let pid: i32 = pid.to_str().unwrap().parse().unwrap();
+        let names: Vec<String> = std::env::var("PROCREAP_NAMES")
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect();
+        let cfg = Config {
+            agent_names: names,
+            min_age: Duration::ZERO,
+            workspace_marker: String::new(),
+            protected_pid_files: vec![],
+            ..Config::default()
+        };
+        assert_eq!(std::env::var("PATH").unwrap_or_default(), "");
+        let found = find_orphans(&cfg).expect("scan with an empty PATH");
+        assert_eq!(
+            found.iter().map(|p| p.id.pid).collect::<Vec<_>>(),
+            vec![pid]
+        );
+        println!("scanned with empty PATH");
+        return;
+    }
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let cfg = lab.config();
+    assert_eq!(find_orphans(&cfg).unwrap().len(), 1);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_scan_spawns_nothing", "--nocapture"])
+        .env("PATH", "")
+        .env("PROCREAP_EXPECT_ORPHAN", d.pid.to_string())
+        .env("PROCREAP_NAMES", lab.names.join(","))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("scanned with empty PATH"),
+        "{text}"
+    );
+}
+
+/// A configured socket whose tmux fails, hangs or is missing is an error for
+/// the scan, never "no panes". Runs in a child process because the tmux
+/// binary is chosen through the environment (`PROCREAP_TMUX`).
+#[test]
+fn a_failing_or_hung_tmux_is_an_error_not_no_panes() {
+    if let Some(case) = std::env::var_os("PROCREAP_TMUX_CASE") {
+        let cfg = Config {
+            agent_names: vec!["prt-none".into()],
+            tmux_sockets: vec!["prt-sock".into()],
+            subprocess_timeout: Duration::from_millis(500),
+            protected_pid_files: vec![],
+            ..Config::default()
+        };
+        let t = std::time::Instant::now();
+        match explain(&cfg) {
+            Err(procreap::Error::TmuxFailed(m)) => println!("case {case:?}: tmux failed: {m}"),
+            other => panic!("case {case:?}: expected a tmux failure, got {other:?}"),
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "took {:?}",
+            t.elapsed()
+        );
+        return;
+    }
+    let lab = Lab::new();
+    // No server on a socket is a definite answer: no panes.
+    let cfg = Config {
+        tmux_sockets: vec![format!("prt-{}", token())],
+        ..lab.config()
+    };
+    assert!(explain(&cfg).is_ok());
+    let script = |name: &str, body: &str| {
+        let p = lab.dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+        p.display().to_string()
+    };
+    let cases = [
+        ("hung", script("hung-tmux", "sleep 30"), "timed out"),
+        (
+            "missing",
+            lab.dir.join("no-such-tmux").display().to_string(),
+            "could not start",
+        ),
+        (
+            "garbage",
+            script("garbage-tmux", "echo '%1 not-a-pid'"),
+            "bad pane pid",
+        ),
+        (
+            "refused",
+            script(
+                "refused-tmux",
+                "echo 'error connecting to /x (Permission denied)' >&2; exit 1",
+            ),
+            "Permission denied",
+        ),
+    ];
+    for (case, tmux, want) in cases {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_failing_or_hung_tmux_is_an_error_not_no_panes",
+                "--nocapture",
+            ])
+            .env("PROCREAP_TMUX_CASE", case)
+            .env("PROCREAP_TMUX", &tmux)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{case}: {text}");
+        assert!(
+            text.contains("tmux failed") && text.contains(want),
+            "{case}: wanted {want:?} in {text}"
+        );
+    }
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let lab = Lab::new();
+    for (cfg, word) in [
+        (
+            Config {
+                agent_names: vec![],
+                ..lab.config()
+            },
+            "agent_names",
+        ),
+        (
+            Config {
+                agent_names: vec!["a/b".into()],
+                ..lab.config()
+            },
+            "file name",
+        ),
+        (
+            Config {
+                ide_markers: vec!["".into()],
+                ..lab.config()
+            },
+            "IDE marker",
+        ),
+        (
+            Config {
+                workspace_root: Some("rel".into()),
+                ..lab.config()
+            },
+            "absolute",
+        ),
+        (
+            Config {
+                protected_pids: vec![0],
+                ..lab.config()
+            },
+            "protected pid",
+        ),
+        (
+            Config {
+                subprocess_timeout: Duration::ZERO,
+                ..lab.config()
+            },
+            "subprocess_timeout",
+        ),
+    ] {
+        match explain(&cfg) {
+            Err(procreap::Error::InvalidArgument(m)) => assert!(m.contains(word), "{m}"),
+            other => panic!("expected invalid argument about {word}, got {other:?}"),
+        }
+    }
+}

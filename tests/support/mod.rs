@@ -1,0 +1,390 @@
+//! Test support: a `Lab` owns everything a test starts — private agent names
+//! (`prt-<random>` symlinks and scripts), decoy processes, tmux servers on
+//! private sockets, a private state dir — and tears it all down on drop, also
+//! when the test fails. Nothing here signals a process the lab did not start.
+#![allow(dead_code)]
+
+use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use procreap::Config;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A short random-enough token: pid, time and a counter.
+pub fn token() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mix = (std::process::id() as u64) << 32 ^ (t as u64) ^ ((n as u64) << 20);
+    format!(
+        "{:08x}",
+        (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+    )
+}
+
+/// Makes this test process the reaper of everything it starts, so
+/// double-forked decoys (tmux servers) come back to us.
+pub fn become_subreaper() {
+    // SAFETY: prctl with an integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// (pid, start time) of `pid` and all its descendants, from /proc.
+pub fn tree(pid: i32) -> Vec<(i32, u64)> {
+    let mut all: Vec<(i32, i32, u64)> = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Some(st) = std::fs::read(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|b| procreap::parse_stat(&b))
+        {
+            all.push((p, st.ppid, st.start_time));
+        }
+    }
+    let mut out: Vec<(i32, u64)> = all
+        .iter()
+        .filter(|a| a.0 == pid)
+        .map(|a| (a.0, a.2))
+        .collect();
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i].0;
+        out.extend(all.iter().filter(|a| a.1 == parent).map(|a| (a.0, a.2)));
+        i += 1;
+    }
+    out
+}
+
+/// SIGKILLs `(pid, start)` if that very process still runs, then reaps it if
+/// it is (or became) our child.
+pub fn kill_exact(pid: i32, start: u64) {
+    let same = std::fs::read(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|b| procreap::parse_stat(&b))
+        .is_some_and(|st| st.start_time == start);
+    if same {
+        // SAFETY: kill(2) of a process this lab started (identity checked).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    reap_pid(pid);
+}
+
+/// Reaps `pid` if it is our (possibly adopted) child, waiting briefly.
+pub fn reap_pid(pid: i32) {
+    for _ in 0..50 {
+        let mut status = 0;
+        // SAFETY: waitpid on one specific pid, non-blocking.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r != 0 {
+            return; // reaped, or not our child
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// One decoy process the lab started.
+pub struct Decoy {
+    pub pid: i32,
+    /// File the decoy appends `TERM` to each time it receives SIGTERM.
+    pub log: PathBuf,
+}
+
+impl Decoy {
+    pub fn terms(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .map(|s| s.lines().filter(|l| *l == "TERM").count())
+            .unwrap_or(0)
+    }
+
+    pub fn alive(&self) -> bool {
+        alive(self.pid)
+    }
+
+    pub fn identity(&self) -> procreap::Identity {
+        let s = std::fs::read(format!("/proc/{}/stat", self.pid)).unwrap();
+        let st = procreap::parse_stat(&s).unwrap();
+        procreap::Identity {
+            pid: self.pid,
+            start_time: st.start_time,
+        }
+    }
+}
+
+pub struct Lab {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub names: Vec<String>,
+    children: Vec<Child>,
+    pids: Vec<i32>,
+    sockets: Vec<String>,
+}
+
+/// How the decoy behaves on SIGTERM.
+#[derive(Clone, Copy, PartialEq)]
+pub enum OnTerm {
+    /// Logs and exits.
+    Exit,
+    /// Logs and keeps running.
+    Ignore,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        become_subreaper();
+        let dir = std::env::temp_dir().join(format!("procreap-test-{}", token()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("state");
+        Lab {
+            dir,
+            state,
+            names: Vec::new(),
+            children: Vec::new(),
+            pids: Vec::new(),
+            sockets: Vec::new(),
+        }
+    }
+
+    /// A private agent name (registered with the lab's config).
+    pub fn name(&mut self) -> String {
+        let n = format!("prt-{}", token());
+        self.names.push(n.clone());
+        n
+    }
+
+    /// A configuration that can only ever match this lab's names.
+    pub fn config(&self) -> Config {
+        Config {
+            agent_names: if self.names.is_empty() {
+                vec!["prt-none".into()]
+            } else {
+                self.names.clone()
+            },
+            min_age: Duration::ZERO,
+            grace: Duration::from_secs(1),
+            workspace_marker: String::new(),
+            protected_pid_files: Vec::new(),
+            state_dir: Some(self.state.clone()),
+            lock_timeout: Duration::from_secs(20),
+            ..Config::default()
+        }
+    }
+
+    /// A symlink to /bin/sleep called `file` (the kernel names the process after it).
+    pub fn sleep_bin(&self, file: &str) -> PathBuf {
+        let p = self.dir.join(file);
+        if !p.exists() {
+            symlink(which("sleep"), &p).unwrap();
+        }
+        p
+    }
+
+    /// A shell script called `file` that logs SIGTERMs to `log` and exits or
+    /// ignores them.
+    pub fn script(&self, file: &str, log: &Path, on_term: OnTerm) -> PathBuf {
+        let p = self.dir.join(file);
+        let action = match on_term {
+            OnTerm::Exit => "exit 0",
+            OnTerm::Ignore => ":",
+        };
+        let body = format!(
+            "#!/bin/sh\ntrap 'echo TERM >> {log}; {action}' TERM\nwhile :; do sleep 0.05; done\n",
+            log = log.display()
+        );
+        std::fs::write(&p, body).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+        p
+    }
+
+    /// Starts `cmd` as a decoy: own session (no controlling tty), stdio to
+    /// /dev/null, remembered for teardown.
+    pub fn spawn(&mut self, mut cmd: Command) -> i32 {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn decoy");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        wait_until(Duration::from_secs(5), || exec_done(pid));
+        pid
+    }
+
+    /// A sleeping agent decoy under a new private name, cwd `cwd`.
+    pub fn agent(&mut self, cwd: Option<&Path>) -> Decoy {
+        let name = self.name();
+        let bin = self.sleep_bin(&name);
+        let mut c = Command::new(&bin);
+        c.arg("1000");
+        if let Some(d) = cwd {
+            c.current_dir(d);
+        }
+        let pid = self.spawn(c);
+        Decoy {
+            pid,
+            log: self.dir.join(format!("{name}.log")),
+        }
+    }
+
+    /// A script agent decoy that logs SIGTERMs.
+    pub fn script_agent(&mut self, on_term: OnTerm, args: &[&str]) -> Decoy {
+        let name = self.name();
+        let log = self.dir.join(format!("{name}.log"));
+        let bin = self.script(&name, &log, on_term);
+        let mut c = Command::new(&bin);
+        c.args(args);
+        let pid = self.spawn(c);
+        Decoy { pid, log }
+    }
+
+    /// Starts a tmux server on a private socket whose one pane runs `shell_cmd`.
+    pub fn tmux(&mut self, shell_cmd: &str) -> String {
+        let sock = format!("prt-{}", token());
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &sock,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "20",
+                shell_cmd,
+            ])
+            .stdin(Stdio::null())
+            .status()
+            .expect("tmux");
+        assert!(st.success(), "tmux new-session failed");
+        self.sockets.push(sock.clone());
+        sock
+    }
+
+    /// pids of the tmux server on `sock` and of its panes.
+    pub fn tmux_panes(&self, sock: &str) -> Vec<i32> {
+        let out = Command::new("tmux")
+            .args(["-L", sock, "list-panes", "-a", "-F", "#{pane_pid}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Remembers a pid the lab started indirectly (inside tmux, …) for teardown.
+    pub fn own(&mut self, pid: i32) {
+        self.pids.push(pid);
+    }
+
+    /// Kills our child `pid` and reaps it.
+    pub fn kill(&mut self, pid: i32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() as i32 == pid) {
+            let mut c = self.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for our own child `pid` to exit and reaps it.
+    pub fn reap(&mut self, pid: i32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() as i32 == pid) {
+            let mut c = self.children.remove(i);
+            let _ = c.wait();
+        }
+    }
+}
+
+/// True once `pid` runs its final program (not the forked test binary).
+fn exec_done(pid: i32) -> bool {
+    let me = std::fs::read_link("/proc/self/exe").ok();
+    let it = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    it.is_some() && it != me
+}
+
+pub fn which(prog: &str) -> PathBuf {
+    for dir in ["/bin", "/usr/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(prog);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{prog} not found");
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let mut started: Vec<(i32, u64)> = Vec::new();
+        for sock in &self.sockets {
+            let out = Command::new("tmux")
+                .args(["-L", sock, "display-message", "-p", "#{pid}"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output();
+            if let Some(server) = out
+                .ok()
+                .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            {
+                started.extend(tree(server));
+            }
+            let _ = Command::new("tmux")
+                .args(["-L", sock, "kill-server"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        for pid in &self.pids {
+            started.extend(tree(*pid));
+        }
+        for c in &self.children {
+            started.extend(tree(c.id() as i32).into_iter().skip(1));
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for (pid, start) in started {
+            kill_exact(pid, start);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
