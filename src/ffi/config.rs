@@ -87,7 +87,8 @@ pub extern "C" fn procreap_config_set_agent_names(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.agent_names = str_array(names, len, "names")?)
+        c.agent_names = str_array(names, len, "names")?;
+        Ok(())
     })
 }
 
@@ -98,7 +99,10 @@ pub extern "C" fn procreap_config_set_match_argv0(
     on: bool,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.match_argv0 = on))
+    update(cfg, err, |c| {
+        c.match_argv0 = on;
+        Ok(())
+    })
 }
 
 /// Minimum age of a candidate, in milliseconds (default 60000).
@@ -108,7 +112,10 @@ pub extern "C" fn procreap_config_set_min_age_ms(
     millis: u64,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.min_age = ms(millis)))
+    update(cfg, err, |c| {
+        c.min_age = ms(millis);
+        Ok(())
+    })
 }
 
 /// Time from SIGTERM to SIGKILL, in milliseconds (default 60000).
@@ -118,7 +125,10 @@ pub extern "C" fn procreap_config_set_grace_ms(
     millis: u64,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.grace = ms(millis)))
+    update(cfg, err, |c| {
+        c.grace = ms(millis);
+        Ok(())
+    })
 }
 
 /// Relative path marking a workspace root (default "mayor/town.json");
@@ -130,7 +140,8 @@ pub extern "C" fn procreap_config_set_workspace_marker(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.workspace_marker = req_str(marker, "marker")?)
+        c.workspace_marker = req_str(marker, "marker")?;
+        Ok(())
     })
 }
 
@@ -142,7 +153,8 @@ pub extern "C" fn procreap_config_set_workspace_root(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.workspace_root = opt_str(root, "root")?.map(PathBuf::from))
+        c.workspace_root = opt_str(root, "root")?.map(PathBuf::from);
+        Ok(())
     })
 }
 
@@ -155,7 +167,8 @@ pub extern "C" fn procreap_config_set_ide_markers(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.ide_markers = str_array(markers, len, "markers")?)
+        c.ide_markers = str_array(markers, len, "markers")?;
+        Ok(())
     })
 }
 
@@ -168,10 +181,11 @@ pub extern "C" fn procreap_config_set_protected_pid_files(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.protected_pid_files = str_array(paths, len, "paths")?
+        c.protected_pid_files = str_array(paths, len, "paths")?
             .into_iter()
             .map(PathBuf::from)
-            .collect())
+            .collect();
+        Ok(())
     })
 }
 
@@ -184,7 +198,8 @@ pub extern "C" fn procreap_config_set_protected_pids(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.protected_pids = array(pids, len, "pids")?.to_vec())
+        c.protected_pids = array(pids, len, "pids")?.to_vec();
+        Ok(())
     })
 }
 
@@ -198,7 +213,8 @@ pub extern "C" fn procreap_config_set_tmux_sockets(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.tmux_sockets = str_array(sockets, len, "sockets")?)
+        c.tmux_sockets = str_array(sockets, len, "sockets")?;
+        Ok(())
     })
 }
 
@@ -209,7 +225,10 @@ pub extern "C" fn procreap_config_set_all_users(
     on: bool,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.all_users = on))
+    update(cfg, err, |c| {
+        c.all_users = on;
+        Ok(())
+    })
 }
 
 /// Signal an agent's descendants with it (default false).
@@ -219,7 +238,10 @@ pub extern "C" fn procreap_config_set_kill_tree(
     on: bool,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.kill_tree = on))
+    update(cfg, err, |c| {
+        c.kill_tree = on;
+        Ok(())
+    })
 }
 
 /// The ledger's directory; NULL restores the default
@@ -231,7 +253,8 @@ pub extern "C" fn procreap_config_set_state_dir(
     err: *mut *mut procreap_error,
 ) -> procreap_status {
     update(cfg, err, |c| {
-        Ok(c.state_dir = opt_str(dir, "dir")?.map(PathBuf::from))
+        c.state_dir = opt_str(dir, "dir")?.map(PathBuf::from);
+        Ok(())
     })
 }
 
@@ -242,7 +265,10 @@ pub extern "C" fn procreap_config_set_dry_run(
     on: bool,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.dry_run = on))
+    update(cfg, err, |c| {
+        c.dry_run = on;
+        Ok(())
+    })
 }
 
 /// Limit for any external command, in milliseconds (default 2000; not 0).
@@ -252,7 +278,10 @@ pub extern "C" fn procreap_config_set_subprocess_timeout_ms(
     millis: u64,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.subprocess_timeout = ms(millis)))
+    update(cfg, err, |c| {
+        c.subprocess_timeout = ms(millis);
+        Ok(())
+    })
 }
 
 /// Limit for taking the ledger lock, in milliseconds (default 5000).
@@ -262,7 +291,10 @@ pub extern "C" fn procreap_config_set_lock_timeout_ms(
     millis: u64,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    update(cfg, err, |c| Ok(c.lock_timeout = ms(millis)))
+    update(cfg, err, |c| {
+        c.lock_timeout = ms(millis);
+        Ok(())
+    })
 }
 
 /// The process-table backend, a `procreap_backend` value.

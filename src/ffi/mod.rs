@@ -12,6 +12,9 @@
 //! - every `_free` function accepts NULL; freeing twice is forbidden;
 //! - no panic crosses the boundary: it becomes `PROCREAP_STATUS_PANIC`.
 #![allow(non_camel_case_types)]
+// Raw pointers from C are the C caller's contract, documented per function in
+// the header; marking every extern fn `unsafe` would not change that.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod api;
 mod config;

@@ -270,6 +270,11 @@ impl Lab {
         let mut c = Command::new(&bin);
         c.args(args);
         let pid = self.spawn(c);
+        // Ready once the loop runs (its trap is installed): a `sleep` child exists.
+        let children = format!("/proc/{pid}/task/{pid}/children");
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty())
+        });
         Decoy { pid, log }
     }
 

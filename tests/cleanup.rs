@@ -1,0 +1,647 @@
+//! Issue 3: the cleanup engine on real processes with real signals and a
+//! grace of about a second. Decoys are private scripts that log every SIGTERM.
+
+mod support;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use procreap::ledger::{Contents, Entry};
+use procreap::{
+    cleanup_step, reap_now, reap_set, Action, ActionKind, Config, Error, Identity, Kind, Report,
+    Sig,
+};
+use support::*;
+
+fn actions_for(r: &Report, pid: i32) -> Vec<ActionKind> {
+    r.actions
+        .iter()
+        .filter(|a| a.process.id.pid == pid)
+        .map(|a| a.action)
+        .collect()
+}
+
+fn step(cfg: &Config, kind: Kind) -> Report {
+    let r = cleanup_step(cfg, kind).expect("cleanup step");
+    assert!(r.error.is_none(), "step error: {:?}", r.error);
+    r
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn write_ledger(lab: &Lab, entries: Vec<Entry>) {
+    std::fs::create_dir_all(&lab.state).unwrap();
+    std::fs::set_permissions(&lab.state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = lab.state.join("ledger");
+    std::fs::write(
+        &path,
+        Contents {
+            boot: boot_id(),
+            entries,
+        }
+        .encode(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn read_ledger(lab: &Lab) -> Contents {
+    Contents::decode(&std::fs::read(lab.state.join("ledger")).unwrap()).expect("ledger parses")
+}
+
+#[test]
+fn a_term_ignoring_decoy_escalates_to_sigkill_and_exits() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let cfg = lab.config();
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
+    let a = r
+        .actions
+        .iter()
+        .find(|a| a.process.id.pid == d.pid)
+        .unwrap();
+    assert_eq!(a.signal, Some(Sig::Term));
+    assert!(wait_until(Duration::from_secs(3), || d.terms() == 1));
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Waiting]);
+    assert!(
+        r.actions[0].reason.contains("grace left"),
+        "{}",
+        r.actions[0].reason
+    );
+    std::thread::sleep(cfg.grace);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigkill]);
+    assert!(wait_until(Duration::from_secs(3), || !d.alive()));
+    std::thread::sleep(Duration::from_millis(1100));
+    // Our own child: defunct until we reap it, and reported so.
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Exited]);
+    assert!(
+        r.actions[0]
+            .reason
+            .contains(&format!("parent pid {}", std::process::id())),
+        "{}",
+        r.actions[0].reason
+    );
+    lab.reap(d.pid);
+    assert_eq!(d.terms(), 1);
+    assert!(read_ledger(&lab).entries.is_empty());
+}
+
+#[test]
+fn an_obedient_decoy_goes_sigterm_then_exited() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Exit, &[]);
+    let cfg = lab.config();
+    assert_eq!(
+        actions_for(&step(&cfg, Kind::Orphans), d.pid),
+        vec![ActionKind::Sigterm]
+    );
+    assert!(wait_until(Duration::from_secs(3), || !d.alive()));
+    lab.reap(d.pid);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Exited]);
+    assert_eq!(d.terms(), 1);
+}
+
+#[test]
+fn a_stopped_decoy_gets_sigcont_with_its_sigterm() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Exit, &[]);
+    // SAFETY: stopping our own decoy.
+    unsafe { libc::kill(d.pid, libc::SIGSTOP) };
+    assert!(wait_until(Duration::from_secs(3), || {
+        std::fs::read_to_string(format!("/proc/{}/stat", d.pid))
+            .unwrap()
+            .contains(") T ")
+    }));
+    let r = step(&lab.config(), Kind::Orphans);
+    assert!(r.actions[0].reason.contains("SIGCONT"), "{:?}", r.actions);
+    assert!(
+        wait_until(Duration::from_secs(3), || !d.alive()),
+        "a stopped process must be able to act on SIGTERM"
+    );
+    assert_eq!(d.terms(), 1);
+}
+
+#[test]
+fn a_dry_run_decides_but_sends_and_writes_nothing() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Exit, &[]);
+    let mut cfg = lab.config();
+    cfg.dry_run = true;
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
+    assert!(r.actions[0].reason.contains("dry run"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(d.alive());
+    assert_eq!(d.terms(), 0);
+    assert!(!lab.state.join("ledger").exists());
+}
+
+#[test]
+fn a_recycled_pid_in_the_ledger_is_never_that_process() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let real = d.identity();
+    // An old entry for the same pid with another start time, SIGTERMed long ago.
+    write_ledger(
+        &lab,
+        vec![Entry {
+            id: Identity {
+                pid: d.pid,
+                start_time: real.start_time.saturating_sub(1),
+            },
+            kind: Kind::Orphans,
+            signal: Sig::Term,
+            sent_at: Duration::ZERO,
+            name: "old".into(),
+        }],
+    );
+    let r = step(&lab.config(), Kind::Orphans);
+    let mine: Vec<&Action> = r
+        .actions
+        .iter()
+        .filter(|a| a.process.id.pid == d.pid)
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert_eq!(
+        mine[0].action,
+        ActionKind::Exited,
+        "the old identity is gone"
+    );
+    assert_eq!(mine[0].process.id.start_time, real.start_time - 1);
+    assert_eq!(
+        mine[1].action,
+        ActionKind::Sigterm,
+        "the new process gets its own SIGTERM"
+    );
+    assert_eq!(mine[1].process.id, real);
+    assert!(wait_until(Duration::from_secs(3), || d.terms() == 1));
+    assert!(d.alive(), "no SIGKILL may reach it");
+    assert_eq!(
+        read_ledger(&lab)
+            .entries
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        vec![real]
+    );
+}
+
+#[test]
+fn a_process_that_becomes_protected_is_released() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let mut cfg = lab.config();
+    assert_eq!(
+        actions_for(&step(&cfg, Kind::Orphans), d.pid),
+        vec![ActionKind::Sigterm]
+    );
+    cfg.protected_pids = vec![d.pid];
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Released]);
+    assert!(
+        r.actions[0].reason.contains("protected"),
+        "{}",
+        r.actions[0].reason
+    );
+    std::thread::sleep(cfg.grace + Duration::from_millis(100));
+    let r = step(&cfg, Kind::Orphans);
+    assert!(actions_for(&r, d.pid).is_empty(), "{:?}", r.actions);
+    assert!(d.alive());
+    assert_eq!(d.terms(), 1);
+}
+
+#[test]
+fn kill_tree_signals_the_descendants_with_the_agent() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let r = step(&cfg, Kind::Orphans);
+    let tree: Vec<&Action> = r
+        .actions
+        .iter()
+        .filter(|a| a.reason.contains("kill_tree"))
+        .collect();
+    // The script's `sleep` child (if it was alive at the snapshot) is signalled with it.
+    for a in &tree {
+        assert_eq!(a.action, ActionKind::Sigterm);
+        assert_eq!(a.process.ppid, d.pid);
+    }
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
+}
+
+/// Orphan and zombie steps share one ledger: over interleaved steps each
+/// decoy gets exactly one SIGTERM and at most one SIGKILL.
+#[test]
+fn interleaved_orphan_and_zombie_steps_signal_each_decoy_once() {
+    let mut lab = Lab::new();
+    let ignoring: Vec<Decoy> = (0..3)
+        .map(|_| lab.script_agent(OnTerm::Ignore, &[]))
+        .collect();
+    let obeying: Vec<Decoy> = (0..2)
+        .map(|_| lab.script_agent(OnTerm::Exit, &[]))
+        .collect();
+    lab.tmux("sleep 1000"); // so the zombie scan can see
+    let cfg = lab.config();
+    let mut kills: HashMap<i32, usize> = HashMap::new();
+    let end = Instant::now() + Duration::from_millis(3500);
+    let mut n = 0;
+    while Instant::now() < end {
+        let kind = if n % 2 == 0 {
+            Kind::Orphans
+        } else {
+            Kind::Zombies
+        };
+        let r = step(&cfg, kind);
+        for a in r.actions.iter().filter(|a| a.action == ActionKind::Sigkill) {
+            *kills.entry(a.process.id.pid).or_default() += 1;
+        }
+        n += 1;
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    for d in ignoring.iter().chain(&obeying) {
+        assert_eq!(d.terms(), 1, "pid {} got {} SIGTERMs", d.pid, d.terms());
+        assert!(kills.get(&d.pid).copied().unwrap_or(0) <= 1);
+    }
+    for d in &ignoring {
+        assert_eq!(
+            kills.get(&d.pid),
+            Some(&1),
+            "a TERM-ignoring decoy is killed once"
+        );
+    }
+}
+
+/// 8 processes run steps concurrently on one ledger, 20 rounds each, over 10
+/// decoys: every decoy gets exactly one SIGTERM and the ledger parses.
+#[test]
+fn concurrent_processes_share_one_ledger() {
+    if let Ok(names) = std::env::var("PROCREAP_CONCURRENT_NAMES") {
+        let cfg = Config {
+            agent_names: names.split(',').map(String::from).collect(),
+            min_age: Duration::ZERO,
+            grace: Duration::from_secs(600),
+            workspace_marker: String::new(),
+            protected_pid_files: vec![],
+            state_dir: Some(std::env::var("PROCREAP_CONCURRENT_STATE").unwrap().into()),
+            lock_timeout: Duration::from_secs(30),
+            ..Config::default()
+        };
+        for _ in 0..20 {
+            let r = cleanup_step(&cfg, Kind::Orphans).expect("step");
+            assert!(r.error.is_none(), "{:?}", r.error);
+        }
+        println!("20 rounds done");
+        return;
+    }
+    let mut lab = Lab::new();
+    let decoys: Vec<Decoy> = (0..10)
+        .map(|_| lab.script_agent(OnTerm::Ignore, &[]))
+        .collect();
+    let workers: Vec<std::process::Child> = (0..8)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "concurrent_processes_share_one_ledger",
+                    "--nocapture",
+                ])
+                .env("PROCREAP_CONCURRENT_NAMES", lab.names.join(","))
+                .env("PROCREAP_CONCURRENT_STATE", &lab.state)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.contains("20 rounds done"),
+            "{text}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for d in &decoys {
+        assert_eq!(d.terms(), 1, "pid {}", d.pid);
+        assert!(d.alive());
+    }
+    assert_eq!(read_ledger(&lab).entries.len(), 10);
+}
+
+fn expect_unsafe(r: procreap::Result<Report>, word: &str) {
+    match r {
+        Err(Error::UnsafeStatePath(m)) => assert!(m.contains(word), "{m}"),
+        other => panic!("expected unsafe state path ({word}), got {other:?}"),
+    }
+}
+
+#[test]
+fn unsafe_state_dirs_are_refused_before_any_signal() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Exit, &[]);
+    // A symlinked state dir.
+    let real = lab.dir.join("real-state");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = lab.dir.join("link-state");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let mut cfg = lab.config();
+    cfg.state_dir = Some(link);
+    expect_unsafe(cleanup_step(&cfg, Kind::Orphans), "symlink");
+    // A 0777 dir.
+    let open = lab.dir.join("open-state");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    cfg.state_dir = Some(open);
+    expect_unsafe(cleanup_step(&cfg, Kind::Orphans), "writable");
+    // A dir owned by another uid.
+    if nix::unistd::geteuid().is_root() {
+        let foreign = lab.dir.join("foreign-state");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        cfg.state_dir = Some(foreign);
+        expect_unsafe(cleanup_step(&cfg, Kind::Orphans), "owned by uid 65534");
+    }
+    assert_eq!(d.terms(), 0);
+    assert!(d.alive());
+    // The default-made dir is 0700.
+    step(&lab.config(), Kind::Orphans);
+    let mode = std::fs::metadata(&lab.state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+/// Every kind of untrusted ledger: moved aside, reported, no SIGKILL that
+/// step, and only current candidates get a signal.
+#[test]
+fn untrusted_ledgers_are_quarantined_and_never_used() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let bystander = lab.agent(None); // a live process that is NOT a candidate
+    let mut cfg = lab.config();
+    cfg.protected_pids = vec![bystander.pid];
+    let good = Contents {
+        boot: boot_id(),
+        entries: vec![Entry {
+            id: d.identity(),
+            kind: Kind::Orphans,
+            signal: Sig::Term,
+            sent_at: Duration::ZERO,
+            name: "x".into(),
+        }],
+    }
+    .encode();
+    let elsewhere = lab.dir.join("elsewhere");
+    std::fs::write(&elsewhere, &good).unwrap();
+    let mut random = vec![0u8; 4096];
+    for (i, b) in random.iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1];
+    }
+    let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![
+        (
+            "random bytes",
+            Box::new(move |p| std::fs::write(p, &random).unwrap()),
+        ),
+        (
+            "truncated",
+            Box::new({
+                let g = good.clone();
+                move |p| std::fs::write(p, &g[..g.len() - 7]).unwrap()
+            }),
+        ),
+        (
+            "50 MB",
+            Box::new(|p| {
+                let f = std::fs::File::create(p).unwrap();
+                f.set_len(50 << 20).unwrap();
+            }),
+        ),
+        (
+            "symlink",
+            Box::new({
+                let e = elsewhere.clone();
+                move |p| std::os::unix::fs::symlink(&e, p).unwrap()
+            }),
+        ),
+        (
+            "group-writable",
+            Box::new({
+                let g = good.clone();
+                move |p| {
+                    std::fs::write(p, &g).unwrap();
+                    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
+                }
+            }),
+        ),
+    ];
+    std::fs::create_dir_all(&lab.state).unwrap();
+    std::fs::set_permissions(&lab.state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for (what, make) in cases {
+        let path = lab.state.join("ledger");
+        let _ = std::fs::remove_file(&path);
+        make(&path);
+        let r = cleanup_step(&cfg, Kind::Orphans).expect("the step still runs");
+        match &r.error {
+            Some(Error::LedgerCorrupt(m)) => assert!(
+                m.contains("moved aside") && m.contains("no SIGKILL"),
+                "{what}: {m}"
+            ),
+            other => panic!("{what}: expected ledger corrupt, got {other:?}"),
+        }
+        assert!(
+            r.actions.iter().all(|a| a.action != ActionKind::Sigkill),
+            "{what}: {:?}",
+            r.actions
+        );
+        assert!(
+            r.actions.iter().all(|a| a.process.id.pid == d.pid),
+            "{what}: only the candidate is touched"
+        );
+        assert!(d.alive(), "{what}");
+        assert!(bystander.alive(), "{what}");
+        // The new ledger is procreap's own again.
+        assert!(
+            Contents::decode(&std::fs::read(&path).unwrap()).is_ok(),
+            "{what}"
+        );
+        let aside = std::fs::read_dir(&lab.state)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("ledger.corrupt-")
+            })
+            .count();
+        assert!(aside >= 1, "{what}: moved aside");
+    }
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        good,
+        "a symlink's target is never written"
+    );
+}
+
+#[test]
+fn ledger_entries_naming_unrelated_processes_get_no_signal() {
+    let mut lab = Lab::new();
+    let bystander = lab.agent(None);
+    let bystander_id = bystander.identity();
+    let pid1 = {
+        let s = std::fs::read("/proc/1/stat").unwrap();
+        Identity {
+            pid: 1,
+            start_time: procreap::parse_stat(&s).unwrap().start_time,
+        }
+    };
+    // Entries for pid 1 and for a live process that is not an agent under this config.
+    write_ledger(
+        &lab,
+        [pid1, bystander_id]
+            .into_iter()
+            .map(|id| Entry {
+                id,
+                kind: Kind::Zombies,
+                signal: Sig::Term,
+                sent_at: Duration::ZERO,
+                name: "x".into(),
+            })
+            .collect(),
+    );
+    let mut cfg = lab.config();
+    cfg.agent_names = vec![format!("prt-{}", token())];
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(r.actions.len(), 2, "{:?}", r.actions);
+    assert!(
+        r.actions
+            .iter()
+            .all(|a| a.action == ActionKind::Released && a.signal.is_none()),
+        "{:?}",
+        r.actions
+    );
+    assert!(bystander.alive());
+    assert!(read_ledger(&lab).entries.is_empty());
+}
+
+#[test]
+fn a_held_lock_times_out_with_a_clear_error() {
+    let lab = Lab::new();
+    std::fs::create_dir_all(&lab.state).unwrap();
+    std::fs::set_permissions(&lab.state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lab.state.join("ledger.lock"))
+        .unwrap();
+    // SAFETY: flock on our own fd.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
+    let mut cfg = lab.config();
+    cfg.lock_timeout = Duration::from_millis(700);
+    let t = Instant::now();
+    let r = cleanup_step(&cfg, Kind::Zombies);
+    let took = t.elapsed();
+    assert!(matches!(r, Err(Error::LockTimeout(_))), "{r:?}");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_millis(1700),
+        "{took:?}"
+    );
+    drop(lock);
+}
+
+#[test]
+fn reap_set_touches_only_the_listed_candidates() {
+    let mut lab = Lab::new();
+    let listed = lab.script_agent(OnTerm::Ignore, &[]);
+    let protected_later = lab.script_agent(OnTerm::Ignore, &[]);
+    let unlisted = lab.script_agent(OnTerm::Ignore, &[]);
+    let mut cfg = lab.config();
+    let ids = [listed.identity(), protected_later.identity()];
+    cfg.protected_pids = vec![protected_later.pid];
+    let r = reap_set(&cfg, &ids).unwrap();
+    assert_eq!(actions_for(&r, listed.pid), vec![ActionKind::Sigterm]);
+    assert_eq!(
+        actions_for(&r, protected_later.pid),
+        vec![ActionKind::Skipped]
+    );
+    assert!(actions_for(&r, unlisted.pid).is_empty());
+    assert!(wait_until(Duration::from_secs(3), || listed.terms() == 1));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(protected_later.terms(), 0);
+    assert_eq!(unlisted.terms(), 0);
+    // Escalation goes through the same ledger.
+    std::thread::sleep(cfg.grace);
+    let r = reap_set(&cfg, &ids).unwrap();
+    assert_eq!(actions_for(&r, listed.pid), vec![ActionKind::Sigkill]);
+    assert!(wait_until(Duration::from_secs(3), || !listed.alive()));
+    assert!(unlisted.alive() && protected_later.alive());
+    // An identity that matches nothing is reported, not guessed.
+    let r = reap_set(
+        &cfg,
+        &[Identity {
+            pid: unlisted.pid,
+            start_time: 1,
+        }],
+    )
+    .unwrap();
+    assert_eq!(r.actions.len(), 1);
+    assert_eq!(r.actions[0].action, ActionKind::Skipped);
+    assert!(unlisted.alive());
+}
+
+#[test]
+fn reap_now_kills_a_term_ignoring_decoy_within_the_deadline() {
+    let mut lab = Lab::new();
+    let stubborn = lab.script_agent(OnTerm::Ignore, &[]);
+    let obedient = lab.script_agent(OnTerm::Exit, &[]);
+    let bystander = lab.script_agent(OnTerm::Ignore, &[]);
+    let mut cfg = lab.config();
+    cfg.protected_pids = vec![bystander.pid];
+    let deadline = Duration::from_millis(1500);
+    let t = Instant::now();
+    let r = reap_now(
+        &cfg,
+        &[
+            stubborn.identity(),
+            obedient.identity(),
+            bystander.identity(),
+        ],
+        deadline,
+    )
+    .unwrap();
+    let took = t.elapsed();
+    assert!(took < deadline + Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        actions_for(&r, stubborn.pid),
+        vec![ActionKind::Sigterm, ActionKind::Sigkill, ActionKind::Exited]
+    );
+    assert_eq!(
+        actions_for(&r, obedient.pid),
+        vec![ActionKind::Sigterm, ActionKind::Exited]
+    );
+    assert_eq!(actions_for(&r, bystander.pid), vec![ActionKind::Skipped]);
+    assert!(!stubborn.alive() && !obedient.alive());
+    assert!(bystander.alive());
+    assert_eq!(bystander.terms(), 0);
+}
