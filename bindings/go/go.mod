@@ -1,0 +1,3 @@
+module github.com/procreap/procreap/bindings/go
+
+go 1.22

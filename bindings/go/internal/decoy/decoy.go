@@ -1,0 +1,345 @@
+// Package decoy starts throw-away "agent" processes for the tests, under
+// private names, so that no test ever signals a process it did not start.
+//
+// Every Kit makes a temp dir with executables named like prt-1a2b3c4d (the
+// kernel takes a process's comm from the executable's file name), starts
+// decoys from them with no terminal (stdin/out/err on /dev/null, Setsid), and
+// kills exactly those processes — by their Go process handle or through a
+// pidfd opened and checked against the recorded start time — when the test
+// ends, pass or fail. Nothing is ever killed by name.
+package decoy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Name returns a fresh private agent name, "prt-" and 8 hex digits (12
+// characters: well under the kernel's 15-character comm limit).
+func Name() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "prt-" + hex.EncodeToString(b[:])
+}
+
+// Kit owns a temp dir, the executables in it and every process it starts.
+type Kit struct {
+	t testing.TB
+	// Dir is a private temp dir (0700) holding bin/, state/ and work dirs.
+	Dir string
+	bin string
+}
+
+// New makes a Kit whose decoys are torn down when t ends.
+func New(t testing.TB) *Kit {
+	t.Helper()
+	dir := t.TempDir()
+	k := &Kit{t: t, Dir: dir, bin: filepath.Join(dir, "bin")}
+	if err := os.Mkdir(k.bin, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// StateDir returns a fresh private (0700) directory for procreap's ledger.
+func (k *Kit) StateDir() string {
+	k.t.Helper()
+	d, err := os.MkdirTemp(k.Dir, "state")
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return d
+}
+
+// WorkDir returns a fresh directory under the kit (a decoy's cwd).
+func (k *Kit) WorkDir() string {
+	k.t.Helper()
+	d, err := os.MkdirTemp(k.Dir, "work")
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return d
+}
+
+// Sleeper returns the path of an executable called name that is /bin/sleep.
+func (k *Kit) Sleeper(name string) string {
+	k.t.Helper()
+	p := filepath.Join(k.bin, name)
+	if _, err := os.Lstat(p); err == nil {
+		return p
+	}
+	target, err := exec.LookPath("sleep")
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	if target, err = filepath.EvalSymlinks(target); err != nil {
+		k.t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		k.t.Fatal(err)
+	}
+	return p
+}
+
+// Script returns the path of an executable /bin/sh script called name.
+func (k *Kit) Script(name, body string) string {
+	k.t.Helper()
+	p := filepath.Join(k.bin, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o700); err != nil {
+		k.t.Fatal(err)
+	}
+	return p
+}
+
+// Opts shape a decoy.
+type Opts struct {
+	// Dir is the cwd (default: the kit's dir).
+	Dir string
+	// Args follow argv[0] (default: "300", for a sleeper).
+	Args []string
+	// Argv0 replaces argv[0] (default: the executable's path).
+	Argv0 string
+	// IgnoreTerm starts the decoy with SIGTERM ignored (it survives SIGTERM).
+	IgnoreTerm bool
+	// NoReap leaves the exited decoy unreaped (state Z) until the test ends.
+	NoReap bool
+	// TTY, when set, becomes the decoy's stdin and controlling terminal.
+	TTY *os.File
+	// Credential, when set, runs the decoy as another user (needs root).
+	Credential *syscall.Credential
+}
+
+// Proc is a running decoy.
+type Proc struct {
+	PID       int
+	StartTime uint64
+	Name      string
+	cmd       *exec.Cmd
+	reaper    bool          // a goroutine waits for (reaps) the decoy
+	done      chan struct{} // closed when that goroutine has reaped it
+	once      sync.Once     // Wait for a NoReap decoy, once
+}
+
+// Start runs the executable at path as a decoy and registers its teardown.
+func (k *Kit) Start(path string, o Opts) *Proc {
+	k.t.Helper()
+	args := o.Args
+	if args == nil {
+		args = []string{"300"}
+	}
+	var cmd *exec.Cmd
+	if o.IgnoreTerm {
+		// SIG_IGN survives exec: the sh wrapper ignores SIGTERM, then becomes
+		// the decoy (same pid, comm from the decoy's file name).
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `trap '' TERM; exec "$0" "$@"`, path}, args...)...)
+	} else {
+		cmd = exec.Command(path, args...)
+		if o.Argv0 != "" {
+			cmd.Args[0] = o.Argv0
+		}
+	}
+	cmd.Dir = o.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = k.Dir
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr.Credential = o.Credential
+	if o.TTY != nil {
+		cmd.Stdin = o.TTY
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+	}
+	if err := cmd.Start(); err != nil {
+		k.t.Fatalf("starting decoy %s: %v", path, err)
+	}
+	p := &Proc{PID: cmd.Process.Pid, Name: comm(filepath.Base(path)), cmd: cmd, done: make(chan struct{})}
+	k.t.Cleanup(p.Stop)
+	if !o.NoReap {
+		p.reaper = true
+		go func() {
+			_ = cmd.Wait()
+			close(p.done)
+		}()
+	}
+	// The wrapper execs the decoy: wait until the kernel shows its name.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID))
+		if err == nil && strings.TrimSpace(string(c)) == p.Name {
+			break
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("decoy %d never showed the name %q (comm %q, %v)", p.PID, p.Name, c, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	st, err := StartTime(p.PID)
+	if err != nil {
+		k.t.Fatalf("decoy %d: %v", p.PID, err)
+	}
+	p.StartTime = st
+	return p
+}
+
+// comm is what the kernel keeps of a file name: 15 bytes.
+func comm(name string) string {
+	if len(name) > 15 {
+		return name[:15]
+	}
+	return name
+}
+
+// Stop kills the decoy (if still alive) and reaps it. It is safe to call more
+// than once: the Go process handle (a pidfd on Linux) refuses to signal a
+// reaped process, so the signal cannot reach a recycled pid.
+func (p *Proc) Stop() {
+	_ = p.cmd.Process.Kill()
+	if p.reaper {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+		}
+		return
+	}
+	p.once.Do(func() { _ = p.cmd.Wait() })
+}
+
+// Signal sends sig to the decoy through its Go process handle.
+func (p *Proc) Signal(sig os.Signal) error {
+	return p.cmd.Process.Signal(sig)
+}
+
+// Gone reports whether the decoy has exited (reaped or defunct).
+func (p *Proc) Gone() bool {
+	st, err := readStat(p.PID)
+	if err != nil {
+		return true
+	}
+	if st.start != p.StartTime {
+		return true
+	}
+	return st.state == "Z"
+}
+
+// WaitGone waits up to d for the decoy to exit.
+func (p *Proc) WaitGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !p.Gone() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// Children returns the pids of the decoy's direct children.
+func (p *Proc) Children() []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.PID, p.PID))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+type stat struct {
+	ppid  int
+	state string
+	start uint64
+}
+
+func readStat(pid int) (stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return stat{}, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return stat{}, errors.New("bad stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); field 22 (starttime) is f[19].
+	if len(f) < 20 {
+		return stat{}, errors.New("short stat line")
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return stat{}, err
+	}
+	return stat{ppid: ppid, state: f[0], start: start}, nil
+}
+
+// StartTime reads a process's start time (clock ticks since boot).
+func StartTime(pid int) (uint64, error) {
+	st, err := readStat(pid)
+	return st.start, err
+}
+
+// PPID reads a process's parent pid.
+func PPID(pid int) (int, error) {
+	st, err := readStat(pid)
+	return st.ppid, err
+}
+
+// KillIdentity sends SIGKILL to (pid, start) through a pidfd, only if the
+// pid still belongs to that very process: for grandchildren of a decoy,
+// which the test did not start directly but which its decoy started.
+func KillIdentity(pid int, start uint64) {
+	fd, _, errno := syscall.Syscall(434 /* pidfd_open */, uintptr(pid), 0, 0)
+	if errno != 0 {
+		return
+	}
+	defer syscall.Close(int(fd))
+	// The pidfd pins the process: check it is the one recorded, then signal.
+	if st, err := StartTime(pid); err != nil || st != start {
+		return
+	}
+	_, _, _ = syscall.Syscall6(424 /* pidfd_send_signal */, fd, uintptr(syscall.SIGKILL), 0, 0, 0, 0)
+}
+
+// TrackChildren records the decoy's current children and kills them (by
+// identity) when the test ends; returns their pids.
+func (k *Kit) TrackChildren(p *Proc) []int {
+	k.t.Helper()
+	var kids []int
+	deadline := time.Now().Add(5 * time.Second)
+	for len(kids) == 0 && time.Now().Before(deadline) {
+		kids = p.Children()
+		if len(kids) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if len(kids) == 0 {
+		k.t.Fatalf("decoy %d started no child", p.PID)
+	}
+	for _, c := range kids {
+		st, err := StartTime(c)
+		if err != nil {
+			k.t.Fatalf("child %d: %v", c, err)
+		}
+		c := c
+		k.t.Cleanup(func() { KillIdentity(c, st) })
+	}
+	return kids
+}
