@@ -148,7 +148,7 @@ impl<'a> Step<'a> {
     /// With `kill_tree`, its descendants from the snapshot follow, each
     /// through its own identity check.
     fn deliver(&mut self, info: &ProcessInfo, sig: Sig, kind: ActionKind) -> Delivery {
-        let delivery = self.send_one(info, sig, kind, false);
+        let delivery = self.send_one(info, sig, kind, None);
         if self.kill_tree && matches!(delivery, Delivery::Sent(_)) {
             for pid in self.scan.snap.descendants(info.id.pid) {
                 let Some(p) = self.scan.snap.get(pid) else {
@@ -158,17 +158,25 @@ impl<'a> Step<'a> {
                     continue;
                 }
                 let child = self.scan.rules.info(&self.scan.snap, p);
-                self.send_one(&child, sig, kind, true);
+                self.send_one(&child, sig, kind, Some(info.id.pid));
             }
         }
         delivery
     }
 
-    fn send_one(&mut self, info: &ProcessInfo, sig: Sig, kind: ActionKind, tree: bool) -> Delivery {
+    /// Sends to one process; `tree_of` names the agent when it is one of its
+    /// descendants (`kill_tree`).
+    fn send_one(
+        &mut self,
+        info: &ProcessInfo,
+        sig: Sig,
+        kind: ActionKind,
+        tree_of: Option<i32>,
+    ) -> Delivery {
         let rules = &self.scan.rules;
         let (source, timeout) = (self.scan.snap.source(), self.scan.snap.timeout());
         let verify = || {
-            if tree {
+            if tree_of.is_some() {
                 rules.reverify_descendant(source, info.id)
             } else {
                 rules.reverify(source, info.id)
@@ -182,10 +190,10 @@ impl<'a> Step<'a> {
         } else {
             Some(signal::send(info.id, sig, source, timeout, verify))
         };
-        let mut reason = match (tree, self.dry_run) {
-            (true, _) => format!("descendant of agent pid {} (kill_tree)", info.ppid),
-            (false, true) => "dry run: verified, not sent".to_string(),
-            (false, false) => String::new(),
+        let mut reason = match (tree_of, self.dry_run) {
+            (Some(agent), _) => format!("descendant of agent pid {agent} (kill_tree)"),
+            (None, true) => "dry run: verified, not sent".to_string(),
+            (None, false) => String::new(),
         };
         match sent {
             None => {

@@ -99,6 +99,36 @@ pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
     )
 }
 
+/// argv[0] alone, from one bounded read (the cheap check done for every
+/// process when `match_argv0` is on).
+pub(crate) fn argv0(pid: i32) -> Option<String> {
+    let mut path = String::with_capacity(24);
+    path.push_str("/proc/");
+    path.push_str(itoa(pid, &mut [0u8; 12]));
+    path.push_str("/cmdline");
+    let mut buf = [0u8; 256];
+    let b = read_small(&path, &mut buf)?;
+    match b.iter().position(|&c| c == 0) {
+        Some(end) => Some(String::from_utf8_lossy(&b[..end]).into_owned()),
+        // A very long argv[0]: read the whole command line.
+        None if b.len() == 256 => argv(pid)?.into_iter().next(),
+        None => Some(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+fn itoa(mut n: i32, buf: &mut [u8; 12]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
 pub(crate) fn cwd(pid: i32) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }

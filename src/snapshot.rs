@@ -87,6 +87,9 @@ impl Proc {
 #[derive(Default)]
 struct Lazy {
     argv: OnceCell<Option<Vec<String>>>,
+    /// argv[0] alone: read for every process when `match_argv0` is on, so it
+    /// is a short bounded read, not the whole command line.
+    argv0: OnceCell<Option<String>>,
     cwd: OnceCell<Option<PathBuf>>,
     uid: OnceCell<Option<u32>>,
 }
@@ -322,7 +325,15 @@ impl Snapshot {
 
     /// The basename of argv[0], if any.
     pub fn argv0_base(&self, pid: i32) -> Option<&str> {
-        let a0 = self.argv(pid)?.first()?;
+        let l = self.lazy(pid)?;
+        let a0 = l
+            .argv0
+            .get_or_init(|| match (l.argv.get(), self.source) {
+                (Some(argv), _) => argv.as_ref().and_then(|a| a.first().cloned()),
+                (None, Source::Proc) => crate::procfs::argv0(pid),
+                (None, Source::Ps) => self.argv(pid).and_then(|a| a.first().cloned()),
+            })
+            .as_deref()?;
         Some(a0.rsplit('/').next().unwrap_or(a0))
     }
 

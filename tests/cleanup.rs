@@ -225,21 +225,39 @@ fn a_process_that_becomes_protected_is_released() {
 #[test]
 fn kill_tree_signals_the_descendants_with_the_agent() {
     let mut lab = Lab::new();
-    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    std::fs::write(&agent, "#!/bin/sh\nsleep 1000 &\nsleep 1000 &\nwait\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = lab.spawn(Command::new(&agent));
+    assert!(wait_until(Duration::from_secs(5), || tree(pid).len() == 3));
+    let children: Vec<(i32, u64)> = tree(pid).into_iter().skip(1).collect();
+    // Without kill_tree only the agent is signalled.
     let mut cfg = lab.config();
+    cfg.dry_run = true;
+    assert_eq!(cleanup_step(&cfg, Kind::Orphans).unwrap().actions.len(), 1);
+    cfg.dry_run = false;
     cfg.kill_tree = true;
     let r = step(&cfg, Kind::Orphans);
-    let tree: Vec<&Action> = r
-        .actions
-        .iter()
-        .filter(|a| a.reason.contains("kill_tree"))
-        .collect();
-    // The script's `sleep` child (if it was alive at the snapshot) is signalled with it.
-    for a in &tree {
+    assert_eq!(r.actions.len(), 3, "{:?}", r.actions);
+    assert_eq!(actions_for(&r, pid), vec![ActionKind::Sigterm]);
+    for (child, _) in &children {
+        let a = r
+            .actions
+            .iter()
+            .find(|a| a.process.id.pid == *child)
+            .expect("child signalled");
         assert_eq!(a.action, ActionKind::Sigterm);
-        assert_eq!(a.process.ppid, d.pid);
+        assert!(
+            a.reason.contains(&format!("agent pid {pid}")),
+            "{}",
+            a.reason
+        );
+        assert!(
+            wait_until(Duration::from_secs(3), || !alive(*child)),
+            "child {child} got SIGTERM"
+        );
     }
-    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
 }
 
 /// Orphan and zombie steps share one ledger: over interleaved steps each
