@@ -77,7 +77,13 @@ func (k *Kit) WorkDir() string {
 // Sleeper returns the path of an executable called name that is /bin/sleep.
 func (k *Kit) Sleeper(name string) string {
 	k.t.Helper()
-	p := filepath.Join(k.bin, name)
+	return k.SleeperIn(k.bin, name)
+}
+
+// SleeperIn is Sleeper with the symlink in dir.
+func (k *Kit) SleeperIn(dir, name string) string {
+	k.t.Helper()
+	p := filepath.Join(dir, name)
 	if _, err := os.Lstat(p); err == nil {
 		return p
 	}

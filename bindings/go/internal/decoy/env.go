@@ -90,12 +90,20 @@ func (k *Kit) StartTmux(command string) *Tmux {
 		k.t.Fatal(err)
 	}
 	tm := &Tmux{Socket: filepath.Join(dir, "s"), k: k}
+	server := 0
 	k.t.Cleanup(func() {
 		_ = tm.cmd("kill-server").Run()
+		// Wait for the server to be gone, so later tests see no tmux.
+		for i := 0; server > 0 && i < 200 && isTmuxServer(readComm(server)); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
 		_ = os.RemoveAll(dir)
 	})
 	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-s", "prt", command).CombinedOutput(); err != nil {
 		k.t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	if out, err := tm.cmd("display-message", "-p", "#{pid}").Output(); err == nil {
+		server, _ = strconv.Atoi(strings.TrimSpace(string(out)))
 	}
 	return tm
 }

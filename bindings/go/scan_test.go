@@ -1,0 +1,373 @@
+package procreap_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	procreap "github.com/procreap/procreap/bindings/go"
+	"github.com/procreap/procreap/bindings/go/internal/decoy"
+)
+
+func TestFindOrphans(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name, other := decoy.Name(), decoy.Name()
+	work := k.WorkDir()
+	p := k.Start(k.Sleeper(name), decoy.Opts{Dir: work, Args: []string{"301"}})
+	q := k.Start(k.Sleeper(other), decoy.Opts{}) // not in AgentNames
+	cfg := safeConfig(k, strings.ToUpper(name))  // names are case-insensitive
+
+	found, err := procreap.FindOrphans(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("want exactly the decoy, got %+v", found)
+	}
+	got := found[0]
+	if got.PID != p.PID || got.StartTime != p.StartTime || got.PPID != os.Getpid() ||
+		got.Name != name || got.TTY != "" || got.WorkspaceRoot != "" ||
+		got.Identity() != (procreap.Identity{PID: p.PID, StartTime: p.StartTime}) {
+		t.Errorf("process fields: %+v (decoy %+v)", got, p)
+	}
+	if got.State != "S" && got.State != "R" {
+		t.Errorf("state %q", got.State)
+	}
+	if !strings.HasSuffix(got.Cmdline, name+" 301") {
+		t.Errorf("cmdline %q", got.Cmdline)
+	}
+	if got.Age < 0 || got.Age > time.Minute {
+		t.Errorf("age %v", got.Age)
+	}
+	if _, ok := findPID(found, q.PID, procOf); ok {
+		t.Error("a process with another name was listed")
+	}
+
+	// MinAge keeps young processes out.
+	young := cfg.Clone()
+	young.MinAge = time.Hour
+	if found, err := procreap.FindOrphans(young); err != nil || len(found) != 0 {
+		t.Errorf("MinAge 1h: %+v, %v", found, err)
+	}
+	// Neither scan nor explain sends a signal.
+	if p.Gone() || q.Gone() {
+		t.Fatal("a scan killed a decoy")
+	}
+}
+
+func TestWorkspaceMarkerAndRoot(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	townA, townB := k.WorkDir(), k.WorkDir()
+	for _, town := range []string{townA, townB} {
+		if err := os.WriteFile(filepath.Join(town, "town.json"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deep := filepath.Join(townA, "rig", "crew")
+	if err := os.MkdirAll(deep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	inA := k.Start(k.Sleeper(name), decoy.Opts{Dir: deep})
+	inB := k.Start(k.Sleeper(name), decoy.Opts{Dir: townB})
+	nowhere := k.Start(k.Sleeper(name), decoy.Opts{Dir: k.WorkDir()})
+	cfg := safeConfig(k, name)
+	cfg.WorkspaceMarker = "town.json"
+
+	found, err := procreap.FindOrphans(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, okA := findPID(found, inA.PID, procOf)
+	b, okB := findPID(found, inB.PID, procOf)
+	_, okN := findPID(found, nowhere.PID, procOf)
+	if !okA || !okB || okN || len(found) != 2 {
+		t.Fatalf("marker: found %+v", found)
+	}
+	if a.WorkspaceRoot != townA || b.WorkspaceRoot != townB {
+		t.Errorf("workspace roots %q %q, want %q %q", a.WorkspaceRoot, b.WorkspaceRoot, townA, townB)
+	}
+
+	// WorkspaceRoot: one town must not reap another town's agents.
+	cfg.WorkspaceRoot = townA
+	found, err = procreap.FindOrphans(cfg)
+	if err != nil || len(found) != 1 || found[0].PID != inA.PID {
+		t.Fatalf("WorkspaceRoot %s: %+v, %v", townA, found, err)
+	}
+	vs, err := procreap.Explain(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*decoy.Proc{inB, nowhere} {
+		v, ok := findPID(vs, d.PID, procOfV)
+		if !ok || v.Verdict != procreap.VerdictOutsideWorkspace || v.Reason == "" {
+			t.Errorf("decoy %d: %+v", d.PID, v)
+		}
+	}
+}
+
+// TestExplainVerdicts builds one decoy per verdict and checks each verdict
+// and the detail its reason must name.
+func TestExplainVerdicts(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	bin := k.Sleeper(name)
+	root := k.WorkDir()
+	orphan := k.Start(bin, decoy.Opts{Dir: root})
+	outside := k.Start(bin, decoy.Opts{Dir: k.WorkDir()})
+	guarded := k.Start(bin, decoy.Opts{Dir: root})
+	ide := k.Start(bin, decoy.Opts{Dir: root, Argv0: "/home/u/.vscode-server/bin/" + name})
+	// sleep takes no flags: the stream-json flags ride in argv[0] (argv is
+	// joined by spaces for the test).
+	stream := k.Start(bin, decoy.Opts{Dir: root,
+		Argv0: "/bin/x --output-format stream-json --input-format stream-json"})
+	_, tty, ttyName := k.OpenPTY()
+	interactive := k.Start(bin, decoy.Opts{Dir: root, TTY: tty})
+	dead := k.Start(bin, decoy.Opts{Dir: root, NoReap: true})
+	if err := dead.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !dead.WaitGone(5 * time.Second) {
+		t.Fatal("the defunct decoy did not die")
+	}
+	cfg := safeConfig(k, name)
+	cfg.WorkspaceRoot = root
+	cfg.ProtectedPIDs = []int{guarded.PID}
+
+	vs, err := procreap.Explain(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 7 {
+		t.Errorf("want 7 verdicts (the decoys), got %d: %+v", len(vs), vs)
+	}
+	me := strconv.Itoa(os.Getpid())
+	for _, c := range []struct {
+		d       *decoy.Proc
+		verdict string
+		reason  string
+	}{
+		{orphan, procreap.VerdictOrphan, "no terminal"},
+		{outside, procreap.VerdictOutsideWorkspace, root},
+		{guarded, procreap.VerdictProtected, strconv.Itoa(guarded.PID)},
+		{ide, procreap.VerdictIDELaunched, "IDE"},
+		{stream, procreap.VerdictIDELaunched, "IDE"},
+		{interactive, procreap.VerdictHasTTY, ttyName},
+		{dead, procreap.VerdictDefunct, me},
+	} {
+		v, ok := findPID(vs, c.d.PID, procOfV)
+		if !ok {
+			t.Errorf("decoy %d (%s) missing", c.d.PID, c.verdict)
+			continue
+		}
+		if v.Verdict != c.verdict || !strings.Contains(v.Reason, c.reason) {
+			t.Errorf("decoy %d: got %s (%q), want %s naming %q", c.d.PID, v.Verdict, v.Reason, c.verdict, c.reason)
+		}
+		if c.d == interactive && v.Process.TTY != ttyName {
+			t.Errorf("tty %q, want %q", v.Process.TTY, ttyName)
+		}
+		if c.d == dead && v.Process.State != "Z" {
+			t.Errorf("defunct state %q", v.Process.State)
+		}
+	}
+
+	young := cfg.Clone()
+	young.MinAge = time.Hour
+	vs, err = procreap.Explain(young)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := findPID(vs, orphan.PID, procOfV); v.Verdict != procreap.VerdictTooYoung || !strings.Contains(v.Reason, "3600s") {
+		t.Errorf("too young: %+v", v)
+	}
+
+	// The IDE markers are a knob: without them only the stream-json rule is left.
+	plain := cfg.Clone()
+	plain.IDEMarkers = nil
+	vs, err = procreap.Explain(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := findPID(vs, ide.PID, procOfV); v.Verdict != procreap.VerdictOrphan {
+		t.Errorf("no IDE markers: %+v", v)
+	}
+	if v, _ := findPID(vs, stream.PID, procOfV); v.Verdict != procreap.VerdictIDELaunched {
+		t.Errorf("stream-json: %+v", v)
+	}
+
+	// MatchArgv0: the IDE decoy's argv[0] is the name, its comm too; a decoy
+	// whose only tie to the name is argv[0] disappears without it.
+	alias := k.Start(k.Sleeper(decoy.Name()), decoy.Opts{Argv0: "/opt/" + name})
+	vs, _ = procreap.Explain(cfg)
+	if _, ok := findPID(vs, alias.PID, procOfV); !ok {
+		t.Error("argv[0] match missed")
+	}
+	noArgv0 := cfg.Clone()
+	noArgv0.MatchArgv0 = false
+	vs, _ = procreap.Explain(noArgv0)
+	if _, ok := findPID(vs, alias.PID, procOfV); ok {
+		t.Error("MatchArgv0=false still matched argv[0]")
+	}
+}
+
+func TestOtherUsers(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a decoy as another user")
+	}
+	k := decoy.New(t)
+	name := decoy.Name()
+	// A directory the other user can enter, for its executable.
+	dir, err := os.MkdirTemp("", "prt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := k.SleeperIn(dir, name)
+	foreign := k.Start(bin, decoy.Opts{Dir: "/", Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	cfg := safeConfig(k, name)
+	vs, err := procreap.Explain(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := findPID(vs, foreign.PID, procOfV); v.Verdict != procreap.VerdictOtherUser || !strings.Contains(v.Reason, "65534") {
+		t.Errorf("other user: %+v", v)
+	}
+	cfg.AllUsers = true
+	found, err := procreap.FindOrphans(cfg)
+	if err != nil || len(found) != 1 || found[0].PID != foreign.PID {
+		t.Errorf("AllUsers: %+v, %v", found, err)
+	}
+}
+
+func TestFindZombies(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	bin := k.Sleeper(name)
+	keeper := k.Start(bin, decoy.Opts{})
+	zombie := k.Start(bin, decoy.Opts{})
+	cfg := safeConfig(k, name)
+	// A live protected root: the zombie scan can see, so it is not blind.
+	cfg.ProtectedPIDs = []int{keeper.PID}
+	found, err := procreap.FindZombies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].PID != zombie.PID || found[0].TTY != "" {
+		t.Fatalf("zombies: %+v", found)
+	}
+}
+
+// TestTmuxProtects starts a private tmux server with a decoy in its pane:
+// the pane decoy is protected, the one outside is a zombie.
+func TestTmuxProtects(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	bin := k.Sleeper(name)
+	tm := k.StartTmux(bin + " 300")
+	panes := tm.PanePIDs(name)
+	outside := k.Start(bin, decoy.Opts{})
+	cfg := safeConfig(k, name)
+	cfg.TmuxSockets = []string{tm.Socket}
+
+	vs, err := procreap.Explain(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pane := range panes {
+		v, ok := findPID(vs, pane, procOfV)
+		if !ok || v.Verdict != procreap.VerdictProtected || !strings.Contains(v.Reason, "tmux") {
+			t.Errorf("pane %d: %+v", pane, v)
+		}
+	}
+	found, err := procreap.FindZombies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].PID != outside.PID {
+		t.Fatalf("zombies: %+v (panes %v)", found, panes)
+	}
+	acts, err := procreap.CleanupStep(procreap.Zombies, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyPIDs(t, acts, outside.PID)
+	if !outside.WaitGone(5 * time.Second) {
+		t.Error("zombie survived SIGTERM")
+	}
+}
+
+func TestBackendPs(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	p := k.Start(k.Sleeper(name), decoy.Opts{})
+	cfg := safeConfig(k, name)
+	cfg.Backend = procreap.BackendPs
+	vs, err := procreap.Explain(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := findPID(vs, p.PID, procOfV)
+	if !ok || v.Verdict != procreap.VerdictOrphan || v.Process.Name != name {
+		t.Fatalf("ps backend: %+v", vs)
+	}
+	cfg.Backend = procreap.BackendProc
+	if found, err := procreap.FindOrphans(cfg); err != nil || len(found) != 1 {
+		t.Fatalf("proc backend: %+v, %v", found, err)
+	}
+	if procreap.BackendPs.String() != "ps" || procreap.Backend(9).String() != "backend(9)" {
+		t.Error("Backend.String")
+	}
+}
+
+// TestConcurrentCalls hammers the binding from many goroutines (and so from
+// many OS threads): no call may depend on thread-local state.
+func TestConcurrentCalls(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	p := k.Start(k.Sleeper(name), decoy.Opts{})
+	cfg := safeConfig(k, name)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				found, err := procreap.FindOrphans(cfg)
+				if err != nil || len(found) != 1 || found[0].PID != p.PID {
+					errs <- fmt.Sprintf("goroutine %d: find: %+v, %v", i, found, err)
+					return
+				}
+				bad := cfg.Clone()
+				bad.AgentNames = nil
+				if _, err := procreap.Explain(bad); !isErr(err, procreap.ErrInvalidArgument) ||
+					!strings.Contains(err.Error(), "agent_names") {
+					errs <- fmt.Sprintf("goroutine %d: error detail: %v", i, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
