@@ -143,7 +143,7 @@ func TestKillTree(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	agent := k.Start(k.Script(name, "sleep 30 &\nwait"), decoy.Opts{Args: []string{}})
-	kids := k.TrackChildren(agent)
+	kids := k.TrackChildren(agent, "sleep")
 	cfg := safeConfig(k, name)
 	cfg.KillTree = true
 	acts, err := procreap.CleanupStep(procreap.Orphans, cfg)
@@ -165,7 +165,7 @@ func TestKillTreeOffLeavesDescendants(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	agent := k.Start(k.Script(name, "sleep 30 &\nwait"), decoy.Opts{Args: []string{}})
-	kids := k.TrackChildren(agent)
+	kids := k.TrackChildren(agent, "sleep")
 	acts, err := procreap.CleanupStep(procreap.Orphans, safeConfig(k, name))
 	if err != nil {
 		t.Fatal(err)

@@ -324,20 +324,26 @@ func KillIdentity(pid int, start uint64) {
 	_, _, _ = syscall.Syscall6(424 /* pidfd_send_signal */, fd, uintptr(syscall.SIGKILL), 0, 0, 0, 0)
 }
 
-// TrackChildren records the decoy's current children and kills them (by
-// identity) when the test ends; returns their pids.
-func (k *Kit) TrackChildren(p *Proc) []int {
+// TrackChildren waits until the decoy has children, all named comm (a
+// forked shell shows the script's name until it execs), records them and
+// kills them (by identity) when the test ends; returns their pids.
+func (k *Kit) TrackChildren(p *Proc, comm string) []int {
 	k.t.Helper()
 	var kids []int
 	deadline := time.Now().Add(5 * time.Second)
-	for len(kids) == 0 && time.Now().Before(deadline) {
+	for {
 		kids = p.Children()
-		if len(kids) == 0 {
-			time.Sleep(5 * time.Millisecond)
+		ready := len(kids) > 0
+		for _, c := range kids {
+			ready = ready && readComm(c) == comm
 		}
-	}
-	if len(kids) == 0 {
-		k.t.Fatalf("decoy %d started no child", p.PID)
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("decoy %d: no children named %q (%v)", p.PID, comm, kids)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	for _, c := range kids {
 		st, err := StartTime(c)
