@@ -118,7 +118,7 @@ static long now_ms(void)
 /* ------------------------------------------------------------------ decoys */
 
 enum { MAX_DECOYS = 64 };
-enum { SP_TTY = 1, SP_OTHER_UID = 2 };
+enum { SP_TTY = 1, SP_OTHER_UID = 2, SP_STDIN_PIPE = 4 };
 
 typedef struct {
     pid_t pid;
@@ -127,6 +127,7 @@ typedef struct {
     bool reaped;     /* gone: reaped by us, or seen exited through its pidfd */
     int status;      /* wait status, when `child` and reaped */
     int ptm;         /* pty master held for a SP_TTY decoy, else -1 */
+    int stdin_w;     /* write end of a SP_STDIN_PIPE decoy's stdin, else -1 */
 } decoy;
 
 static decoy g_decoys[MAX_DECOYS];
@@ -253,14 +254,36 @@ static char proc_state(pid_t pid)
     return rp && rp[1] == ' ' ? rp[2] : 0;
 }
 
-static bool comm_is(pid_t pid, const char *want)
+/* Has `pid` finished exec'ing the decoy? The kernel sets comm before the
+ * new argv is in place, and procreap (rightly) calls a process whose argv it
+ * cannot read "ide-launched", so wait for both: comm, and an argv naming it. */
+static bool execed(pid_t pid, const char *comm)
 {
-    char path[64], buf[64];
+    char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
     if (read_file(path, buf, sizeof buf) < 0)
         return false;
     buf[strcspn(buf, "\n")] = '\0';
-    return strcmp(buf, want) == 0;
+    if (strcmp(buf, comm) != 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int n = read_file(path, buf, sizeof buf);
+    for (int i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    return n > 0 && strstr(buf, comm) != NULL;
+}
+
+/* Does `pid` ignore SIGTERM yet (SigIgn in /proc/PID/status)? */
+static bool ignores_term(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (read_file(path, buf, sizeof buf) < 0)
+        return false;
+    const char *line = strstr(buf, "\nSigIgn:");
+    unsigned long long mask = 0;
+    return line && sscanf(line + 8, "%llx", &mask) == 1 && (mask & (1ULL << (SIGTERM - 1)));
 }
 
 /*
@@ -276,6 +299,7 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
     memset(d, 0, sizeof *d);
     d->pidfd = -1;
     d->ptm = -1;
+    d->stdin_w = -1;
     d->reaped = true; /* until it exists */
 
     char slave[128] = "";
@@ -286,6 +310,11 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
             perror("abi_test: pty");
             return NULL;
         }
+    }
+    int in_pipe[2] = {-1, -1};
+    if ((flags & SP_STDIN_PIPE) && pipe2(in_pipe, O_CLOEXEC) != 0) {
+        perror("abi_test: pipe2");
+        return NULL;
     }
     char *const argv[] = {(char *)path, (char *)arg1, NULL};
     int go[2], pidp[2];
@@ -320,6 +349,8 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
             _exit(126);
         if (in > 2)
             close(in);
+        if ((flags & SP_STDIN_PIPE) && dup2(in_pipe[0], 0) < 0)
+            _exit(126);
         if (flags & SP_OTHER_UID) {
             if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
                 _exit(126);
@@ -329,6 +360,10 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
     }
     close(go[0]);
     close(pidp[1]);
+    if (flags & SP_STDIN_PIPE) {
+        close(in_pipe[0]);
+        d->stdin_w = in_pipe[1];
+    }
     g_ndecoys++;
     if (g_escape) {
         pid_t g = -1;
@@ -363,7 +398,9 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
     if (write(go[1], "g", 1) != 1)
         perror("abi_test: write go");
     close(go[1]);
-    for (long deadline = now_ms() + 5000; !comm_is(d->pid, comm);) {
+    /* A script must also have run its `trap '' TERM` before it is a fair test. */
+    for (long deadline = now_ms() + 5000;
+         !execed(d->pid, comm) || ((flags & SP_STDIN_PIPE) && !ignores_term(d->pid));) {
         if (now_ms() > deadline || !alive(d)) {
             fprintf(stderr, "abi_test: decoy %d did not exec %s\n", (int)d->pid, path);
             kill_decoy(d);
@@ -375,7 +412,7 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
 }
 
 static decoy *spawn_sleep(int flags) { return spawn(g_sleep, "600", g_name, flags); }
-static decoy *spawn_script(void) { return spawn(g_script, NULL, g_name, 0); }
+static decoy *spawn_script(void) { return spawn(g_script, NULL, g_name, SP_STDIN_PIPE); }
 
 static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -398,10 +435,12 @@ static void teardown(void)
             close(g_decoys[i].ptm);
         if (g_decoys[i].pidfd >= 0)
             close(g_decoys[i].pidfd);
-        g_decoys[i].ptm = g_decoys[i].pidfd = -1;
+        if (g_decoys[i].stdin_w >= 0)
+            close(g_decoys[i].stdin_w);
+        g_decoys[i].ptm = g_decoys[i].pidfd = g_decoys[i].stdin_w = -1;
     }
-    /* A killed script's `sleep 1` was re-parented to us (subreaper): it ends
-     * on its own within a second; wait for every child, never signal it. */
+    /* As a subreaper we also inherit any orphaned descendant of a decoy
+     * (none is expected): wait for them a while, never signal them. */
     if (g_subreaper) {
         long deadline = now_ms() + 10000;
         for (;;) {
@@ -551,6 +590,13 @@ static void dump_actions(const char *what, const procreap_action_list *l)
                 (int)l->items[i].signal, l->items[i].reason ? l->items[i].reason : "(null)",
                 l->items[i].error ? l->items[i].error : "-");
 }
+
+/* CHECK that also prints the action list when it fails. */
+#define CHECK_AL(al, ok, ...)                                                               \
+    do {                                                                                    \
+        if (!check_at(__LINE__, (ok), #ok, __VA_ARGS__))                                    \
+            dump_actions("actions", (al));                                                  \
+    } while (0)
 
 /* Runs one cleanup step that must succeed; returns its list (caller frees). */
 static procreap_action_list *step_ok(int line, const procreap_config *cfg, uint32_t kind)
@@ -901,7 +947,7 @@ static void test_default_scans(void)
     /* reap_now with no identities signals nothing and reads no ledger. */
     procreap_action_list *al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_now(NULL, NULL, 0, 0, &al, &err));
-    CHECK(al != NULL && al->len == 0 && al->items == NULL, "empty reap_now");
+    CHECK_AL(al, al != NULL && al->len == 0 && al->items == NULL, "empty reap_now");
     procreap_action_list_free(al);
 }
 
@@ -1129,7 +1175,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
     /* Dry run: decides, reports, sends nothing, writes no ledger. */
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_dry_run(cfg, true, &err));
     procreap_action_list *al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-    CHECK(al && al->len == 2, "dry run: 2 actions (%zu)", al ? al->len : 0);
+    CHECK_AL(al, al && al->len == 2, "dry run: 2 actions (%zu)", al ? al->len : 0);
     for (int i = 0; i < 2; i++) {
         decoy *d = i ? d2 : d1;
         const procreap_action *a = action_for(al, d->pid, PROCREAP_ACTION_KIND_SIGTERM);
@@ -1147,7 +1193,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
 
     /* A real step: SIGTERM to both decoys, nothing else. */
     al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-    CHECK(al && al->len == 2, "step: 2 actions (%zu)", al ? al->len : 0);
+    CHECK_AL(al, al && al->len == 2, "step: 2 actions (%zu)", al ? al->len : 0);
     for (int i = 0; i < 2; i++) {
         decoy *d = i ? d2 : d1;
         const procreap_action *a = action_for(al, d->pid, PROCREAP_ACTION_KIND_SIGTERM);
@@ -1167,7 +1213,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
 
     /* Next step: both ledger entries are gone. */
     al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-    CHECK(al && al->len == 2, "next step: 2 actions (%zu)", al ? al->len : 0);
+    CHECK_AL(al, al && al->len == 2, "next step: 2 actions (%zu)", al ? al->len : 0);
     CHECK(action_for(al, d1->pid, PROCREAP_ACTION_KIND_EXITED) &&
               action_for(al, d2->pid, PROCREAP_ACTION_KIND_EXITED),
           "ledger entries reported exited");
@@ -1175,7 +1221,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         CHECK(al->items[i].signal == PROCREAP_SIGNAL_NONE, "exited: no signal");
     procreap_action_list_free(al);
     al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-    CHECK(al && al->len == 0 && al->items == NULL, "then nothing to do");
+    CHECK_AL(al, al && al->len == 0 && al->items == NULL, "then nothing to do");
     procreap_action_list_free(al);
     if (tty) {
         CHECK(alive(tty), "the decoy with a terminal is still alive");
@@ -1188,12 +1234,12 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         int32_t hp[] = {helper->pid};
         EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pids(cfg, hp, 1, &err));
         al = STEP_OK(cfg, PROCREAP_KIND_ZOMBIES);
-        CHECK(al && al->len == 1 && action_for(al, d5->pid, PROCREAP_ACTION_KIND_SIGTERM),
+        CHECK_AL(al, al && al->len == 1 && action_for(al, d5->pid, PROCREAP_ACTION_KIND_SIGTERM),
               "zombie step: SIGTERM");
         procreap_action_list_free(al);
         CHECK(exited_by(d5, SIGTERM), "zombie decoy died of SIGTERM");
         al = STEP_OK(cfg, PROCREAP_KIND_ZOMBIES);
-        CHECK(al && al->len == 1 && action_for(al, d5->pid, PROCREAP_ACTION_KIND_EXITED),
+        CHECK_AL(al, al && al->len == 1 && action_for(al, d5->pid, PROCREAP_ACTION_KIND_EXITED),
               "zombie step: exited");
         procreap_action_list_free(al);
         EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pids(cfg, NULL, 0, &err));
@@ -1204,14 +1250,14 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
     decoy *s1 = spawn_script();
     if (CHECK(s1 != NULL, "spawn TERM-ignoring decoy")) {
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-        CHECK(al && al->len == 1 && action_for(al, s1->pid, PROCREAP_ACTION_KIND_SIGTERM),
+        CHECK_AL(al, al && al->len == 1 && action_for(al, s1->pid, PROCREAP_ACTION_KIND_SIGTERM),
               "escalation: SIGTERM first");
         procreap_action_list_free(al);
         msleep(200);
         CHECK(alive(s1), "SIGTERM ignored");
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
         const procreap_action *a = action_for(al, s1->pid, PROCREAP_ACTION_KIND_WAITING);
-        CHECK(al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
+        CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
                   strstr(a->reason, "grace"),
               "escalation: waiting within the grace period");
         if (!a)
@@ -1220,14 +1266,14 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         msleep(1100);
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
         a = action_for(al, s1->pid, PROCREAP_ACTION_KIND_SIGKILL);
-        CHECK(al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_SIGKILL,
+        CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_SIGKILL,
               "escalation: SIGKILL after the grace period");
         if (!a)
             dump_actions("sigkill", al);
         procreap_action_list_free(al);
         CHECK(exited_by(s1, SIGKILL), "TERM-ignoring decoy died of SIGKILL");
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-        CHECK(al && al->len == 1 && action_for(al, s1->pid, PROCREAP_ACTION_KIND_EXITED),
+        CHECK_AL(al, al && al->len == 1 && action_for(al, s1->pid, PROCREAP_ACTION_KIND_EXITED),
               "escalation: exited");
         procreap_action_list_free(al);
     }
@@ -1236,13 +1282,13 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
     decoy *s2 = spawn_script();
     if (CHECK(s2 != NULL, "spawn decoy to release")) {
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-        CHECK(al && action_for(al, s2->pid, PROCREAP_ACTION_KIND_SIGTERM), "release: SIGTERM");
+        CHECK_AL(al, al && action_for(al, s2->pid, PROCREAP_ACTION_KIND_SIGTERM), "release: SIGTERM");
         procreap_action_list_free(al);
         int32_t sp[] = {s2->pid};
         EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pids(cfg, sp, 1, &err));
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
         const procreap_action *a = action_for(al, s2->pid, PROCREAP_ACTION_KIND_RELEASED);
-        CHECK(al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
+        CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
                   strstr(a->reason, "protected"),
               "release: released once protected");
         if (!a)
@@ -1251,7 +1297,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         msleep(100);
         CHECK(alive(s2), "released decoy was not killed");
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
-        CHECK(al && al->len == 0, "a released, protected decoy is left alone");
+        CHECK_AL(al, al && al->len == 0, "a released, protected decoy is left alone");
         procreap_action_list_free(al);
         EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pids(cfg, NULL, 0, &err));
         kill_decoy(s2);
@@ -1275,7 +1321,7 @@ static void test_reap_set(procreap_config *cfg, decoy **d4_out)
     /* Exactly the approved identity. */
     procreap_action_list *al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, &id3, 1, &al, &err));
-    CHECK(al && al->len == 1 && action_for(al, d3->pid, PROCREAP_ACTION_KIND_SIGTERM),
+    CHECK_AL(al, al && al->len == 1 && action_for(al, d3->pid, PROCREAP_ACTION_KIND_SIGTERM),
           "reap_set: SIGTERM to the one approved decoy");
     procreap_action_list_free(al);
     CHECK(exited_by(d3, SIGTERM), "approved decoy died of SIGTERM");
@@ -1286,7 +1332,7 @@ static void test_reap_set(procreap_config *cfg, decoy **d4_out)
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, &stale, 1, &al, &err));
     const procreap_action *a = action_for(al, d4->pid, PROCREAP_ACTION_KIND_SKIPPED);
-    CHECK(al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
+    CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_NONE && a->reason &&
               a->reason[0] && a->process.start_time == stale.start_time,
           "reap_set: stale identity skipped");
     if (!a)
@@ -1297,20 +1343,20 @@ static void test_reap_set(procreap_config *cfg, decoy **d4_out)
     /* No identities: nothing at all (the exited entry of d3 stays unreported). */
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, NULL, 0, &al, &err));
-    CHECK(al && al->len == 0 && al->items == NULL, "reap_set of nothing");
+    CHECK_AL(al, al && al->len == 0 && al->items == NULL, "reap_set of nothing");
     procreap_action_list_free(al);
 
     /* Repeated calls escalate like steps. */
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, &ids3, 1, &al, &err));
-    CHECK(al && al->len == 1 && action_for(al, s3->pid, PROCREAP_ACTION_KIND_SIGTERM),
+    CHECK_AL(al, al && al->len == 1 && action_for(al, s3->pid, PROCREAP_ACTION_KIND_SIGTERM),
           "reap_set: SIGTERM");
     procreap_action_list_free(al);
     msleep(1100);
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, &ids3, 1, &al, &err));
     a = action_for(al, s3->pid, PROCREAP_ACTION_KIND_SIGKILL);
-    CHECK(al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_SIGKILL,
+    CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_SIGKILL,
           "reap_set: SIGKILL after the grace period");
     if (!a)
         dump_actions("reap_set sigkill", al);
@@ -1321,7 +1367,7 @@ static void test_reap_set(procreap_config *cfg, decoy **d4_out)
     procreap_identity gone[] = {id3, ids3};
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, gone, 2, &al, &err));
-    CHECK(al && al->len == 2 && action_for(al, d3->pid, PROCREAP_ACTION_KIND_EXITED) &&
+    CHECK_AL(al, al && al->len == 2 && action_for(al, d3->pid, PROCREAP_ACTION_KIND_EXITED) &&
               action_for(al, s3->pid, PROCREAP_ACTION_KIND_EXITED),
           "reap_set: both reported exited");
     procreap_action_list_free(al);
@@ -1425,7 +1471,7 @@ static void test_state_errors(void)
     CHECK(write_text(ledger, "this is not a procreap ledger\n", 0600), "write corrupt ledger");
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_state_dir(cfg, dir, &err));
     EXPECT(PROCREAP_STATUS_LEDGER_CORRUPT, procreap_cleanup_step(cfg, 0, &al, &err));
-    CHECK(al != NULL && al->len == 0, "corrupt ledger: the (empty) list is written");
+    CHECK_AL(al, al != NULL && al->len == 0, "corrupt ledger: the (empty) list is written");
     procreap_action_list_free(al);
     al = NULL;
     char buf[256] = "";
@@ -1485,10 +1531,12 @@ int main(void)
         symlink(sleep_bin, g_sleep) != 0 ||
         !write_text(g_script,
                     "#!/bin/sh\n"
-                    "# procreap abi_test decoy: ignores SIGTERM; gives up after 10 minutes.\n"
+                    "# procreap abi_test decoy: ignores SIGTERM and waits on stdin, a pipe\n"
+                    "# abi_test holds: it exits when abi_test is gone. It never forks: a\n"
+                    "# `while :; do sleep 1; done` loop would, and each fork is, until it\n"
+                    "# execs sleep, a second process with the decoy's name.\n"
                     "trap '' TERM\n"
-                    "i=0\n"
-                    "while [ $i -lt 600 ]; do sleep 1; i=$((i+1)); done\n",
+                    "read -r line\n",
                     0700)) {
         perror("abi_test: setting up decoys");
         return 1;
