@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the Python binding's tests (bindings/python/tests) against the release
+# library. `make test-python` builds the library first; run alone, this
+# builds it if it is missing. The venv lives in target/venv (made once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LIB="$ROOT/target/release/libprocreap.so"
+VENV="$ROOT/target/venv"
+PY="${PYTHON:-python3}"
+
+if [ ! -f "$LIB" ]; then
+  echo "test-python: $LIB missing; building it"
+  cargo build --release --lib
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "test-python: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# pytest for the tests; setuptools and wheel so the packaging test can build
+# bindings/python offline (--no-build-isolation) like `pip install` does.
+if ! "$VENV/bin/python" -c 'import pytest, setuptools, wheel' 2>/dev/null; then
+  echo "test-python: installing pytest into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pytest setuptools wheel
+fi
+
+export PROCREAP_LIB="$LIB"
+# The tests import the package from bindings/python (conftest.py); no
+# install is needed for them. -p no:cacheprovider keeps the tree clean.
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -q -rs \
+  --rootdir "$ROOT/bindings/python" "$ROOT/bindings/python/tests" "$@"
