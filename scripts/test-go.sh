@@ -28,7 +28,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 step() { echo "== test-go: $*"; }
 
-step "go vet (bindings/go)"
+step "gofmt + go vet (bindings/go)"
+unformatted=$(gofmt -l bindings/go examples/go)
+if [ -n "$unformatted" ]; then
+  echo "test-go: not gofmt'ed: $unformatted" >&2
+  exit 1
+fi
 (cd bindings/go && go vet ./...)
 
 step "go build + vet (examples/go)"
