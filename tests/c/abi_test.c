@@ -163,6 +163,29 @@ static void on_fatal_signal(int sig)
     (void)w;
     (void)sig;
     kill_all_decoys_now();
+    /* Reap what we killed (waitpid and nanosleep are async-signal-safe);
+     * the temp dir is left behind: removing it here would not be. */
+    for (int tries = 0; tries < 200; tries++) {
+        bool left = false;
+        for (int i = 0; i < g_ndecoys; i++) {
+            decoy *d = &g_decoys[i];
+            if (d->reaped || !d->child)
+                continue;
+            if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
+                d->reaped = true;
+            else
+                left = true;
+        }
+        if (!left)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    static const char left[] = "abi_test: left behind: ";
+    w = write(2, left, sizeof left - 1);
+    w = write(2, g_tmp, strlen(g_tmp));
+    w = write(2, "\n", 1);
+    (void)w;
     _exit(3);
 }
 
