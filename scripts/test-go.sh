@@ -41,10 +41,10 @@ step "go build + vet (examples/go)"
 example="$tmp/procreap-go-example"
 
 step "go test (bindings/go)"
-(cd bindings/go && PROCREAP_GO_EXAMPLE_BIN="$example" go test -count=1 ./...)
+(cd bindings/go && PROCREAP_GO_EXAMPLE_BIN="$example" go test -p 1 -count=1 ./...)
 
 step "go test with GODEBUG=cgocheck=1 GOGC=1 (bindings/go)"
-(cd bindings/go && PROCREAP_GO_EXAMPLE_BIN="$example" GODEBUG=cgocheck=1 GOGC=1 go test -count=1 ./...)
+(cd bindings/go && PROCREAP_GO_EXAMPLE_BIN="$example" GODEBUG=cgocheck=1 GOGC=1 go test -p 1 -count=1 ./...)
 
 step "the example links libprocreap statically"
 if command -v ldd >/dev/null 2>&1; then
