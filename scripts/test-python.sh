@@ -18,11 +18,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "test-python: creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-# pytest for the tests; setuptools and wheel so the packaging test can build
-# bindings/python offline (--no-build-isolation) like `pip install` does.
-if ! "$VENV/bin/python" -c 'import pytest, setuptools, wheel' 2>/dev/null; then
-  echo "test-python: installing pytest into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pytest setuptools wheel
+# pytest for the tests; mypy for the typing test; setuptools and wheel so the
+# packaging test can build bindings/python offline (--no-build-isolation).
+if ! "$VENV/bin/python" -c 'import pytest, setuptools, wheel, mypy' 2>/dev/null; then
+  echo "test-python: installing pytest (and setuptools, wheel, mypy) into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pytest setuptools wheel mypy
 fi
 
 export PROCREAP_LIB="$LIB"

@@ -216,11 +216,11 @@ def _actions(call: Any) -> list[Action]:
     err = _lib.ERROR_P()
     try:
         status = call(byref(out), byref(err))
+        error = _take_error(status, err) if status != _OK else None  # frees err
         actions = [_action(a) for a in _items(out)] if out else []
-        if status != _OK:
-            e = _take_error(status, err)
-            e.actions = tuple(actions)
-            raise e
+        if error is not None:
+            error.actions = tuple(actions)
+            raise error
         return actions
     finally:
         lib.procreap_action_list_free(out)

@@ -74,6 +74,15 @@ def runner_in_tmux() -> bool:
     return False
 
 
+def _take_ctty() -> None:
+    """In the child, after setsid (start_new_session): make stdin's pty the
+    controlling terminal. Only ever a private pty a test opened."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def _popen(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Starts a decoy from a JSON-able spec (used in-process and by the launcher)."""
     stdio: Any = subprocess.DEVNULL
@@ -82,12 +91,7 @@ def _popen(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
     if spec.get("ctty"):
         tty_fd = os.open(spec["ctty"], os.O_RDWR | os.O_NOCTTY)
         stdio = tty_fd
-
-        def preexec() -> None:  # after setsid (start_new_session): take the pty
-            import fcntl
-            import termios
-
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        preexec = _take_ctty
 
     try:
         return subprocess.Popen(

@@ -130,3 +130,18 @@ def test_public_api_is_typed():
         assert all(p in hints for p in params), name
     assert typing.get_type_hints(procreap.Process)["tty"] == str | None
     assert typing.get_type_hints(procreap.Config)["state_dir"] is not None
+
+
+def test_mypy_strict_passes():
+    """Type hints throughout: the package and the example pass mypy --strict
+    (scripts/test-python.sh installs mypy into its venv)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed")
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
+         str(PACKAGE_ROOT / "procreap"), str(EXAMPLE)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

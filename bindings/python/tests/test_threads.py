@@ -18,7 +18,7 @@ def test_eight_threads_scanning_at_once(decoys, make_config):
 
     def worker(n: int) -> int:
         barrier.wait()
-        for i in range(15):
+        for i in range(6):
             if (n + i) % 3 == 0:
                 got = sorted(p.identity for p in procreap.find_orphans(cfg))
             elif (n + i) % 3 == 1:
