@@ -340,7 +340,7 @@ impl Rules {
             return (
                 Defunct,
                 format!(
-                    "defunct: parent pid {} must reap it; signals cannot affect it",
+                    "already dead: parent pid {} must reap it; signals cannot affect it",
                     p.ppid
                 ),
             );
