@@ -345,11 +345,11 @@ func TestConcurrentCalls(t *testing.T) {
 	cfg := safeConfig(k, name)
 	var wg sync.WaitGroup
 	errs := make(chan string, 64)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 6; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			for j := 0; j < 10; j++ {
+			for j := 0; j < 2; j++ {
 				found, err := procreap.FindOrphans(cfg)
 				if err != nil || len(found) != 1 || found[0].PID != p.PID {
 					errs <- fmt.Sprintf("goroutine %d: find: %+v, %v", i, found, err)
