@@ -141,13 +141,13 @@ def _process(p: _lib.procreap_process) -> Process:
 def _name(names: tuple[str, ...], value: int, what: str) -> Any:
     if 0 <= value < len(names):
         return names[value]
-    raise Error(f"the library returned an unknown {what} {value}: binding out of date?", 13)
+    raise Error(f"the library returned an unknown {what} {value}: binding out of date?")
 
 
 def _action(a: _lib.procreap_action) -> Action:
     sig = int(a.signal)
     if sig not in SIGNALS:
-        raise Error(f"the library returned an unknown signal {sig}: binding out of date?", 13)
+        raise Error(f"the library returned an unknown signal {sig}: binding out of date?")
     return Action(
         process=_process(a.process),
         action=_name(ACTIONS, int(a.action), "action"),
