@@ -128,6 +128,18 @@ impl Config {
                 return bad(format!("workspace_root {root:?} must be absolute"));
             }
         }
+        if let Some(dir) = &self.state_dir {
+            if !dir.is_absolute() {
+                return bad(format!("state_dir {dir:?} must be an absolute path"));
+            }
+        }
+        for f in &self.protected_pid_files {
+            if !(f.is_absolute() || f.starts_with("~")) {
+                return bad(format!(
+                    "protected pid file {f:?} must be an absolute path (or start with ~/)"
+                ));
+            }
+        }
         for s in &self.tmux_sockets {
             if s.is_empty() || s.contains('\0') {
                 return bad(format!("tmux socket {s:?} is empty or holds a NUL"));

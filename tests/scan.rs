@@ -699,6 +699,34 @@ fn bad_configuration_is_a_clear_error() {
             },
             "subprocess_timeout",
         ),
+        (
+            Config {
+                state_dir: Some("".into()),
+                ..lab.config()
+            },
+            "state_dir",
+        ),
+        (
+            Config {
+                state_dir: Some("rel/state".into()),
+                ..lab.config()
+            },
+            "state_dir",
+        ),
+        (
+            Config {
+                protected_pid_files: vec!["".into()],
+                ..lab.config()
+            },
+            "protected pid file",
+        ),
+        (
+            Config {
+                protected_pid_files: vec!["mayor.pid".into()],
+                ..lab.config()
+            },
+            "protected pid file",
+        ),
     ] {
         match explain(&cfg) {
             Err(procreap::Error::InvalidArgument(m)) => assert!(m.contains(word), "{m}"),
