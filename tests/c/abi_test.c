@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
@@ -118,7 +119,7 @@ static long now_ms(void)
 /* ------------------------------------------------------------------ decoys */
 
 enum { MAX_DECOYS = 64 };
-enum { SP_TTY = 1, SP_OTHER_UID = 2, SP_STDIN_PIPE = 4 };
+enum { SP_TTY = 1, SP_OTHER_UID = 2, SP_STDIN_PIPE = 4, SP_IGNORES_TERM = 8 };
 
 typedef struct {
     pid_t pid;
@@ -139,6 +140,7 @@ static char g_name[16];      /* prt-<8 hex>: the only agent name that may be sig
 static char g_unused[16];    /* another private name no process carries */
 static char g_sleep[PATH_MAX];  /* <tmp>/bin/<name> -> sleep */
 static char g_script[PATH_MAX]; /* <tmp>/sh/<name>: ignores SIGTERM */
+static char g_tree[PATH_MAX];   /* <tmp>/tree/<name>: has a child `sleep` */
 
 /* Async-signal-safe: SIGKILL every decoy not known to be gone. A child's pid
  * is safe (unreaped, it cannot be reused); anything else goes through its
@@ -423,7 +425,7 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
     close(go[1]);
     /* A script must also have run its `trap '' TERM` before it is a fair test. */
     for (long deadline = now_ms() + 5000;
-         !execed(d->pid, comm) || ((flags & SP_STDIN_PIPE) && !ignores_term(d->pid));) {
+         !execed(d->pid, comm) || ((flags & SP_IGNORES_TERM) && !ignores_term(d->pid));) {
         if (now_ms() > deadline || !alive(d)) {
             fprintf(stderr, "abi_test: decoy %d did not exec %s\n", (int)d->pid, path);
             kill_decoy(d);
@@ -435,7 +437,35 @@ static decoy *spawn(const char *path, const char *arg1, const char *comm, int fl
 }
 
 static decoy *spawn_sleep(int flags) { return spawn(g_sleep, "600", g_name, flags); }
-static decoy *spawn_script(void) { return spawn(g_script, NULL, g_name, SP_STDIN_PIPE); }
+static decoy *spawn_script(void) { return spawn(g_script, NULL, g_name, SP_STDIN_PIPE | SP_IGNORES_TERM); }
+
+/* The pid of a child of `parent` whose comm is `comm` (it has exec'd), or 0. */
+static pid_t child_named(pid_t parent, const char *comm)
+{
+    pid_t found = 0;
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+    while (dir && !found && (de = readdir(dir)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        if (read_file(path, buf, sizeof buf) < 0)
+            continue;
+        char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+        int ppid = 0;
+        if (!lp || !rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
+            continue;
+        *rp = '\0';
+        if (strcmp(lp + 1, comm) == 0)
+            found = (pid_t)pid;
+    }
+    if (dir)
+        closedir(dir);
+    return found;
+}
 
 static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -1327,6 +1357,62 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
     }
 }
 
+/* A stopped decoy gets SIGCONT with its SIGTERM; kill_tree takes the
+ * agent's descendants along. */
+static void test_stopped_and_tree(procreap_config *cfg)
+{
+    decoy *st = spawn_sleep(0);
+    if (CHECK(st != NULL, "spawn decoy to stop") && CHECK(st->child, "(direct mode)")) {
+        kill(st->pid, SIGSTOP); /* our own unreaped child */
+        for (long dl = now_ms() + 3000; proc_state(st->pid) != 'T' && now_ms() < dl;)
+            msleep(5);
+        CHECK(proc_state(st->pid) == 'T', "decoy stopped");
+        procreap_action_list *al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
+        const procreap_action *a = action_for(al, st->pid, PROCREAP_ACTION_KIND_SIGTERM);
+        CHECK_AL(al, al && al->len == 1 && a && a->process.state == 'T' && a->reason &&
+                         strstr(a->reason, "SIGCONT"),
+                 "stopped decoy: SIGTERM and SIGCONT");
+        procreap_action_list_free(al);
+        CHECK(exited_by(st, SIGTERM), "stopped decoy died of SIGTERM");
+        al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
+        CHECK_AL(al, al && al->len == 1 && action_for(al, st->pid, PROCREAP_ACTION_KIND_EXITED),
+                 "stopped decoy: exited");
+        procreap_action_list_free(al);
+    }
+
+    decoy *t = spawn(g_tree, NULL, g_name, SP_STDIN_PIPE);
+    if (!CHECK(t != NULL, "spawn decoy with a child"))
+        return;
+    pid_t kid = 0;
+    for (long dl = now_ms() + 5000; !(kid = child_named(t->pid, "sleep")) && now_ms() < dl;)
+        msleep(5);
+    if (!CHECK(kid > 0, "the decoy's child runs sleep"))
+        return;
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_kill_tree(cfg, true, &err));
+    procreap_action_list *al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
+    const procreap_action *a = action_for(al, kid, PROCREAP_ACTION_KIND_SIGTERM);
+    CHECK_AL(al, al && action_for(al, t->pid, PROCREAP_ACTION_KIND_SIGTERM) && a &&
+                     a->signal == PROCREAP_SIGNAL_SIGTERM && a->reason &&
+                     strstr(a->reason, "kill_tree"),
+             "kill_tree: SIGTERM to the agent and its child");
+    procreap_action_list_free(al);
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_kill_tree(cfg, false, &err));
+    CHECK(exited_by(t, SIGTERM), "tree decoy died of SIGTERM");
+    if (g_subreaper) {
+        /* The child was re-parented to us (subreaper): reap it. */
+        int status = 0;
+        pid_t r = -1;
+        for (long dl = now_ms() + 5000; now_ms() < dl; msleep(10))
+            if ((r = waitpid(kid, &status, WNOHANG)) == kid)
+                break;
+        CHECK(r == kid && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+              "the decoy's child died of SIGTERM");
+    }
+    al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
+    CHECK_AL(al, al && action_for(al, t->pid, PROCREAP_ACTION_KIND_EXITED), "tree: exited");
+    procreap_action_list_free(al);
+}
+
 static void test_reap_set(procreap_config *cfg, decoy **d4_out)
 {
     decoy *d3 = spawn_sleep(0), *d4 = spawn_sleep(0), *s3 = spawn_script();
@@ -1541,16 +1627,24 @@ int main(void)
     do
         random_name(g_unused);
     while (strcmp(g_unused, g_name) == 0);
-    char bin[PATH_MAX], sh[PATH_MAX], state[PATH_MAX], sleep_bin[PATH_MAX];
+    char bin[PATH_MAX], sh[PATH_MAX], tree[PATH_MAX], state[PATH_MAX], sleep_bin[PATH_MAX];
     path_in(bin, "bin");
     path_in(sh, "sh");
+    path_in(tree, "tree");
     path_in(state, "state");
     join(g_sleep, bin, g_name);
     join(g_script, sh, g_name);
+    join(g_tree, tree, g_name);
     const char *sleep_path = access("/bin/sleep", X_OK) == 0 ? "/bin/sleep" : "/usr/bin/sleep";
     /* 0711: a decoy running as another user (when root) must reach its binary. */
     if (!realpath(sleep_path, sleep_bin) || chmod(g_tmp, 0711) != 0 || mkdir(bin, 0711) != 0 ||
-        mkdir(sh, 0700) != 0 ||
+        mkdir(sh, 0700) != 0 || mkdir(tree, 0700) != 0 ||
+        !write_text(g_tree,
+                    "#!/bin/sh\n"
+                    "# procreap abi_test decoy with a child (kill_tree); waits on stdin.\n"
+                    "sleep 120 </dev/null >/dev/null 2>&1 &\n"
+                    "read -r line\n",
+                    0700) ||
         symlink(sleep_bin, g_sleep) != 0 ||
         !write_text(g_script,
                     "#!/bin/sh\n"
@@ -1581,6 +1675,8 @@ int main(void)
         test_scans(cfg, d1, d2, helper);
         test_verdicts(cfg, d1, d2, tty);
         test_steps(cfg, state, d1, d2, tty, helper);
+        if (!g_escape)
+            test_stopped_and_tree(cfg);
         decoy *d4 = NULL;
         test_reap_set(cfg, &d4);
         test_reap_now(cfg, d4);
