@@ -467,6 +467,28 @@ static pid_t child_named(pid_t parent, const char *comm)
     return found;
 }
 
+/* Tracks a decoy's own child (found alive, unreaped) through a pidfd, so
+ * teardown can kill it too. Its parent is a decoy blocked in `read`, which
+ * has not reaped it; after the pidfd is open its pid cannot mislead us. */
+static decoy *adopt(pid_t pid, pid_t parent, const char *comm)
+{
+    if (g_ndecoys == MAX_DECOYS)
+        return NULL;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return NULL;
+    if (child_named(parent, comm) != pid) { /* not the process we found */
+        close(fd);
+        return NULL;
+    }
+    decoy *d = &g_decoys[g_ndecoys++];
+    memset(d, 0, sizeof *d);
+    d->pid = pid;
+    d->pidfd = fd;
+    d->ptm = d->stdin_w = -1;
+    return d;
+}
+
 static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb;
@@ -1386,7 +1408,8 @@ static void test_stopped_and_tree(procreap_config *cfg)
     pid_t kid = 0;
     for (long dl = now_ms() + 5000; !(kid = child_named(t->pid, "sleep")) && now_ms() < dl;)
         msleep(5);
-    if (!CHECK(kid > 0, "the decoy's child runs sleep"))
+    decoy *kd = kid > 0 ? adopt(kid, t->pid, "sleep") : NULL;
+    if (!CHECK(kd != NULL, "the decoy's child runs sleep"))
         return;
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_kill_tree(cfg, true, &err));
     procreap_action_list *al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
@@ -1407,7 +1430,9 @@ static void test_stopped_and_tree(procreap_config *cfg)
                 break;
         CHECK(r == kid && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
               "the decoy's child died of SIGTERM");
+        kd->reaped = r == kid;
     }
+    CHECK(wait_decoy(kd, 5000), "the decoy's child is gone");
     al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
     CHECK_AL(al, al && action_for(al, t->pid, PROCREAP_ACTION_KIND_EXITED), "tree: exited");
     procreap_action_list_free(al);
