@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,8 @@ class Decoy:
     start_time: int
     pidfd: int
     popen: subprocess.Popen[bytes] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Handed to this process (subreaper) when its parent dies: reap it then.
+    ours_to_reap: bool = False
 
     @property
     def identity(self) -> tuple[int, int]:
@@ -169,7 +170,7 @@ class Decoy:
                 self.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        else:
+        elif self.ours_to_reap:
             # Its parent (a decoy, a tmux server) reaps it, or hands it to us
             # (subreaper) when it dies: wait for either.
             def settled() -> bool:
@@ -314,7 +315,7 @@ class Factory:
         if st is None or st[0] != name:
             os.close(pidfd)
             raise RuntimeError(f"decoy {pid} is not {name!r} (stat {st}); not touching it")
-        d = Decoy(pid, path.name, argv, st[3], pidfd, popen)
+        d = Decoy(pid, path.name, argv, st[3], pidfd, popen, ours_to_reap=not detached)
         self.decoys.append(d)
         # The exec may still be under way: the kernel sets the name and closes
         # the CLOEXEC pipe Popen waits on before it fills in argv, so wait
@@ -334,7 +335,7 @@ class Factory:
         if st is None or st[0] != name[:15]:
             os.close(pidfd)
             raise RuntimeError(f"pid {pid} is not {name!r} (stat {st}); not touching it")
-        d = Decoy(pid, name, [], st[3], pidfd, None)
+        d = Decoy(pid, name, [], st[3], pidfd, None, ours_to_reap=not self.detached)
         self.decoys.append(d)
         return d
 
