@@ -268,10 +268,16 @@ class Config:
                 raise InvalidArgument("an IDE marker is empty: it would match every process")
         out["ide_markers"] = markers
 
-        out["protected_pid_files"] = [
+        pid_files = [
             _path("protected pid file", p)
             for p in _list("protected_pid_files", self.protected_pid_files)
         ]
+        for f in pid_files:
+            if not (os.path.isabs(f) or f == "~" or f.startswith("~/")):
+                raise InvalidArgument(
+                    f"protected pid file {f!r} must be an absolute path (or start with ~/)"
+                )
+        out["protected_pid_files"] = pid_files
 
         pids: list[int] = []
         for p in _list("protected_pids", self.protected_pids):
@@ -291,7 +297,12 @@ class Config:
         out["all_users"] = _bool("all_users", self.all_users)
         out["kill_tree"] = _bool("kill_tree", self.kill_tree)
         out["dry_run"] = _bool("dry_run", self.dry_run)
-        out["state_dir"] = None if self.state_dir is None else _path("state_dir", self.state_dir)
+        state_dir = None
+        if self.state_dir is not None:
+            state_dir = _path("state_dir", self.state_dir)
+            if not os.path.isabs(state_dir):
+                raise InvalidArgument(f"state_dir {state_dir!r} must be an absolute path")
+        out["state_dir"] = state_dir
 
         backend = _str("backend", self.backend)
         if backend not in BACKENDS:

@@ -252,6 +252,11 @@ def test_invalid_kind_from_the_raw_abi():
         _api.check(status, err)
 
 
+def test_home_relative_pid_files_are_accepted():
+    cfg = procreap.Config(protected_pid_files=["~/gt/x.pid", "/abs/y.pid"])
+    assert procreap.find_orphans(cfg) is not None  # read-only; the C side agrees
+
+
 def test_c_setter_rejections_surface_as_invalid_argument():
     """The C setters validate too: a value the Python checks would stop is
     refused by the library with its own message."""
@@ -338,6 +343,10 @@ INVALID = [
     dict(protected_pids=[2**31]),
     dict(tmux_sockets=[""]),
     dict(state_dir="/tmp/x\0y"),
+    dict(state_dir="relative/state"),
+    dict(state_dir=""),
+    dict(protected_pid_files=["relative.pid"]),
+    dict(protected_pid_files=["~other/x.pid"]),
     dict(backend="windows"),
 ]
 
