@@ -293,9 +293,11 @@ def test_unknown_status_code_is_the_base_class():
     assert e.code == 99
 
 
-def test_error_classes_do_not_shadow_builtins():
+def test_public_names_do_not_shadow_builtins():
+    import builtins
+
     for name in procreap.__all__:
-        assert name not in dir(__builtins__) or name == "Error" and False, name
+        assert not hasattr(builtins, name), name
 
 
 # --- bad arguments, refused in Python before the ABI ------------------------
