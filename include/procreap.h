@@ -14,11 +14,6 @@
 
 
 /*
- Far more than any real ledger; a larger file is not ours.
- */
-#define MAX_LEDGER_BYTES (1 << 20)
-
-/*
  What a cleanup did to a process.
  */
 enum procreap_action_kind

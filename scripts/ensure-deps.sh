@@ -6,6 +6,11 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v lsof >/dev/null 2>&1 || need_apt+=(lsof)
 command -v ps >/dev/null 2>&1 || need_apt+=(procps)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
+command -v perl >/dev/null 2>&1 || need_apt+=(perl)
+command -v readelf >/dev/null 2>&1 || need_apt+=(binutils)
+command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure-deps: installing ${need_apt[*]} from Debian's packages"

@@ -193,7 +193,7 @@ impl<'a> Step<'a> {
         let mut reason = match (tree_of, self.dry_run) {
             (Some(agent), _) => format!("descendant of agent pid {agent} (kill_tree)"),
             (None, true) => "dry run: verified, not sent".to_string(),
-            (None, false) => String::new(),
+            (None, false) => format!("{} sent", sig.name()),
         };
         match sent {
             None => {
@@ -202,8 +202,7 @@ impl<'a> Step<'a> {
             }
             Some(Sent::Done(fresh, target)) => {
                 if sig == Sig::Term && matches!(fresh.state, 'T' | 't') {
-                    reason = [reason, "was stopped: SIGCONT sent too".into()].join("; ");
-                    reason = reason.trim_start_matches("; ").to_string();
+                    reason.push_str("; it was stopped: SIGCONT sent too");
                 }
                 self.push(info.clone(), kind, Some(sig), reason);
                 Delivery::Sent(Some(target))
@@ -420,7 +419,8 @@ pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Re
     let mut step = Step::new(&scan, &verdicts);
     let mut pinned: Vec<(ProcessInfo, Target)> = Vec::new();
     let started = Instant::now();
-    for id in ids {
+    let mut unique: HashSet<Identity> = HashSet::new();
+    for id in ids.iter().filter(|id| unique.insert(**id)) {
         let Some(v) = judged.get(id) else {
             step.push(
                 gone_info(*id, ""),

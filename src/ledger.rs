@@ -15,7 +15,7 @@ use crate::snapshot::Identity;
 
 const MAGIC: &str = "procreap-ledger 1";
 /// Far more than any real ledger; a larger file is not ours.
-pub const MAX_LEDGER_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_LEDGER_BYTES: u64 = 1 << 20;
 const FILE: &str = "ledger";
 const LOCK: &str = "ledger.lock";
 
