@@ -273,6 +273,16 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
     let judged = by_id(&verdicts);
     let loaded = ledger.load(cfg.dry_run);
     let mut contents = loaded.contents;
+    let ids = scan.snap.source().name();
+    if !contents.entries.is_empty() && contents.ids != ids {
+        return Err(Error::InvalidArgument(format!(
+            "the ledger in {} holds identities of the {} backend, this step uses the {ids} \
+             backend: use the same backend or another state_dir",
+            ledger.path().display(),
+            contents.ids
+        )));
+    }
+    contents.ids = ids.to_string();
     let mut step = Step::new(&scan, &verdicts);
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();

@@ -39,6 +39,9 @@ pub struct Entry {
 pub struct Contents {
     /// `/proc/sys/kernel/random/boot_id`, or `-` where there is none.
     pub boot: String,
+    /// Which backend's start times the identities use (`proc` or `ps`):
+    /// identities from one backend never match the other's.
+    pub ids: String,
     /// Signalled identities.
     pub entries: Vec<Entry>,
 }
@@ -91,7 +94,11 @@ impl Contents {
     /// The file's bytes: a magic line, the boot, one line per entry, and a
     /// trailer with the count and a checksum (so truncation is detected).
     pub fn encode(&self) -> Vec<u8> {
-        let mut s = format!("{MAGIC}\nboot {}\n", escape(&self.boot));
+        let mut s = format!(
+            "{MAGIC}\nboot {}\nids {}\n",
+            escape(&self.boot),
+            escape(&self.ids)
+        );
         for e in &self.entries {
             s.push_str(&format!(
                 "{} {} {} {} {} {}\n",
@@ -129,9 +136,14 @@ impl Contents {
             .and_then(|l| l.strip_prefix("boot "))
             .and_then(unescape)
             .ok_or("missing boot line")?;
+        let ids = lines
+            .next()
+            .and_then(|l| l.strip_prefix("ids "))
+            .and_then(unescape)
+            .ok_or("missing ids line")?;
         let mut entries = Vec::new();
         for (n, line) in lines.enumerate() {
-            let bad = || format!("bad entry on line {}", n + 3);
+            let bad = || format!("bad entry on line {}", n + 4);
             let f: Vec<&str> = line.split(' ').collect();
             let [pid, start, kind, sig, at, name] = f[..] else {
                 return Err(bad());
@@ -164,7 +176,18 @@ impl Contents {
         if !entries.iter().all(|e| seen.insert(e.id)) {
             return Err("an identity appears twice".into());
         }
-        Ok(Contents { boot, entries })
+        Ok(Contents { boot, ids, entries })
+    }
+}
+
+impl Contents {
+    /// An empty ledger for this boot; `ids` is set by the first step.
+    pub fn fresh() -> Contents {
+        Contents {
+            boot: current_boot(),
+            ids: String::new(),
+            entries: Vec::new(),
+        }
     }
 }
 
@@ -305,17 +328,11 @@ impl Ledger {
         let path = self.path();
         match self.read_trusted(&path) {
             Ok(None) => Loaded {
-                contents: Contents {
-                    boot: current_boot(),
-                    entries: vec![],
-                },
+                contents: Contents::fresh(),
                 problem: None,
             },
             Ok(Some(c)) if c.boot != current_boot() => Loaded {
-                contents: Contents {
-                    boot: current_boot(),
-                    entries: vec![],
-                },
+                contents: Contents::fresh(),
                 problem: None,
             },
             Ok(Some(c)) => Loaded {
@@ -340,10 +357,7 @@ impl Ledger {
                 }
                 msg.push_str("; no SIGKILL is sent this step");
                 Loaded {
-                    contents: Contents {
-                        boot: current_boot(),
-                        entries: vec![],
-                    },
+                    contents: Contents::fresh(),
                     problem: Some(Error::LedgerCorrupt(msg)),
                 }
             }

@@ -90,7 +90,9 @@ pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
         raw.pop();
     }
     if raw.is_empty() {
-        return Some(Vec::new());
+        // Kernel threads and the dead have no argv, but they are never read;
+        // a live process shows an empty one only mid-exec: unknown, not "none".
+        return None;
     }
     Some(
         raw.split(|&b| b == 0)
@@ -108,6 +110,9 @@ pub(crate) fn argv0(pid: i32) -> Option<String> {
     path.push_str("/cmdline");
     let mut buf = [0u8; 256];
     let b = read_small(&path, &mut buf)?;
+    if b.is_empty() {
+        return None;
+    }
     match b.iter().position(|&c| c == 0) {
         Some(end) => Some(String::from_utf8_lossy(&b[..end]).into_owned()),
         // A very long argv[0]: read the whole command line.

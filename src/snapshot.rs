@@ -188,6 +188,14 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    /// `proc` or `ps`: the start-time units of this backend's identities.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Source::Proc => "proc",
+            Source::Ps => "ps",
+        }
+    }
+
     pub(crate) fn for_config(b: Backend) -> Result<Source> {
         match b {
             Backend::Proc if cfg!(target_os = "linux") => Ok(Source::Proc),

@@ -44,6 +44,7 @@ fn write_ledger(lab: &Lab, entries: Vec<Entry>) {
         &path,
         Contents {
             boot: boot_id(),
+            ids: "proc".into(),
             entries,
         }
         .encode(),
@@ -418,6 +419,7 @@ fn untrusted_ledgers_are_quarantined_and_never_used() {
     cfg.protected_pids = vec![bystander.pid];
     let good = Contents {
         boot: boot_id(),
+        ids: "proc".into(),
         entries: vec![Entry {
             id: d.identity(),
             kind: Kind::Orphans,
@@ -662,4 +664,26 @@ fn reap_now_kills_a_term_ignoring_decoy_within_the_deadline() {
     assert!(!stubborn.alive() && !obedient.alive());
     assert!(bystander.alive());
     assert_eq!(bystander.terms(), 0);
+}
+
+/// Identities of the /proc and ps backends use different start-time units:
+/// a ledger written by one is never matched against the other's processes.
+#[test]
+fn a_ledger_from_another_backend_is_refused() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let mut cfg = lab.config();
+    cfg.backend = procreap::Backend::Proc;
+    assert_eq!(
+        actions_for(&step(&cfg, Kind::Orphans), d.pid),
+        vec![ActionKind::Sigterm]
+    );
+    cfg.backend = procreap::Backend::Ps;
+    match cleanup_step(&cfg, Kind::Orphans) {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("proc backend"), "{m}"),
+        other => panic!("expected a backend mismatch, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(d.terms(), 1, "no second SIGTERM");
+    assert_eq!(read_ledger(&lab).ids, "proc");
 }

@@ -124,6 +124,7 @@ fn arbitrary_ledger_bytes_never_panic_and_are_rejected() {
     let mut rng = Rng(0x1ed9_e700_0000_0001);
     let mut c = Contents {
         boot: "b00t".into(),
+        ids: "proc".into(),
         entries: vec![],
     };
     for i in 0..5 {

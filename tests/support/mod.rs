@@ -215,8 +215,11 @@ impl Lab {
             OnTerm::Exit => "exit 0",
             OnTerm::Ignore => ":",
         };
+        // No fork in the loop (a forked subshell would briefly be a second
+        // process with this name): block in `read` on a pipe the lab holds. A
+        // trapped signal interrupts `read`; EOF (the lab is gone) ends it.
         let body = format!(
-            "#!/bin/sh\ntrap 'echo TERM >> {log}; {action}' TERM\nwhile :; do sleep 0.05; done\n",
+            "#!/bin/sh\ntrap 'echo TERM >> {log}; got=1; {action}' TERM\nwhile :; do got=0; read -r x || [ \"$got\" = 1 ] || exit 0; done\n",
             log = log.display()
         );
         std::fs::write(&p, body).unwrap();
@@ -228,10 +231,13 @@ impl Lab {
 
     /// Starts `cmd` as a decoy: own session (no controlling tty), stdio to
     /// /dev/null, remembered for teardown.
-    pub fn spawn(&mut self, mut cmd: Command) -> i32 {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+    pub fn spawn(&mut self, cmd: Command) -> i32 {
+        self.spawn_io(cmd, Stdio::null())
+    }
+
+    /// [`Lab::spawn`] with the given stdin (a pipe stays open while the lab lives).
+    pub fn spawn_io(&mut self, mut cmd: Command, stdin: Stdio) -> i32 {
+        cmd.stdin(stdin).stdout(Stdio::null()).stderr(Stdio::null());
         // SAFETY: setsid is async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
@@ -269,11 +275,16 @@ impl Lab {
         let bin = self.script(&name, &log, on_term);
         let mut c = Command::new(&bin);
         c.args(args);
-        let pid = self.spawn(c);
-        // Ready once the loop runs (its trap is installed): a `sleep` child exists.
-        let children = format!("/proc/{pid}/task/{pid}/children");
+        let pid = self.spawn_io(c, Stdio::piped());
+        // Ready once its trap is installed: SIGTERM is caught.
+        let status = format!("/proc/{pid}/status");
         wait_until(Duration::from_secs(5), || {
-            std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty())
+            std::fs::read_to_string(&status).is_ok_and(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                    .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+            })
         });
         Decoy { pid, log }
     }
