@@ -435,7 +435,8 @@ fn untrusted_ledgers_are_quarantined_and_never_used() {
     for (i, b) in random.iter_mut().enumerate() {
         *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1];
     }
-    let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![
+    type MakeLedger = Box<dyn Fn(&std::path::Path)>;
+    let cases: Vec<(&str, MakeLedger)> = vec![
         (
             "random bytes",
             Box::new(move |p| std::fs::write(p, &random).unwrap()),
