@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::config::{expand_home, Config};
 use crate::error::{Error, Result};
-use crate::snapshot::{Identity, Proc, Snapshot, Source};
+use crate::snapshot::{Identity, Proc, Snapshot, Source, Tty};
 use crate::{tmux, workspace};
 
 /// Which scan: they differ by the zombie safety rule only.
@@ -460,21 +460,49 @@ impl Scan {
         &self.snap
     }
 
+    /// The verdict on `p`, or `None` when it is not an agent process.
+    fn judge(&self, p: &Proc) -> Option<Verdict> {
+        if !self.rules.is_agent(&self.snap, p) {
+            return None;
+        }
+        let process = self.rules.info(&self.snap, p);
+        let (verdict, reason) = self.rules.verdict(&self.snap, p, &process);
+        Some(Verdict {
+            process,
+            verdict,
+            reason,
+        })
+    }
+
+    /// The verdict on the process with identity `id`, if it is in the
+    /// snapshot and an agent process.
+    pub fn verdict_of(&self, id: Identity) -> Option<Verdict> {
+        self.snap
+            .get(id.pid)
+            .filter(|p| p.id == id)
+            .and_then(|p| self.judge(p))
+    }
+
     /// Every agent process with its verdict.
     pub fn explain(&self) -> Vec<Verdict> {
         self.snap
             .procs()
             .iter()
-            .filter(|p| self.rules.is_agent(&self.snap, p))
-            .map(|p| {
-                let process = self.rules.info(&self.snap, p);
-                let (verdict, reason) = self.rules.verdict(&self.snap, p, &process);
-                Verdict {
-                    process,
-                    verdict,
-                    reason,
-                }
-            })
+            .filter_map(|p| self.judge(p))
+            .collect()
+    }
+
+    /// Agent processes whose verdict is `orphan`. The rules the stat line
+    /// alone decides (kernel thread, defunct, terminal, age) run first, so
+    /// argv is only read for processes that could still be candidates.
+    pub(crate) fn orphans(&self) -> Vec<Verdict> {
+        let min_age = self.rules.cfg.min_age;
+        self.snap
+            .procs()
+            .iter()
+            .filter(|p| !p.kthread && !p.is_defunct() && p.tty == Tty::None && p.age >= min_age)
+            .filter_map(|p| self.judge(p))
+            .filter(|v| v.verdict == VerdictKind::Orphan)
             .collect()
     }
 
@@ -485,12 +513,7 @@ impl Scan {
         if kind == Kind::Zombies && !self.zombie_scan_can_see()? {
             return Ok(Vec::new());
         }
-        Ok(self
-            .explain()
-            .into_iter()
-            .filter(|v| v.verdict == VerdictKind::Orphan)
-            .map(|v| v.process)
-            .collect())
+        Ok(self.orphans().into_iter().map(|v| v.process).collect())
     }
 
     /// The zombie safety rule: `Ok(false)` = tmux runs with no panes,

@@ -1,7 +1,7 @@
 //! One cleanup step (SPEC §3), reap set and reap now. Every path goes through
 //! [`Step::deliver`]: re-verify, then signal through the identity pin.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -112,17 +112,13 @@ fn gone_info(id: Identity, name: &str) -> ProcessInfo {
 }
 
 impl<'a> Step<'a> {
-    fn new(scan: &'a Scan, verdicts: &[Verdict]) -> Step<'a> {
+    fn new(scan: &'a Scan, candidates: &[Verdict]) -> Step<'a> {
         let cfg = &scan.rules.cfg;
         Step {
             scan,
             dry_run: cfg.dry_run,
             kill_tree: cfg.kill_tree,
-            candidates: verdicts
-                .iter()
-                .filter(|v| v.verdict == VerdictKind::Orphan)
-                .map(|v| v.process.id)
-                .collect(),
+            candidates: candidates.iter().map(|v| v.process.id).collect(),
             actions: Vec::new(),
             failures: Vec::new(),
         }
@@ -256,8 +252,15 @@ impl<'a> Step<'a> {
     }
 }
 
-fn by_id(verdicts: &[Verdict]) -> HashMap<Identity, &Verdict> {
-    verdicts.iter().map(|v| (v.process.id, v)).collect()
+/// Why `id` is not a candidate, for a `skipped` report.
+fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
+    match scan.verdict_of(id) {
+        Some(v) => {
+            let why = format!("{}: {}", v.verdict, v.reason);
+            (v.process, why)
+        }
+        None => (gone_info(id, ""), "no such agent process".into()),
+    }
 }
 
 /// One cleanup step of `kind`, or (with `only`) a reap of exactly those
@@ -269,8 +272,7 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
         return Ok(Report::default());
     }
-    let verdicts = scan.explain();
-    let judged = by_id(&verdicts);
+    let candidates = scan.orphans();
     let loaded = ledger.load(cfg.dry_run);
     let mut contents = loaded.contents;
     let ids = scan.snap.source().name();
@@ -283,7 +285,7 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
         )));
     }
     contents.ids = ids.to_string();
-    let mut step = Step::new(&scan, &verdicts);
+    let mut step = Step::new(&scan, &candidates);
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();
     let mut kept: Vec<Entry> = Vec::new();
@@ -304,32 +306,25 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
             );
             continue;
         };
-        let v = judged.get(&e.id);
-        let info = v
-            .map(|v| v.process.clone())
-            .unwrap_or_else(|| scan.rules.info(&scan.snap, p));
+        let v = scan.verdict_of(e.id);
+        let info = match &v {
+            Some(v) => v.process.clone(),
+            None => scan.rules.info(&scan.snap, p),
+        };
         if p.is_defunct() {
             let why = format!("defunct: parent pid {} must reap it", p.ppid);
             step.push(info, ActionKind::Exited, None, why);
             continue;
         }
-        if let Some(v) = v.filter(|v| v.verdict != VerdictKind::Orphan) {
-            step.push(
-                info,
-                ActionKind::Released,
-                None,
-                format!("{}: {}", v.verdict, v.reason),
-            );
-            continue;
-        }
-        if v.is_none() {
-            step.push(
-                info,
-                ActionKind::Released,
-                None,
-                "no longer an agent process".into(),
-            );
-            continue;
+        match v {
+            Some(v) if v.verdict == VerdictKind::Orphan => {}
+            other => {
+                let why = other.map_or("no longer an agent process".into(), |v| {
+                    format!("{}: {}", v.verdict, v.reason)
+                });
+                step.push(info, ActionKind::Released, None, why);
+                continue;
+            }
         }
         let since = now.saturating_sub(e.sent_at);
         match e.signal {
@@ -366,7 +361,7 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
         kept.push(e);
     }
 
-    for v in verdicts.iter().filter(|v| v.verdict == VerdictKind::Orphan) {
+    for v in &candidates {
         let id = v.process.id;
         if seen.contains(&id) || !wanted(&id) {
             continue;
@@ -382,18 +377,15 @@ fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
         }
     }
 
-    for id in only.unwrap_or(&[]) {
-        if seen.contains(id)
-            || judged
-                .get(id)
-                .is_some_and(|v| v.verdict == VerdictKind::Orphan)
-        {
-            continue;
-        }
-        let (info, why) = match judged.get(id) {
-            Some(v) => (v.process.clone(), format!("{}: {}", v.verdict, v.reason)),
-            None => (gone_info(*id, ""), "no such agent process".into()),
-        };
+    let is_candidate = |id: &Identity| step.candidates.contains(id);
+    let skipped: Vec<Identity> = only
+        .unwrap_or(&[])
+        .iter()
+        .filter(|id| !seen.contains(id) && !is_candidate(id))
+        .copied()
+        .collect();
+    for id in skipped {
+        let (info, why) = not_a_candidate(&scan, id);
         step.push(info, ActionKind::Skipped, None, why);
     }
 
@@ -424,31 +416,17 @@ pub fn reap_set(cfg: &Config, ids: &[Identity]) -> Result<Report> {
 pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Report> {
     cfg.validate()?;
     let scan = Scan::new(cfg)?;
-    let verdicts = scan.explain();
-    let judged = by_id(&verdicts);
-    let mut step = Step::new(&scan, &verdicts);
+    let candidates = scan.orphans();
+    let mut step = Step::new(&scan, &candidates);
     let mut pinned: Vec<(ProcessInfo, Target)> = Vec::new();
     let started = Instant::now();
     let mut unique: HashSet<Identity> = HashSet::new();
     for id in ids.iter().filter(|id| unique.insert(**id)) {
-        let Some(v) = judged.get(id) else {
-            step.push(
-                gone_info(*id, ""),
-                ActionKind::Skipped,
-                None,
-                "no such agent process".into(),
-            );
+        let Some(v) = candidates.iter().find(|v| v.process.id == *id) else {
+            let (info, why) = not_a_candidate(&scan, *id);
+            step.push(info, ActionKind::Skipped, None, why);
             continue;
         };
-        if v.verdict != VerdictKind::Orphan {
-            step.push(
-                v.process.clone(),
-                ActionKind::Skipped,
-                None,
-                format!("{}: {}", v.verdict, v.reason),
-            );
-            continue;
-        }
         if let Delivery::Sent(Some(t)) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
             pinned.push((v.process.clone(), t));
         }
@@ -459,7 +437,7 @@ pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Re
     for ((info, target), gone) in pinned.into_iter().zip(exited) {
         if gone {
             let why = format!(
-                "exited {:.1}s after SIGTERM",
+                "exited within {:.1}s of SIGTERM",
                 started.elapsed().as_secs_f64()
             );
             step.push(info, ActionKind::Exited, None, why);

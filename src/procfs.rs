@@ -11,19 +11,34 @@ use crate::snapshot::{boot_clock, clock_ticks, parse_stat, Identity, Proc, Tty};
 
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// Reads a small /proc file with one `read` (procfs produces these in one go).
-fn read_small<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// Reads a small /proc file into `buf`, stopping as soon as `done` says the
+/// data is complete (procfs answers these in one `read`, so that saves the
+/// second `read` that would only return 0).
+fn read_small<'b>(path: &str, buf: &'b mut [u8], done: fn(&[u8]) -> bool) -> Option<&'b [u8]> {
     let mut f = File::open(path).ok()?;
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            Ok(k) => {
+                n += k;
+                if done(&buf[..n]) {
+                    break;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return None,
         }
     }
     Some(&buf[..n])
+}
+
+fn line_done(b: &[u8]) -> bool {
+    b.ends_with(b"\n")
+}
+
+fn nul_seen(b: &[u8]) -> bool {
+    b.contains(&0)
 }
 
 fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
@@ -45,6 +60,7 @@ fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
         age: now.saturating_sub(started),
         kthread: s.flags & PF_KTHREAD != 0,
         listed_uid: None,
+        args: (s.arg_start, s.arg_end),
     })
 }
 
@@ -67,7 +83,7 @@ pub(crate) fn list() -> Result<Vec<Proc>> {
         path.push_str("/proc/");
         path.push_str(name);
         path.push_str("/stat");
-        if let Some(p) = read_small(&path, &mut buf).and_then(|b| to_proc(b, now, hz)) {
+        if let Some(p) = read_small(&path, &mut buf, line_done).and_then(|b| to_proc(b, now, hz)) {
             out.push(p);
         }
     }
@@ -77,7 +93,7 @@ pub(crate) fn list() -> Result<Vec<Proc>> {
 /// One process read afresh.
 pub(crate) fn read(pid: i32) -> Option<Proc> {
     let mut buf = [0u8; 1024];
-    let b = read_small(&format!("/proc/{pid}/stat"), &mut buf)?;
+    let b = read_small(&format!("/proc/{pid}/stat"), &mut buf, line_done)?;
     to_proc(b, boot_clock(), clock_ticks()).filter(|p| p.id.pid == pid)
 }
 
@@ -101,20 +117,44 @@ pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
     )
 }
 
-/// argv[0] alone, from one bounded read (the cheap check done for every
-/// process when `match_argv0` is on).
-pub(crate) fn argv0(pid: i32) -> Option<String> {
+/// argv[0] alone: the cheap check done for every process when `match_argv0`
+/// is on. Read straight from the process's memory with one
+/// `process_vm_readv` where the kernel lets us (it showed us the argv range
+/// in `stat`), else from `/proc/PID/cmdline` with one bounded read.
+pub(crate) fn argv0(pid: i32, (start, end): (u64, u64)) -> Option<String> {
+    let mut buf = [0u8; 256];
+    let first = |b: &[u8]| {
+        b.iter()
+            .position(|&c| c == 0)
+            .map(|e| String::from_utf8_lossy(&b[..e]).into_owned())
+    };
+    if start != 0 && end > start {
+        let len = ((end - start) as usize).min(buf.len());
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: start as usize as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: one local iovec over `buf` (len ≤ its size); the remote
+        // range is only read by the kernel, which checks access itself.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        if n > 0 {
+            if let Some(a0) = first(&buf[..n as usize]) {
+                return Some(a0);
+            }
+        }
+    }
     let mut path = String::with_capacity(24);
     path.push_str("/proc/");
     path.push_str(itoa(pid, &mut [0u8; 12]));
     path.push_str("/cmdline");
-    let mut buf = [0u8; 256];
-    let b = read_small(&path, &mut buf)?;
-    if b.is_empty() {
-        return None;
-    }
-    match b.iter().position(|&c| c == 0) {
-        Some(end) => Some(String::from_utf8_lossy(&b[..end]).into_owned()),
+    let b = read_small(&path, &mut buf, nul_seen)?;
+    match first(b) {
+        Some(a0) => Some(a0),
+        None if b.is_empty() => None,
         // A very long argv[0]: read the whole command line.
         None if b.len() == 256 => argv(pid)?.into_iter().next(),
         None => Some(String::from_utf8_lossy(b).into_owned()),

@@ -163,5 +163,6 @@ pub fn parse_line(line: &str) -> Option<Proc> {
         age: Duration::from_secs(age),
         kthread: ppid == 2 || pid == 2,
         listed_uid: Some(uid),
+        args: (0, 0),
     })
 }

@@ -74,6 +74,8 @@ pub struct Proc {
     pub kthread: bool,
     /// Owner uid when the listing already gave it (ps backend).
     pub(crate) listed_uid: Option<u32>,
+    /// Where argv lives in its memory, when the kernel shows it (`/proc`).
+    pub(crate) args: (u64, u64),
 }
 
 impl Proc {
@@ -104,53 +106,75 @@ pub struct StatLine {
     pub tty_nr: u32,
     pub flags: u64,
     pub start_time: u64,
+    /// Where argv lives in the process's memory (fields 48–49; 0 when the
+    /// kernel hides them from us or is older than 3.5).
+    pub arg_start: u64,
+    pub arg_end: u64,
+}
+
+fn num_u64(f: &[u8]) -> Option<u64> {
+    if f.is_empty() || f.len() > 20 {
+        return None;
+    }
+    f.iter().try_fold(0u64, |v, &b| {
+        b.is_ascii_digit()
+            .then_some(())
+            .and_then(|_| v.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    })
+}
+
+fn num_i64(f: &[u8]) -> Option<i64> {
+    match f.split_first() {
+        Some((b'-', digits)) => num_u64(digits)
+            .and_then(|v| i64::try_from(v).ok())
+            .map(|v| -v),
+        _ => num_u64(f).and_then(|v| i64::try_from(v).ok()),
+    }
 }
 
 /// Parses one `/proc/PID/stat` line. The name sits between the first `(` and
 /// the last `)`: it may hold spaces, parentheses, newlines and non-UTF-8
-/// bytes. Returns `None` for anything malformed.
+/// bytes. Returns `None` for anything malformed. Byte-level: it runs once
+/// per process per scan.
 pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
     let open = buf.iter().position(|&b| b == b'(')?;
     let close = buf.iter().rposition(|&b| b == b')')?;
     if close < open {
         return None;
     }
-    let pid: i32 = std::str::from_utf8(&buf[..open])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    if pid <= 0 {
-        return None;
-    }
-    let name = String::from_utf8_lossy(&buf[open + 1..close]).into_owned();
-    let rest = std::str::from_utf8(&buf[close + 1..]).ok()?;
-    let mut f = rest.split_ascii_whitespace();
-    let state_s = f.next()?;
-    let mut sc = state_s.chars();
-    let state = sc.next()?;
-    if sc.next().is_some() || !state.is_ascii_alphabetic() {
-        return None;
-    }
-    let ppid: i32 = f.next()?.parse().ok()?;
-    if ppid < 0 {
-        return None;
-    }
+    let pid = num_i64(buf[..open].trim_ascii())
+        .and_then(|p| i32::try_from(p).ok())
+        .filter(|p| *p > 0)?;
+    let mut f = buf[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let state = match f.next()? {
+        [c] if c.is_ascii_alphabetic() => char::from(*c),
+        _ => return None,
+    };
+    let ppid = num_i64(f.next()?)
+        .and_then(|p| i32::try_from(p).ok())
+        .filter(|p| *p >= 0)?;
     let _pgrp = f.next()?;
     let _session = f.next()?;
-    let tty_nr: i64 = f.next()?.parse().ok()?;
+    let tty_nr = num_i64(f.next()?)?;
     let _tpgid = f.next()?;
-    let flags: u64 = f.next()?.parse().ok()?;
+    let flags = num_u64(f.next()?)?;
     // Fields 10..=21 (minflt … itrealvalue), then starttime (field 22).
-    let start_time: u64 = f.nth(12)?.parse().ok()?;
+    let start_time = num_u64(f.nth(12)?)?;
+    // Fields 23..=47, then arg_start and arg_end (48, 49).
+    let arg_start = f.nth(25).and_then(num_u64).unwrap_or(0);
+    let arg_end = f.next().and_then(num_u64).unwrap_or(0);
     Some(StatLine {
         pid,
-        name,
+        name: String::from_utf8_lossy(&buf[open + 1..close]).into_owned(),
         state,
         ppid,
         tty_nr: tty_nr as u32,
         flags,
         start_time,
+        arg_start,
+        arg_end,
     })
 }
 
@@ -338,7 +362,10 @@ impl Snapshot {
             .argv0
             .get_or_init(|| match (l.argv.get(), self.source) {
                 (Some(argv), _) => argv.as_ref().and_then(|a| a.first().cloned()),
-                (None, Source::Proc) => crate::procfs::argv0(pid),
+                (None, Source::Proc) => {
+                    let args = self.get(pid).map_or((0, 0), |p| p.args);
+                    crate::procfs::argv0(pid, args)
+                }
                 (None, Source::Ps) => self.argv(pid).and_then(|a| a.first().cloned()),
             })
             .as_deref()?;

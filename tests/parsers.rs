@@ -115,8 +115,10 @@ fn malformed_stat_lines_are_skipped_never_a_panic() {
         );
     }
     // The kernel's own line for this process parses.
-    let me = std::fs::read("/proc/self/stat").unwrap();
-    assert_eq!(parse_stat(&me).unwrap().pid, std::process::id() as i32);
+    let me = parse_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap();
+    assert_eq!(me.pid, std::process::id() as i32);
+    // Our own argv range is visible to us (fields 48-49).
+    assert!(me.arg_start > 0 && me.arg_end > me.arg_start, "{me:?}");
 }
 
 #[test]
