@@ -328,12 +328,7 @@ impl Rules {
     }
 
     /// The first rule `p` meets, with its reason.
-    pub(crate) fn verdict(
-        &self,
-        snap: &Snapshot,
-        p: &Proc,
-        info: &ProcessInfo,
-    ) -> (VerdictKind, String) {
+    pub(crate) fn verdict(&self, snap: &Snapshot, p: &Proc) -> (VerdictKind, String) {
         use VerdictKind::*;
         let pid = p.id.pid;
         if p.is_defunct() {
@@ -355,7 +350,7 @@ impl Rules {
         if let Some(why) = self.protection(snap, p) {
             return (Protected, why);
         }
-        if let Some(tty) = &info.tty {
+        if let Some(tty) = p.tty.name() {
             return (
                 HasTty,
                 format!("has terminal {tty} outside tmux: an interactive session"),
@@ -379,10 +374,11 @@ impl Rules {
                 format!("age {} < min_age {}", secs(p.age), secs(self.cfg.min_age)),
             );
         }
-        if let Some(why) = self.outside_workspace(snap, pid, info.workspace_root.as_ref()) {
+        let root = self.workspace_root(snap, pid);
+        if let Some(why) = self.outside_workspace(snap, pid, root.as_ref()) {
             return (OutsideWorkspace, why);
         }
-        let place = match &info.workspace_root {
+        let place = match &root {
             Some(r) => format!(" in workspace {}", r.display()),
             None => String::new(),
         };
@@ -410,8 +406,7 @@ impl Rules {
         if !self.is_agent(&snap, p) {
             return Err(format!("no longer an agent process (name {:?})", p.name));
         }
-        let info = self.info(&snap, p);
-        match self.verdict(&snap, p, &info) {
+        match self.verdict(&snap, p) {
             (VerdictKind::Orphan, _) => Ok(p.clone()),
             (v, why) => Err(format!("{v}: {why}")),
         }
@@ -465,10 +460,9 @@ impl Scan {
         if !self.rules.is_agent(&self.snap, p) {
             return None;
         }
-        let process = self.rules.info(&self.snap, p);
-        let (verdict, reason) = self.rules.verdict(&self.snap, p, &process);
+        let (verdict, reason) = self.rules.verdict(&self.snap, p);
         Some(Verdict {
-            process,
+            process: self.rules.info(&self.snap, p),
             verdict,
             reason,
         })
@@ -501,8 +495,15 @@ impl Scan {
             .procs()
             .iter()
             .filter(|p| !p.kthread && !p.is_defunct() && p.tty == Tty::None && p.age >= min_age)
-            .filter_map(|p| self.judge(p))
-            .filter(|v| v.verdict == VerdictKind::Orphan)
+            .filter(|p| self.rules.is_agent(&self.snap, p))
+            .filter_map(|p| match self.rules.verdict(&self.snap, p) {
+                (VerdictKind::Orphan, reason) => Some(Verdict {
+                    process: self.rules.info(&self.snap, p),
+                    verdict: VerdictKind::Orphan,
+                    reason,
+                }),
+                _ => None,
+            })
             .collect()
     }
 
