@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all lib header header-check demo test test-rust test-c test-go test-python deps bench go clean
+.PHONY: all lib header header-check demo test test-rust test-c test-go test-python test-platforms deps bench go clean
 
 all: lib header-check
 
@@ -24,7 +24,7 @@ demo: deps
 deps:
 	@scripts/ensure-deps.sh
 
-test: deps test-rust test-c test-go test-python
+test: deps test-rust test-c test-go test-python test-platforms
 	@echo "make test: every suite passed"
 
 test-rust: deps
@@ -44,6 +44,10 @@ test-go: lib
 
 test-python: lib
 	scripts/test-python.sh
+
+# macOS (portable backend) and Windows ("unsupported") must keep compiling.
+test-platforms:
+	scripts/check-platforms.sh
 
 bench: deps
 	scripts/bench.sh

@@ -187,7 +187,7 @@ impl Rules {
         }
         Ok(Rules {
             names: cfg.agent_names.clone(),
-            euid: nix::unistd::geteuid().as_raw(),
+            euid: crate::config::euid(),
             ws_root: cfg.workspace_root.as_deref().map(workspace::canonical),
             cfg: cfg.clone(),
             prot,

@@ -1,16 +1,18 @@
-//! One cleanup step (SPEC §3), reap set and reap now. Every path goes through
-//! [`Step::deliver`]: re-verify, then signal through the identity pin.
+//! One cleanup step (SPEC §3), reap set and reap now: the reports here, the
+//! engine (Unix only) in `cleanup/engine.rs`, where every path re-verifies
+//! and then signals through the identity pin.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::classify::{Kind, ProcessInfo, Scan, Verdict, VerdictKind};
+use crate::classify::{Kind, ProcessInfo};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ledger::{Entry, Ledger};
-use crate::signal::{self, Sent, Sig, Target};
-use crate::snapshot::{boot_clock, unkillable_reason, Identity};
+use crate::signal::Sig;
+use crate::snapshot::Identity;
+
+#[cfg(unix)]
+mod engine;
 
 /// What a step did (or, in a dry run, would do) to one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,393 +80,34 @@ pub struct Report {
     pub error: Option<Error>,
 }
 
-enum Delivery {
-    /// Sent (or would be, in a dry run); the pin, when there is one.
-    Sent(Option<Target>),
-    /// Not sent: the process is gone.
-    Gone,
-    /// Not sent: a check failed or the kernel refused.
-    NotSent,
-}
-
-/// Shared machinery of every cleanup path.
-struct Step<'a> {
-    scan: &'a Scan,
-    dry_run: bool,
-    kill_tree: bool,
-    /// Identities that are candidates themselves (never signalled as tree members).
-    candidates: HashSet<Identity>,
-    actions: Vec<Action>,
-    failures: Vec<String>,
-}
-
-fn gone_info(id: Identity, name: &str) -> ProcessInfo {
-    ProcessInfo {
-        id,
-        ppid: 0,
-        name: name.to_string(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-    }
-}
-
-impl<'a> Step<'a> {
-    fn new(scan: &'a Scan, candidates: &[Verdict]) -> Step<'a> {
-        let cfg = &scan.rules.cfg;
-        Step {
-            scan,
-            dry_run: cfg.dry_run,
-            kill_tree: cfg.kill_tree,
-            candidates: candidates.iter().map(|v| v.process.id).collect(),
-            actions: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    fn push(
-        &mut self,
-        process: ProcessInfo,
-        action: ActionKind,
-        signal: Option<Sig>,
-        reason: String,
-    ) {
-        self.actions.push(Action {
-            process,
-            action,
-            signal,
-            reason,
-            error: None,
-        });
-    }
-
-    /// Re-verifies `info` and sends `sig`, reporting the outcome as `kind`.
-    /// With `kill_tree`, its descendants from the snapshot follow, each
-    /// through its own identity check.
-    fn deliver(&mut self, info: &ProcessInfo, sig: Sig, kind: ActionKind) -> Delivery {
-        let delivery = self.send_one(info, sig, kind, None);
-        if self.kill_tree && matches!(delivery, Delivery::Sent(_)) {
-            for pid in self.scan.snap.descendants(info.id.pid) {
-                let Some(p) = self.scan.snap.get(pid) else {
-                    continue;
-                };
-                if self.candidates.contains(&p.id) {
-                    continue;
-                }
-                let child = self.scan.rules.info(&self.scan.snap, p);
-                self.send_one(&child, sig, kind, Some(info.id.pid));
-            }
-        }
-        delivery
-    }
-
-    /// Sends to one process; `tree_of` names the agent when it is one of its
-    /// descendants (`kill_tree`).
-    fn send_one(
-        &mut self,
-        info: &ProcessInfo,
-        sig: Sig,
-        kind: ActionKind,
-        tree_of: Option<i32>,
-    ) -> Delivery {
-        let rules = &self.scan.rules;
-        let (source, timeout) = (self.scan.snap.source(), self.scan.snap.timeout());
-        let verify = || {
-            if tree_of.is_some() {
-                rules.reverify_descendant(source, info.id)
-            } else {
-                rules.reverify(source, info.id)
-            }
-        };
-        let sent = if self.dry_run {
-            match verify() {
-                Ok(_) => None,
-                Err(why) => Some(Sent::Skipped(why)),
-            }
-        } else {
-            Some(signal::send(info.id, sig, source, timeout, verify))
-        };
-        let mut reason = match (tree_of, self.dry_run) {
-            (Some(agent), _) => format!("descendant of agent pid {agent} (kill_tree)"),
-            (None, true) => "dry run: verified, not sent".to_string(),
-            (None, false) => format!("{} sent", sig.name()),
-        };
-        match sent {
-            None => {
-                self.push(info.clone(), kind, Some(sig), reason);
-                Delivery::Sent(None)
-            }
-            Some(Sent::Done(fresh, target)) => {
-                if sig == Sig::Term && matches!(fresh.state, 'T' | 't') {
-                    reason.push_str("; it was stopped: SIGCONT sent too");
-                }
-                self.push(info.clone(), kind, Some(sig), reason);
-                Delivery::Sent(Some(target))
-            }
-            Some(Sent::Skipped(why)) => {
-                self.push(
-                    info.clone(),
-                    ActionKind::Skipped,
-                    None,
-                    format!("{} not sent: {why}", sig.name()),
-                );
-                Delivery::NotSent
-            }
-            Some(Sent::Gone) => {
-                self.push(
-                    info.clone(),
-                    ActionKind::Exited,
-                    None,
-                    format!("exited before {}", sig.name()),
-                );
-                Delivery::Gone
-            }
-            Some(Sent::Failed(e)) => {
-                let msg = format!("{} to pid {} failed: {e}", sig.name(), info.id.pid);
-                self.failures.push(msg.clone());
-                self.actions.push(Action {
-                    process: info.clone(),
-                    action: kind,
-                    signal: None,
-                    reason,
-                    error: Some(msg),
-                });
-                Delivery::NotSent
-            }
-        }
-    }
-
-    fn finish(self, problem: Option<Error>) -> Report {
-        let error = problem.or_else(|| match self.failures.len() {
-            0 => None,
-            1 => Some(Error::SignalFailed(self.failures[0].clone())),
-            n => Some(Error::SignalFailed(format!(
-                "{n} signals failed; first: {}",
-                self.failures[0]
-            ))),
-        });
-        Report {
-            actions: self.actions,
-            error,
-        }
-    }
-}
-
-/// Why `id` is not a candidate, for a `skipped` report.
-fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
-    match scan.verdict_of(id) {
-        Some(v) => {
-            let why = format!("{}: {}", v.verdict, v.reason);
-            (v.process, why)
-        }
-        None => (gone_info(id, ""), "no such agent process".into()),
-    }
-}
-
-/// One cleanup step of `kind`, or (with `only`) a reap of exactly those
-/// identities. Holds the ledger lock from load to save.
-fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
-    cfg.validate()?;
-    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
-    let scan = Scan::new(cfg)?;
-    if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
-        return Ok(Report::default());
-    }
-    let candidates = scan.orphans();
-    let loaded = ledger.load(cfg.dry_run);
-    let mut contents = loaded.contents;
-    let ids = scan.snap.source().name();
-    if !contents.entries.is_empty() && contents.ids != ids {
-        return Err(Error::InvalidArgument(format!(
-            "the ledger in {} holds identities of the {} backend, this step uses the {ids} \
-             backend: use the same backend or another state_dir",
-            ledger.path().display(),
-            contents.ids
-        )));
-    }
-    contents.ids = ids.to_string();
-    let mut step = Step::new(&scan, &candidates);
-    let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
-    let now = boot_clock();
-    let mut kept: Vec<Entry> = Vec::new();
-    let mut seen: HashSet<Identity> = HashSet::new();
-
-    for mut e in std::mem::take(&mut contents.entries) {
-        seen.insert(e.id);
-        if !wanted(&e.id) {
-            kept.push(e);
-            continue;
-        }
-        let Some(p) = scan.snap.get(e.id.pid).filter(|p| p.id == e.id) else {
-            step.push(
-                gone_info(e.id, &e.name),
-                ActionKind::Exited,
-                None,
-                "gone".into(),
-            );
-            continue;
-        };
-        let v = scan.verdict_of(e.id);
-        let info = match &v {
-            Some(v) => v.process.clone(),
-            None => scan.rules.info(&scan.snap, p),
-        };
-        if p.is_defunct() {
-            let why = format!("defunct: parent pid {} must reap it", p.ppid);
-            step.push(info, ActionKind::Exited, None, why);
-            continue;
-        }
-        match v {
-            Some(v) if v.verdict == VerdictKind::Orphan => {}
-            other => {
-                let why = other.map_or("no longer an agent process".into(), |v| {
-                    format!("{}: {}", v.verdict, v.reason)
-                });
-                step.push(info, ActionKind::Released, None, why);
-                continue;
-            }
-        }
-        let since = now.saturating_sub(e.sent_at);
-        match e.signal {
-            Sig::Kill if since < Duration::from_secs(1) => {
-                step.push(
-                    info,
-                    ActionKind::Waiting,
-                    None,
-                    "SIGKILL sent; waiting for it to exit".into(),
-                );
-            }
-            Sig::Kill => {
-                let why = unkillable_reason(scan.snap.source(), p);
-                step.push(info, ActionKind::Unkillable, None, why);
-            }
-            _ if since >= cfg.grace => match step.deliver(&info, Sig::Kill, ActionKind::Sigkill) {
-                Delivery::Sent(_) => {
-                    e.signal = Sig::Kill;
-                    e.sent_at = now;
-                }
-                Delivery::Gone => continue,
-                Delivery::NotSent => {}
-            },
-            _ => {
-                let left = cfg.grace.saturating_sub(since);
-                step.push(
-                    info,
-                    ActionKind::Waiting,
-                    None,
-                    format!("{:.1}s of grace left", left.as_secs_f64()),
-                );
-            }
-        }
-        kept.push(e);
-    }
-
-    for v in &candidates {
-        let id = v.process.id;
-        if seen.contains(&id) || !wanted(&id) {
-            continue;
-        }
-        if let Delivery::Sent(_) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
-            kept.push(Entry {
-                id,
-                kind,
-                signal: Sig::Term,
-                sent_at: now,
-                name: v.process.name.clone(),
-            });
-        }
-    }
-
-    let is_candidate = |id: &Identity| step.candidates.contains(id);
-    let skipped: Vec<Identity> = only
-        .unwrap_or(&[])
-        .iter()
-        .filter(|id| !seen.contains(id) && !is_candidate(id))
-        .copied()
-        .collect();
-    for id in skipped {
-        let (info, why) = not_a_candidate(&scan, id);
-        step.push(info, ActionKind::Skipped, None, why);
-    }
-
-    let mut problem = loaded.problem;
-    if !cfg.dry_run {
-        contents.entries = kept;
-        if let Err(e) = ledger.save(&contents) {
-            problem = problem.or(Some(e));
-        }
-    }
-    Ok(step.finish(problem))
-}
-
 /// One cleanup step (SPEC §3) for `kind`.
 pub fn cleanup_step(cfg: &Config, kind: Kind) -> Result<Report> {
-    run(cfg, kind, None)
+    #[cfg(unix)]
+    return engine::run(cfg, kind, None);
+    #[cfg(not(unix))]
+    return unsupported(cfg, kind);
 }
 
 /// Cleans up exactly `ids` (each must still be a candidate), nothing else:
 /// for a list a person approved. Uses the shared ledger, so repeated calls
 /// escalate SIGTERM → SIGKILL like steps do.
 pub fn reap_set(cfg: &Config, ids: &[Identity]) -> Result<Report> {
-    run(cfg, Kind::Orphans, Some(ids))
+    #[cfg(unix)]
+    return engine::run(cfg, Kind::Orphans, Some(ids));
+    #[cfg(not(unix))]
+    return unsupported(cfg, ids);
 }
 
 /// SIGTERM, wait for exit up to `deadline`, then SIGKILL, synchronously, for
 /// shutdown paths. Each identity must still be a candidate.
 pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Report> {
-    cfg.validate()?;
-    let scan = Scan::new(cfg)?;
-    let candidates = scan.orphans();
-    let mut step = Step::new(&scan, &candidates);
-    let mut pinned: Vec<(ProcessInfo, Target)> = Vec::new();
-    let started = Instant::now();
-    let mut unique: HashSet<Identity> = HashSet::new();
-    for id in ids.iter().filter(|id| unique.insert(**id)) {
-        let Some(v) = candidates.iter().find(|v| v.process.id == *id) else {
-            let (info, why) = not_a_candidate(&scan, *id);
-            step.push(info, ActionKind::Skipped, None, why);
-            continue;
-        };
-        if let Delivery::Sent(Some(t)) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
-            pinned.push((v.process.clone(), t));
-        }
-    }
-    let targets: Vec<&Target> = pinned.iter().map(|(_, t)| t).collect();
-    let exited = signal::wait_exit(&targets, started + deadline);
-    let mut killed: Vec<(ProcessInfo, Target)> = Vec::new();
-    for ((info, target), gone) in pinned.into_iter().zip(exited) {
-        if gone {
-            let why = format!(
-                "exited within {:.1}s of SIGTERM",
-                started.elapsed().as_secs_f64()
-            );
-            step.push(info, ActionKind::Exited, None, why);
-        } else if let Delivery::Sent(Some(t)) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill)
-        {
-            drop(target);
-            killed.push((info, t));
-        }
-    }
-    let targets: Vec<&Target> = killed.iter().map(|(_, t)| t).collect();
-    let exited = signal::wait_exit(&targets, Instant::now() + Duration::from_secs(1));
-    for ((info, _), gone) in killed.into_iter().zip(exited) {
-        if gone {
-            step.push(
-                info,
-                ActionKind::Exited,
-                None,
-                "exited after SIGKILL".into(),
-            );
-        } else {
-            let why = scan
-                .snap
-                .get(info.id.pid)
-                .map(|p| unkillable_reason(scan.snap.source(), p))
-                .unwrap_or_else(|| "still alive after SIGKILL".into());
-            step.push(info, ActionKind::Unkillable, None, why);
-        }
-    }
-    Ok(step.finish(None))
+    #[cfg(unix)]
+    return engine::reap_now(cfg, ids, deadline);
+    #[cfg(not(unix))]
+    return unsupported(cfg, (ids, deadline));
+}
+
+#[cfg(not(unix))]
+fn unsupported<T>(_cfg: &Config, _args: T) -> Result<Report> {
+    Err(Error::Unsupported("signalling needs a Unix".into()))
 }

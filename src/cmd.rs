@@ -2,7 +2,6 @@
 //! an error, never an empty answer.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,8 +37,9 @@ impl std::fmt::Display for Failure {
 pub(crate) fn run(mut cmd: Command, timeout: Duration) -> Result<Output, Failure> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(Failure::Spawn)?;
     let drain = |r: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {
@@ -77,10 +77,13 @@ pub(crate) fn run(mut cmd: Command, timeout: Duration) -> Result<Output, Failure
     };
     let Some(status) = status else {
         // Our own child's group: we started it, so we may end it.
+        #[cfg(unix)]
         let _ = nix::sys::signal::killpg(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
+        #[cfg(not(unix))]
+        let _ = child.kill();
         let _ = child.wait();
         return Err(Failure::Timeout);
     };

@@ -166,9 +166,17 @@ impl Config {
         }
         match std::env::var_os("XDG_RUNTIME_DIR") {
             Some(d) if !d.is_empty() => PathBuf::from(d).join("procreap"),
-            _ => PathBuf::from(format!("/tmp/procreap-{}", nix::unistd::geteuid())),
+            _ => PathBuf::from(format!("/tmp/procreap-{}", euid())),
         }
     }
+}
+
+/// The caller's effective uid (0 where there are no uids).
+pub(crate) fn euid() -> u32 {
+    #[cfg(unix)]
+    return nix::unistd::geteuid().as_raw();
+    #[cfg(not(unix))]
+    return 0;
 }
 
 /// Expands a leading `~/` to `$HOME/`.

@@ -179,10 +179,14 @@ pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
 }
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn clock_ticks() -> u64 {
     static HZ: once_cell::sync::Lazy<u64> = once_cell::sync::Lazy::new(|| {
+        #[cfg(unix)]
         // SAFETY: sysconf has no preconditions.
         let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        #[cfg(not(unix))]
+        let v = 100;
         if v > 0 {
             v as u64
         } else {
@@ -194,6 +198,7 @@ pub(crate) fn clock_ticks() -> u64 {
 
 /// Time since boot (including suspend), the clock `/proc` start times use.
 /// Also the clock of the ledger, immune to wall-clock jumps.
+#[cfg(unix)]
 pub(crate) fn boot_clock() -> Duration {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let id = nix::time::ClockId::CLOCK_BOOTTIME;
@@ -202,6 +207,11 @@ pub(crate) fn boot_clock() -> Duration {
     nix::time::clock_gettime(id)
         .map(Duration::from)
         .unwrap_or_default()
+}
+
+#[cfg(not(unix))]
+pub(crate) fn boot_clock() -> Duration {
+    Duration::ZERO
 }
 
 /// Which backend reads the table.
@@ -224,7 +234,8 @@ impl Source {
         match b {
             Backend::Proc if cfg!(target_os = "linux") => Ok(Source::Proc),
             Backend::Proc => Err(Error::Unsupported("the /proc backend needs Linux".into())),
-            Backend::Ps => Ok(Source::Ps),
+            Backend::Ps if cfg!(unix) => Ok(Source::Ps),
+            Backend::Ps => Err(Error::Unsupported("the ps backend needs a Unix".into())),
             Backend::Auto if cfg!(target_os = "linux") => Ok(Source::Proc),
             Backend::Auto if cfg!(unix) => Ok(Source::Ps),
             Backend::Auto => Err(Error::Unsupported("no process-table backend".into())),

@@ -1,0 +1,191 @@
+//! The Unix half of [`crate::signal`]: pinning a process and signalling it
+//! through the pin.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::Sig;
+use crate::snapshot::{Identity, Proc, Snapshot, Source};
+
+fn number(sig: Sig) -> libc::c_int {
+    match sig {
+        Sig::Term => libc::SIGTERM,
+        Sig::Kill => libc::SIGKILL,
+        Sig::Cont => libc::SIGCONT,
+    }
+}
+
+/// How a signal attempt ended.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// Delivered to the verified process (fresh view of it attached).
+    Done(Proc, Target),
+    /// The re-verification failed: nothing was sent.
+    Skipped(String),
+    /// The identity no longer exists.
+    Gone,
+    /// The kernel refused (EPERM, …).
+    Failed(std::io::Error),
+}
+
+/// A process pinned for signalling and waiting.
+#[derive(Debug)]
+pub(crate) struct Target {
+    id: Identity,
+    source: Source,
+    timeout: Duration,
+    pidfd: Option<OwnedFd>,
+}
+
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us; we own it.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_pid: i32) -> std::io::Result<OwnedFd> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+impl Target {
+    /// Pins `id`. `None` when the pid does not exist.
+    fn open(id: Identity, source: Source, timeout: Duration) -> Option<Target> {
+        let pidfd = match pidfd_open(id.pid) {
+            Ok(fd) => Some(fd),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
+            // ENOSYS (old kernel, other Unix), EPERM (seccomp): fall back.
+            Err(_) => None,
+        };
+        Some(Target {
+            id,
+            source,
+            timeout,
+            pidfd,
+        })
+    }
+
+    fn send(&self, sig: Sig) -> std::io::Result<()> {
+        let rc = match &self.pidfd {
+            #[cfg(target_os = "linux")]
+            Some(fd) => {
+                // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        number(sig),
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            Some(_) => unreachable!("no pidfds off Linux"),
+            None => {
+                // No pidfd: the identity was re-read just before; check once more.
+                match Snapshot::read_one(self.source, self.timeout, self.id.pid) {
+                    Some(p) if p.id == self.id => {}
+                    _ => return Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
+                }
+                // SAFETY: plain kill(2).
+                unsafe { libc::kill(self.id.pid, number(sig)) as libc::c_long }
+            }
+        };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// True once the process has exited (defunct or gone).
+    fn exited(&self) -> bool {
+        if let Some(fd) = &self.pidfd {
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, zero timeout.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            return n > 0;
+        }
+        match Snapshot::read_one(self.source, self.timeout, self.id.pid) {
+            Some(p) => p.id != self.id || p.is_defunct(),
+            None => true,
+        }
+    }
+}
+
+/// Pins `id`, runs `verify` (which must re-read the process afresh), then
+/// sends `sig` through the pin. A stopped process also gets SIGCONT after a
+/// SIGTERM, so it can act on it.
+pub(crate) fn send(
+    id: Identity,
+    sig: Sig,
+    source: Source,
+    timeout: Duration,
+    verify: impl FnOnce() -> Result<Proc, String>,
+) -> Sent {
+    let Some(target) = Target::open(id, source, timeout) else {
+        return Sent::Gone;
+    };
+    let fresh = match verify() {
+        Ok(p) => p,
+        Err(why) => return Sent::Skipped(why),
+    };
+    if let Err(e) = target.send(sig) {
+        return match e.raw_os_error() {
+            Some(libc::ESRCH) => Sent::Gone,
+            _ => Sent::Failed(e),
+        };
+    }
+    if sig == Sig::Term && matches!(fresh.state, 'T' | 't') {
+        let _ = target.send(Sig::Cont);
+    }
+    Sent::Done(fresh, target)
+}
+
+/// Waits until every target has exited or `deadline` passes; returns which
+/// exited (by index).
+pub(crate) fn wait_exit(targets: &[&Target], deadline: Instant) -> Vec<bool> {
+    let mut done: Vec<bool> = targets.iter().map(|t| t.exited()).collect();
+    while done.iter().any(|d| !d) && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds: Vec<libc::pollfd> = targets
+            .iter()
+            .zip(&done)
+            .filter(|(_, d)| !**d)
+            .filter_map(|(t, _)| t.pidfd.as_ref())
+            .map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let all_pinned = fds.len() == done.iter().filter(|d| !**d).count();
+        let ms = if all_pinned {
+            left.as_millis().min(1000)
+        } else {
+            left.as_millis().min(20)
+        } as i32;
+        if fds.is_empty() {
+            std::thread::sleep(Duration::from_millis(ms.max(1) as u64));
+        } else {
+            // SAFETY: a valid array of pollfds of the given length.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms.max(1)) };
+        }
+        for (d, t) in done.iter_mut().zip(targets) {
+            if !*d {
+                *d = t.exited();
+            }
+        }
+    }
+    done
+}
