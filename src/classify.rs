@@ -389,11 +389,14 @@ impl Rules {
     }
 
     /// Re-reads `id` and its ancestry afresh and checks that it is still the
-    /// same process and still a candidate. `Err` holds the failed check.
+    /// same process and still a target: an agent must still be a candidate;
+    /// a descendant captured for `kill_tree` must still be alive and
+    /// unprotected. `Err` holds the failed check.
     pub(crate) fn reverify(
         &self,
         source: Source,
         id: Identity,
+        agent: bool,
     ) -> std::result::Result<Proc, String> {
         let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
         let p = snap.get(id.pid).ok_or("process is gone")?;
@@ -403,34 +406,24 @@ impl Rules {
                 id.pid, p.id.start_time, id.start_time
             ));
         }
-        if !self.is_agent(&snap, p) {
+        let (verdict, why) = if !agent {
+            match (p.is_defunct(), self.protection(&snap, p)) {
+                (true, _) => (
+                    VerdictKind::Defunct,
+                    format!("parent pid {} must reap it", p.ppid),
+                ),
+                (false, Some(why)) => (VerdictKind::Protected, why),
+                (false, None) => (VerdictKind::Orphan, String::new()),
+            }
+        } else if self.is_agent(&snap, p) {
+            self.verdict(&snap, p)
+        } else {
             return Err(format!("no longer an agent process (name {:?})", p.name));
+        };
+        match verdict {
+            VerdictKind::Orphan => Ok(p.clone()),
+            v => Err(format!("{v}: {why}")),
         }
-        match self.verdict(&snap, p) {
-            (VerdictKind::Orphan, _) => Ok(p.clone()),
-            (v, why) => Err(format!("{v}: {why}")),
-        }
-    }
-
-    /// Re-reads a descendant captured for `kill_tree`: same identity, still
-    /// unprotected, not defunct.
-    pub(crate) fn reverify_descendant(
-        &self,
-        source: Source,
-        id: Identity,
-    ) -> std::result::Result<Proc, String> {
-        let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
-        let p = snap.get(id.pid).ok_or("process is gone")?;
-        if p.id != id {
-            return Err(format!("pid {} now belongs to another process", id.pid));
-        }
-        if p.is_defunct() {
-            return Err(format!("defunct: parent pid {} must reap it", p.ppid));
-        }
-        if let Some(why) = self.protection(&snap, p) {
-            return Err(format!("protected: {why}"));
-        }
-        Ok(p.clone())
     }
 }
 

@@ -276,19 +276,7 @@ func actions(l *C.procreap_action_list) []Action {
 // IDE-launched, at least MinAge old, in a workspace (when WorkspaceMarker is
 // set), the caller's own (unless AllUsers). It sends no signal.
 func FindOrphans(cfg Config) ([]Process, error) {
-	c, err := cfg.build()
-	if err != nil {
-		return nil, err
-	}
-	defer c.free()
-	var out *C.procreap_process_list
-	var cerr *C.procreap_error
-	st := C.procreap_find_orphans(c.ptr, &out, &cerr)
-	list := processes(out)
-	if err := errorOf(st, cerr); err != nil {
-		return nil, err
-	}
-	return list, nil
+	return find(Orphans, cfg)
 }
 
 // FindZombies returns the agent processes that are zombies under cfg: the
@@ -296,6 +284,11 @@ func FindOrphans(cfg Config) ([]Process, error) {
 // server runs and nothing is protected, an empty list when a tmux server
 // runs without panes. It sends no signal.
 func FindZombies(cfg Config) ([]Process, error) {
+	return find(Zombies, cfg)
+}
+
+// find runs the scan of kind; the two scans differ by their kind only.
+func find(kind Kind, cfg Config) ([]Process, error) {
 	c, err := cfg.build()
 	if err != nil {
 		return nil, err
@@ -303,7 +296,12 @@ func FindZombies(cfg Config) ([]Process, error) {
 	defer c.free()
 	var out *C.procreap_process_list
 	var cerr *C.procreap_error
-	st := C.procreap_find_zombies(c.ptr, &out, &cerr)
+	var st C.procreap_status
+	if kind == Zombies {
+		st = C.procreap_find_zombies(c.ptr, &out, &cerr)
+	} else {
+		st = C.procreap_find_orphans(c.ptr, &out, &cerr)
+	}
 	list := processes(out)
 	if err := errorOf(st, cerr); err != nil {
 		return nil, err

@@ -106,13 +106,7 @@ impl<'a> Step<'a> {
     ) -> Delivery {
         let rules = &self.scan.rules;
         let (source, timeout) = (self.scan.snap.source(), self.scan.snap.timeout());
-        let verify = || {
-            if tree_of.is_some() {
-                rules.reverify_descendant(source, info.id)
-            } else {
-                rules.reverify(source, info.id)
-            }
-        };
+        let verify = || rules.reverify(source, info.id, tree_of.is_none());
         let sent = if self.dry_run {
             match verify() {
                 Ok(_) => None,
@@ -359,7 +353,7 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     for ((info, target), gone) in pinned.into_iter().zip(exited) {
         if gone {
             let why = format!(
-                "exited within {:.1}s of SIGTERM",
+                "exited within {:.1}s after SIGTERM",
                 started.elapsed().as_secs_f64()
             );
             step.push(info, ActionKind::Exited, None, why);

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use crate::classify::Kind;
+use crate::classify::{Kind, Scan};
 use crate::cleanup::Report;
 use crate::ffi::config::{config_or_default, procreap_config};
 use crate::ffi::{
@@ -18,6 +18,21 @@ pub extern "C" fn procreap_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// The scans differ by their kind only.
+fn find(
+    config: *const procreap_config,
+    kind: Kind,
+    out: *mut *mut procreap_process_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    ffi_guard!(err, {
+        check_out(out, "out")?;
+        let found = Scan::new(&config_or_default(config))?.candidates(kind)?;
+        write_out(out, procreap_process_list::new(&found));
+        Ok(())
+    })
+}
+
 /// Agent processes that are orphans. `config` may be NULL (defaults). On
 /// success `*out` receives a list to free with `procreap_process_list_free`.
 #[no_mangle]
@@ -26,12 +41,7 @@ pub extern "C" fn procreap_find_orphans(
     out: *mut *mut procreap_process_list,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    ffi_guard!(err, {
-        check_out(out, "out")?;
-        let found = crate::find_orphans(&config_or_default(config))?;
-        write_out(out, procreap_process_list::new(&found));
-        Ok(())
-    })
+    find(config, Kind::Orphans, out, err)
 }
 
 /// Agent processes that are zombies: like orphans, but fails with
@@ -43,12 +53,7 @@ pub extern "C" fn procreap_find_zombies(
     out: *mut *mut procreap_process_list,
     err: *mut *mut procreap_error,
 ) -> procreap_status {
-    ffi_guard!(err, {
-        check_out(out, "out")?;
-        let found = crate::find_zombies(&config_or_default(config))?;
-        write_out(out, procreap_process_list::new(&found));
-        Ok(())
-    })
+    find(config, Kind::Zombies, out, err)
 }
 
 /// Every agent process with its verdict and a human reason. Free with
