@@ -429,11 +429,12 @@ procreap_status procreap_explain(const struct procreap_config *config,
 /*
  One cleanup step (SPEC §3) of `kind` (a `procreap_kind` value).
 
- `*out` is written on success, and also — because signals were sent —
- when the status is `PROCREAP_STATUS_SIGNAL_FAILED`,
- `PROCREAP_STATUS_LEDGER_CORRUPT` or `PROCREAP_STATUS_IO` (the ledger could
- not be saved). Initialise it to NULL and always pass it to
- `procreap_action_list_free`.
+ `*out` is written on success, and also whenever the step ran but reports
+ an error after acting — `PROCREAP_STATUS_SIGNAL_FAILED`,
+ `PROCREAP_STATUS_LEDGER_CORRUPT`, or `PROCREAP_STATUS_IO` /
+ `PROCREAP_STATUS_PERMISSION` when the ledger could not be saved — so no
+ action is lost. Initialise it to NULL, test it rather than the status, and
+ always pass it to `procreap_action_list_free`.
  */
 procreap_status procreap_cleanup_step(const struct procreap_config *config,
                                       uint32_t kind,

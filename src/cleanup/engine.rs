@@ -235,7 +235,11 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             );
             continue;
         };
-        let v = scan.verdict_of(e.id);
+        let v = candidates
+            .iter()
+            .find(|c| c.process.id == e.id)
+            .cloned()
+            .or_else(|| scan.verdict_of(e.id));
         let info = match &v {
             Some(v) => v.process.clone(),
             None => scan.rules.info(&scan.snap, p),

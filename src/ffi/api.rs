@@ -88,11 +88,12 @@ fn identities(ids: *const procreap_identity, len: usize) -> Result<Vec<Identity>
 
 /// One cleanup step (SPEC §3) of `kind` (a `procreap_kind` value).
 ///
-/// `*out` is written on success, and also — because signals were sent —
-/// when the status is `PROCREAP_STATUS_SIGNAL_FAILED`,
-/// `PROCREAP_STATUS_LEDGER_CORRUPT` or `PROCREAP_STATUS_IO` (the ledger could
-/// not be saved). Initialise it to NULL and always pass it to
-/// `procreap_action_list_free`.
+/// `*out` is written on success, and also whenever the step ran but reports
+/// an error after acting — `PROCREAP_STATUS_SIGNAL_FAILED`,
+/// `PROCREAP_STATUS_LEDGER_CORRUPT`, or `PROCREAP_STATUS_IO` /
+/// `PROCREAP_STATUS_PERMISSION` when the ledger could not be saved — so no
+/// action is lost. Initialise it to NULL, test it rather than the status, and
+/// always pass it to `procreap_action_list_free`.
 #[no_mangle]
 pub extern "C" fn procreap_cleanup_step(
     config: *const procreap_config,

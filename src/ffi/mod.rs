@@ -7,8 +7,8 @@
 //!   optional `procreap_error **err` out-parameter, written only on failure;
 //! - results are written to out-parameters only on success — except that the
 //!   three functions that send signals also write their action list when the
-//!   status is `PROCREAP_STATUS_SIGNAL_FAILED`, `PROCREAP_STATUS_LEDGER_CORRUPT`
-//!   or `PROCREAP_STATUS_IO` after signals were sent, so no action is lost;
+//!   step ran but reports an error after acting (a failed signal, an untrusted
+//!   ledger, a ledger that could not be saved), so no action is lost;
 //! - every `_free` function accepts NULL; freeing twice is forbidden;
 //! - no panic crosses the boundary: it becomes `PROCREAP_STATUS_PANIC`.
 #![allow(non_camel_case_types)]
