@@ -507,6 +507,7 @@ fn zombie_rule_inside_namespace() {
     let _ = Command::new("tmux")
         .args(["-L", &sock, "kill-server"])
         .status();
+    remove_socket(&sock);
     assert_eq!(
         z.unwrap(),
         vec![],

@@ -356,6 +356,18 @@ fn exec_done(pid: i32) -> bool {
     it.is_some() && it != me
 }
 
+/// Removes the socket file of the private tmux server `sock` (a server
+/// that had to be SIGKILLed leaves it behind).
+pub fn remove_socket(sock: &str) {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let dir = std::env::var_os("TMUX_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(format!("tmux-{uid}"));
+    let _ = std::fs::remove_file(dir.join(sock));
+}
+
 pub fn which(prog: &str) -> PathBuf {
     for dir in ["/bin", "/usr/bin", "/usr/local/bin"] {
         let p = Path::new(dir).join(prog);
@@ -387,6 +399,9 @@ impl Drop for Lab {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+        }
+        for sock in &self.sockets {
+            remove_socket(sock);
         }
         for pid in &self.pids {
             started.extend(tree(*pid));
