@@ -331,3 +331,8 @@ def test_explain_protected_by_a_private_tmux_pane(decoys, make_config):
         assert procreap.find_zombies(make_config(tmux_sockets=[sock])) == []
     finally:
         run("kill-server")
+        sockdir = os.environ.get("TMUX_TMPDIR", "/tmp") + f"/tmux-{os.geteuid()}"
+        try:
+            os.unlink(f"{sockdir}/{sock}")  # left behind when the server dies hard
+        except FileNotFoundError:
+            pass
