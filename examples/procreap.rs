@@ -560,10 +560,9 @@ fn verdict_table(vs: &[Verdict]) -> String {
 
 fn action_reason(a: &Action, dry_run: bool) -> String {
     let mut parts: Vec<String> = Vec::new();
-    match a.signal {
-        Some(s) if dry_run => parts.push(format!("would send {}", s.name())),
-        Some(s) => parts.push(format!("{} sent", s.name())),
-        None => {}
+    // The library's reason already says what was sent.
+    if let (Some(s), true) = (a.signal, dry_run) {
+        parts.push(format!("would send {}", s.name()));
     }
     if !a.reason.is_empty() {
         parts.push(clean(&a.reason));
