@@ -229,8 +229,15 @@ impl Rules {
         let mut below = pid;
         let mut cur = p.ppid;
         for _ in 0..=snap.procs().len() + 1 {
-            if cur <= 0 {
+            if cur <= 0 && below == 1 {
                 return None;
+            }
+            if cur <= 0 {
+                // Only init has no parent; anything else was started from
+                // outside this pid namespace, where a tmux may hold it.
+                return Some(format!(
+                    "pid {below}'s parent is outside this pid namespace: cannot prove it is outside tmux"
+                ));
             }
             if let Some(o) = self.prot.panes.get(&cur) {
                 return Some(format!("descendant of tmux pane process {cur} ({o})"));
@@ -533,5 +540,67 @@ impl Scan {
             ));
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc_(pid: i32, ppid: i32, name: &str) -> Proc {
+        Proc {
+            id: Identity { pid, start_time: 1 },
+            ppid,
+            name: name.into(),
+            state: 'S',
+            tty: Tty::None,
+            age: Duration::from_secs(3600),
+            kthread: false,
+            listed_uid: Some(0),
+            args: (0, 0),
+        }
+    }
+
+    fn rules() -> Rules {
+        let cfg = Config {
+            protected_pid_files: vec![],
+            protected_pids: vec![40],
+            ..Config::default()
+        };
+        Rules::new(&cfg).unwrap()
+    }
+
+    /// The ancestry walk over a fabricated table: every way to be protected,
+    /// and the one way not to be.
+    #[test]
+    fn protection_walks_the_ancestry_and_doubts_what_it_cannot_see() {
+        let snap = Snapshot::from_procs(
+            Source::Proc,
+            Duration::from_secs(1),
+            vec![
+                proc_(1, 0, "init"),
+                proc_(10, 1, "tmux: server"),
+                proc_(11, 10, "bash"),
+                proc_(12, 11, "claude"),
+                proc_(20, 1, "sh"),
+                proc_(21, 20, "claude"),
+                proc_(30, 999, "claude"), // parent not visible
+                proc_(31, 0, "claude"),   // parent outside the pid namespace
+                proc_(40, 1, "mayor"),
+                proc_(41, 40, "claude"),
+            ],
+        );
+        let r = rules();
+        let why = |pid| r.protection(&snap, snap.get(pid).unwrap());
+        assert_eq!(
+            why(12).unwrap(),
+            "in tmux pane process 11 of tmux server pid 10"
+        );
+        assert_eq!(why(21), None);
+        assert!(why(30).unwrap().contains("ancestor pid 999 is not visible"));
+        assert!(why(31).unwrap().contains("outside this pid namespace"));
+        assert!(why(41).unwrap().contains("descendant of protected root 40"));
+        assert!(why(40).unwrap().contains("is protected root 40"));
+        assert_eq!(why(1), None);
     }
 }

@@ -289,7 +289,7 @@ impl Snapshot {
         }
     }
 
-    fn from_procs(source: Source, timeout: Duration, procs: Vec<Proc>) -> Snapshot {
+    pub(crate) fn from_procs(source: Source, timeout: Duration, procs: Vec<Proc>) -> Snapshot {
         let mut index = HashMap::with_capacity(procs.len());
         let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
         for (i, p) in procs.iter().enumerate() {
