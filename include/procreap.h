@@ -484,7 +484,7 @@ procreap_status procreap_config_set_agent_names(struct procreap_config *cfg,
                                                 struct procreap_error **err);
 
 /*
- Whether argv[0]'s basename also counts as the name (default true).
+ Whether `argv[0]`'s basename also counts as the name (default true).
  */
 procreap_status procreap_config_set_match_argv0(struct procreap_config *cfg,
                                                 bool on,

@@ -23,7 +23,7 @@ pub enum Backend {
 pub struct Config {
     /// Process names that make a process an agent (case-insensitive).
     pub agent_names: Vec<String>,
-    /// Also match the basename of argv[0] (agents whose binary is named after a version).
+    /// Also match the basename of `argv[0]` (agents whose binary is named after a version).
     pub match_argv0: bool,
     /// Younger processes are never candidates.
     pub min_age: Duration,

@@ -366,7 +366,7 @@ impl Snapshot {
             .as_deref()
     }
 
-    /// The basename of argv[0], if any.
+    /// The basename of `argv[0]`, if any.
     pub fn argv0_base(&self, pid: i32) -> Option<&str> {
         let l = self.lazy(pid)?;
         let a0 = l

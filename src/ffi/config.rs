@@ -92,7 +92,7 @@ pub extern "C" fn procreap_config_set_agent_names(
     })
 }
 
-/// Whether argv[0]'s basename also counts as the name (default true).
+/// Whether `argv[0]`'s basename also counts as the name (default true).
 #[no_mangle]
 pub extern "C" fn procreap_config_set_match_argv0(
     cfg: *mut procreap_config,
