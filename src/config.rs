@@ -159,6 +159,24 @@ impl Config {
         Ok(())
     }
 
+    /// A short fingerprint of the knobs that decide *whose* agents these are
+    /// (names, workspace, users). Configurations that share a ledger (two
+    /// towns, an operator's CLI) release each other's entries only for facts
+    /// about the process (protected, got a terminal), never because one of
+    /// them does not consider it its own.
+    pub fn scope(&self) -> String {
+        let mut names: Vec<String> = self.agent_names.iter().map(|n| n.to_lowercase()).collect();
+        names.sort();
+        let key = format!(
+            "{names:?}|{}|{:?}|{:?}|{}",
+            self.match_argv0, self.workspace_marker, self.workspace_root, self.all_users,
+        );
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        format!("{h:016x}")
+    }
+
     /// The state directory this configuration uses.
     pub fn resolved_state_dir(&self) -> PathBuf {
         if let Some(d) = &self.state_dir {

@@ -28,6 +28,11 @@ pub struct Entry {
     pub signal: Sig,
     /// When, on the boot clock.
     pub sent_at: Duration,
+    /// The configuration that signalled it ([`Config::scope`]): only a
+    /// configuration of the same scope may release it.
+    ///
+    /// [`Config::scope`]: crate::Config::scope
+    pub scope: String,
     /// Its name, for reports after it is gone.
     pub name: String,
 }
@@ -99,12 +104,13 @@ impl Contents {
         );
         for e in &self.entries {
             s.push_str(&format!(
-                "{} {} {} {} {} {}\n",
+                "{} {} {} {} {} {} {}\n",
                 e.id.pid,
                 e.id.start_time,
                 e.kind.as_str(),
                 e.signal.name(),
                 e.sent_at.as_millis(),
+                escape(&e.scope),
                 escape(&e.name)
             ));
         }
@@ -143,7 +149,7 @@ impl Contents {
         for (n, line) in lines.enumerate() {
             let bad = || format!("bad entry on line {}", n + 4);
             let f: Vec<&str> = line.split(' ').collect();
-            let [pid, start, kind, sig, at, name] = f[..] else {
+            let [pid, start, kind, sig, at, scope, name] = f[..] else {
                 return Err(bad());
             };
             let pid: i32 = pid.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
@@ -157,6 +163,7 @@ impl Contents {
                     .filter(|s| *s != Sig::Cont)
                     .ok_or_else(bad)?,
                 sent_at: Duration::from_millis(at.parse().map_err(|_| bad())?),
+                scope: unescape(scope).ok_or_else(bad)?,
                 name: unescape(name).ok_or_else(bad)?,
             });
         }

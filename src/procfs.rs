@@ -67,6 +67,15 @@ fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
 /// One pass over `/proc`: one stat read per process. Processes that vanish or
 /// cannot be read are skipped.
 pub(crate) fn list() -> Result<Vec<Proc>> {
+    // Identities from a /proc of another pid namespace would name other
+    // processes than the pids we signal.
+    let me = std::fs::read_link("/proc/self").ok();
+    if me.as_deref().and_then(|p| p.to_str()) != Some(&std::process::id().to_string()) {
+        return Err(Error::Unsupported(format!(
+            "/proc/self is {me:?}, not pid {}: /proc belongs to another pid namespace",
+            std::process::id()
+        )));
+    }
     let dir = std::fs::read_dir("/proc").map_err(|e| Error::io("listing /proc", e))?;
     let now = boot_clock();
     let hz = clock_ticks();
@@ -99,9 +108,14 @@ pub(crate) fn read(pid: i32) -> Option<Proc> {
 
 /// argv split at NULs (lossy UTF-8); `None` when unreadable.
 pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
+    const LIMIT: u64 = 1 << 20;
     let f = File::open(format!("/proc/{pid}/cmdline")).ok()?;
     let mut raw = Vec::new();
-    f.take(1 << 20).read_to_end(&mut raw).ok()?;
+    f.take(LIMIT + 1).read_to_end(&mut raw).ok()?;
+    if raw.len() as u64 > LIMIT {
+        // Markers past the cut could not be seen: unknown, not "none".
+        return None;
+    }
     if raw.last() == Some(&0) {
         raw.pop();
     }

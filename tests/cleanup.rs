@@ -165,6 +165,7 @@ fn a_recycled_pid_in_the_ledger_is_never_that_process() {
             kind: Kind::Orphans,
             signal: Sig::Term,
             sent_at: Duration::ZERO,
+            scope: lab.config().scope(),
             name: "old".into(),
         }],
     );
@@ -425,6 +426,7 @@ fn untrusted_ledgers_are_quarantined_and_never_used() {
             kind: Kind::Orphans,
             signal: Sig::Term,
             sent_at: Duration::ZERO,
+            scope: "any".into(),
             name: "x".into(),
         }],
     }
@@ -533,9 +535,12 @@ fn ledger_entries_naming_unrelated_processes_get_no_signal() {
             start_time: procreap::parse_stat(&s).unwrap().start_time,
         }
     };
-    // Entries for pid 1 and for a live process that is not an agent under this config.
-    write_ledger(
-        &lab,
+    let mut cfg = lab.config();
+    cfg.agent_names = vec![format!("prt-{}", token())];
+    // Entries for pid 1 and for a live process that is not an agent under
+    // this config: in this config's scope they are released; in another
+    // configuration's scope they are left alone. Neither gets a signal.
+    let entries = |scope: String| -> Vec<Entry> {
         [pid1, bystander_id]
             .into_iter()
             .map(|id| Entry {
@@ -543,12 +548,16 @@ fn ledger_entries_naming_unrelated_processes_get_no_signal() {
                 kind: Kind::Zombies,
                 signal: Sig::Term,
                 sent_at: Duration::ZERO,
+                scope: scope.clone(),
                 name: "x".into(),
             })
-            .collect(),
-    );
-    let mut cfg = lab.config();
-    cfg.agent_names = vec![format!("prt-{}", token())];
+            .collect()
+    };
+    write_ledger(&lab, entries("another-town".into()));
+    let r = step(&cfg, Kind::Orphans);
+    assert!(r.actions.is_empty(), "{:?}", r.actions);
+    assert_eq!(read_ledger(&lab).entries.len(), 2);
+    write_ledger(&lab, entries(cfg.scope()));
     let r = step(&cfg, Kind::Orphans);
     assert_eq!(r.actions.len(), 2, "{:?}", r.actions);
     assert!(
@@ -687,4 +696,53 @@ fn a_ledger_from_another_backend_is_refused() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(d.terms(), 1, "no second SIGTERM");
     assert_eq!(read_ledger(&lab).ids, "proc");
+}
+
+/// Two towns share the default state dir: neither releases the other's
+/// entries, so each decoy still gets exactly one SIGTERM and is escalated.
+#[test]
+fn two_towns_sharing_a_ledger_leave_each_others_entries_alone() {
+    let mut lab = Lab::new();
+    let town_a = lab.dir.join("town-a");
+    let town_b = lab.dir.join("town-b");
+    for t in [&town_a, &town_b] {
+        std::fs::create_dir_all(t.join("mayor")).unwrap();
+        std::fs::write(t.join("mayor/town.json"), "{}").unwrap();
+    }
+    let name = lab.name();
+    let log = lab.dir.join(format!("{name}.log"));
+    let bin = lab.script(&name, &log, OnTerm::Ignore);
+    let mut c = Command::new(&bin);
+    c.current_dir(&town_a);
+    let pid = lab.spawn_io(c, std::process::Stdio::piped());
+    let d = Decoy { pid, log };
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| s.contains("SigCgt:"))
+            && procreap::explain(&lab.config())
+                .unwrap()
+                .iter()
+                .any(|v| v.process.id.pid == pid)
+    }));
+    let town = |root: &std::path::Path| Config {
+        workspace_marker: "mayor/town.json".into(),
+        workspace_root: Some(root.to_path_buf()),
+        ..lab.config()
+    };
+    let (a, b) = (town(&town_a), town(&town_b));
+    assert_eq!(
+        actions_for(&step(&a, Kind::Orphans), pid),
+        vec![ActionKind::Sigterm]
+    );
+    assert!(
+        actions_for(&step(&b, Kind::Orphans), pid).is_empty(),
+        "town B leaves it alone"
+    );
+    std::thread::sleep(a.grace);
+    assert!(actions_for(&step(&b, Kind::Orphans), pid).is_empty());
+    assert_eq!(
+        actions_for(&step(&a, Kind::Orphans), pid),
+        vec![ActionKind::Sigkill]
+    );
+    assert!(wait_until(Duration::from_secs(3), || !d.alive()));
+    assert_eq!(d.terms(), 1);
 }

@@ -138,6 +138,7 @@ fn arbitrary_ledger_bytes_never_panic_and_are_rejected() {
             kind: procreap::Kind::Zombies,
             signal: procreap::Sig::Term,
             sent_at: std::time::Duration::from_millis(12345),
+            scope: "0123456789abcdef".into(),
             name: format!("na me)\n\\{i}\u{e9}"),
         });
     }

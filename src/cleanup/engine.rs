@@ -215,6 +215,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     }
     contents.ids = ids.to_string();
     let mut step = Step::new(&scan, &candidates);
+    let scope = cfg.scope();
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();
     let mut kept: Vec<Entry> = Vec::new();
@@ -252,6 +253,17 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         match v {
             Some(v) if v.verdict == VerdictKind::Orphan => {}
             other => {
+                // Protected or got a terminal: facts about the process, for
+                // every configuration. Any other verdict is this
+                // configuration's own view, which releases only its own
+                // entries (another town's stay put).
+                let fact = other.as_ref().is_some_and(|v| {
+                    matches!(v.verdict, VerdictKind::Protected | VerdictKind::HasTty)
+                });
+                if e.scope != scope && !fact {
+                    kept.push(e);
+                    continue;
+                }
                 let why = other.map_or("no longer an agent process".into(), |v| {
                     format!("{}: {}", v.verdict, v.reason)
                 });
@@ -305,6 +317,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
                 kind,
                 signal: Sig::Term,
                 sent_at: now,
+                scope: scope.clone(),
                 name: v.process.name.clone(),
             });
         }

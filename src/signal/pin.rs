@@ -53,16 +53,52 @@ fn pidfd_open(_pid: i32) -> std::io::Result<OwnedFd> {
     Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
+/// The pid a pidfd refers to, as *our* `/proc` numbers it (`Pid:` in its
+/// fdinfo, Linux ≥ 5.6); `None` where the kernel does not say.
+#[cfg(target_os = "linux")]
+fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Why a process could not be pinned.
+enum Unpinned {
+    Gone,
+    Refused(String),
+    Failed(std::io::Error),
+}
+
 impl Target {
-    /// Pins `id`. `None` when the pid does not exist.
-    fn open(id: Identity, source: Source, timeout: Duration) -> Option<Target> {
+    /// Pins `id`.
+    fn open(id: Identity, source: Source, timeout: Duration) -> Result<Target, Unpinned> {
         let pidfd = match pidfd_open(id.pid) {
             Ok(fd) => Some(fd),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
-            // ENOSYS (old kernel, other Unix), EPERM (seccomp): fall back.
-            Err(_) => None,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(Unpinned::Gone),
+            // No pidfds here (old kernel, another Unix) or forbidden by a
+            // seccomp filter: re-check the identity right before kill(2).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => None,
+            // Anything else (EMFILE, ENOMEM, …) is a failure, not a reason
+            // to give up the pin.
+            Err(e) => return Err(Unpinned::Failed(e)),
         };
-        Some(Target {
+        // The pidfd comes from our pid namespace, the identity from /proc:
+        // they must name the same process.
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &pidfd {
+            match pidfd_pid(fd) {
+                Some(p) if p == id.pid => {}
+                None => {}
+                Some(p) => {
+                    return Err(Unpinned::Refused(format!(
+                        "pid {} of this /proc is pid {p} in our pid namespace: /proc belongs to another namespace",
+                        id.pid
+                    )))
+                }
+            }
+        }
+        Ok(Target {
             id,
             source,
             timeout,
@@ -133,8 +169,11 @@ pub(crate) fn send(
     timeout: Duration,
     verify: impl FnOnce() -> Result<Proc, String>,
 ) -> Sent {
-    let Some(target) = Target::open(id, source, timeout) else {
-        return Sent::Gone;
+    let target = match Target::open(id, source, timeout) {
+        Ok(t) => t,
+        Err(Unpinned::Gone) => return Sent::Gone,
+        Err(Unpinned::Refused(why)) => return Sent::Skipped(why),
+        Err(Unpinned::Failed(e)) => return Sent::Failed(e),
     };
     let fresh = match verify() {
         Ok(p) => p,
