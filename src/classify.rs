@@ -396,14 +396,17 @@ impl Rules {
     }
 
     /// Re-reads `id` and its ancestry afresh and checks that it is still the
-    /// same process and still a target: an agent must still be a candidate;
-    /// a descendant captured for `kill_tree` must still be alive and
-    /// unprotected. `Err` holds the failed check.
+    /// same process and still a target. An agent must still be a candidate.
+    /// A descendant captured for `kill_tree` (`tree_of` = its agent) must
+    /// still be below that agent (or orphaned by its death), alive, yours,
+    /// without a terminal, unprotected, and neither a tmux server nor an
+    /// agent process (agents are judged on their own). `Err` holds the
+    /// failed check.
     pub(crate) fn reverify(
         &self,
         source: Source,
         id: Identity,
-        agent: bool,
+        tree_of: Option<Identity>,
     ) -> std::result::Result<Proc, String> {
         let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
         let p = snap.get(id.pid).ok_or("process is gone")?;
@@ -413,24 +416,58 @@ impl Rules {
                 id.pid, p.id.start_time, id.start_time
             ));
         }
-        let (verdict, why) = if !agent {
-            match (p.is_defunct(), self.protection(&snap, p)) {
-                (true, _) => (
-                    VerdictKind::Defunct,
-                    format!("parent pid {} must reap it", p.ppid),
-                ),
-                (false, Some(why)) => (VerdictKind::Protected, why),
-                (false, None) => (VerdictKind::Orphan, String::new()),
-            }
-        } else if self.is_agent(&snap, p) {
-            self.verdict(&snap, p)
-        } else {
-            return Err(format!("no longer an agent process (name {:?})", p.name));
+        let (verdict, why) = match tree_of {
+            None if self.is_agent(&snap, p) => self.verdict(&snap, p),
+            None => return Err(format!("no longer an agent process (name {:?})", p.name)),
+            Some(agent) => self.descendant_verdict(&snap, p, agent, source),
         };
         match verdict {
             VerdictKind::Orphan => Ok(p.clone()),
             v => Err(format!("{v}: {why}")),
         }
+    }
+
+    /// The `kill_tree` rules for a descendant `p` of `agent`, in the words of
+    /// the verdicts (`Orphan` = may be signalled with its agent).
+    fn descendant_verdict(
+        &self,
+        snap: &Snapshot,
+        p: &Proc,
+        agent: Identity,
+        source: Source,
+    ) -> (VerdictKind, String) {
+        use VerdictKind::*;
+        let below_agent = snap.procs().iter().any(|a| a.id == agent);
+        let agent_alive = Snapshot::read_one(source, self.cfg.subprocess_timeout, agent.pid)
+            .is_some_and(|a| a.id == agent && !a.is_defunct());
+        if p.is_defunct() {
+            return (Defunct, format!("parent pid {} must reap it", p.ppid));
+        }
+        if !self.cfg.all_users && snap.uid(p.id.pid) != Some(self.euid) {
+            return (OtherUser, format!("not owned by uid {}", self.euid));
+        }
+        if let Some(why) = self.protection(snap, p) {
+            return (Protected, why);
+        }
+        if let Some(tty) = p.tty.name() {
+            return (HasTty, format!("has terminal {tty}"));
+        }
+        if tmux::is_server_name(&p.name) {
+            return (Protected, format!("is a tmux server ({:?})", p.name));
+        }
+        if self.is_agent(snap, p) {
+            return (
+                Protected,
+                "an agent process: judged on its own, not as a descendant".into(),
+            );
+        }
+        if !below_agent && agent_alive {
+            return (
+                Protected,
+                format!("no longer below agent pid {}", agent.pid),
+            );
+        }
+        (Orphan, String::new())
     }
 }
 

@@ -746,3 +746,92 @@ fn two_towns_sharing_a_ledger_leave_each_others_entries_alone() {
     assert!(wait_until(Duration::from_secs(3), || !d.alive()));
     assert_eq!(d.terms(), 1);
 }
+
+/// kill_tree re-checks each descendant on its own: another user's process
+/// and a process with a terminal are left alone; a reap set never signals
+/// descendants.
+#[test]
+fn kill_tree_leaves_alone_descendants_that_are_not_ours_to_signal() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    let root = nix::unistd::geteuid().is_root();
+    let other_user = if root {
+        "setpriv --reuid=65534 --regid=65534 --clear-groups sleep 1000 &\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nsleep 1000 &\nscript -qfc 'sleep 1000' /dev/null </dev/null >/dev/null 2>&1 &\n{other_user}wait\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = lab.spawn(Command::new(&agent));
+    // agent, sleep, script, script's sleep on a pty, [nobody's sleep]
+    let want = if root { 5 } else { 4 };
+    let settled = || {
+        tree(pid).iter().all(|(p, _)| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .is_ok_and(|e| !e.to_string_lossy().contains("setpriv"))
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || tree(pid).len() == want
+            && settled()),
+        "{:?}",
+        tree(pid)
+    );
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let agent_id = Decoy {
+        pid,
+        log: lab.dir.join("none"),
+    }
+    .identity();
+    cfg.dry_run = true;
+    let r = reap_set(&cfg, &[agent_id]).unwrap();
+    assert_eq!(
+        r.actions.len(),
+        1,
+        "a reap set signals no descendants: {:?}",
+        r.actions
+    );
+    let r = step(&cfg, Kind::Orphans);
+    let me = nix::unistd::geteuid().as_raw();
+    let mut signalled = 0;
+    for (p, _) in tree(pid) {
+        let st = procreap::parse_stat(&std::fs::read(format!("/proc/{p}/stat")).unwrap()).unwrap();
+        let uid =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{p}")).unwrap());
+        let acts: Vec<&Action> = r.actions.iter().filter(|a| a.process.id.pid == p).collect();
+        assert_eq!(
+            acts.len(),
+            1,
+            "{p} ({}) reported once: {:?}",
+            st.name,
+            r.actions
+        );
+        if st.tty_nr != 0 || uid != me {
+            assert_eq!(
+                acts[0].action,
+                ActionKind::Skipped,
+                "{p} ({}): {:?}",
+                st.name,
+                acts[0]
+            );
+        } else {
+            assert_eq!(
+                acts[0].action,
+                ActionKind::Sigterm,
+                "{p} ({}): {:?}",
+                st.name,
+                acts[0]
+            );
+            signalled += 1;
+        }
+    }
+    assert_eq!(signalled, 3, "agent, its sleep, script: {:?}", r.actions);
+}

@@ -89,7 +89,7 @@ impl<'a> Step<'a> {
                     continue;
                 }
                 let child = self.scan.rules.info(&self.scan.snap, p);
-                self.send_one(&child, sig, kind, Some(info.id.pid));
+                self.send_one(&child, sig, kind, Some(info.id));
             }
         }
         delivery
@@ -102,11 +102,11 @@ impl<'a> Step<'a> {
         info: &ProcessInfo,
         sig: Sig,
         kind: ActionKind,
-        tree_of: Option<i32>,
+        tree_of: Option<Identity>,
     ) -> Delivery {
         let rules = &self.scan.rules;
         let (source, timeout) = (self.scan.snap.source(), self.scan.snap.timeout());
-        let verify = || rules.reverify(source, info.id, tree_of.is_none());
+        let verify = || rules.reverify(source, info.id, tree_of);
         let sent = if self.dry_run {
             match verify() {
                 Ok(_) => None,
@@ -116,7 +116,7 @@ impl<'a> Step<'a> {
             Some(signal::send(info.id, sig, source, timeout, verify))
         };
         let mut reason = match (tree_of, self.dry_run) {
-            (Some(agent), _) => format!("descendant of agent pid {agent} (kill_tree)"),
+            (Some(agent), _) => format!("descendant of agent pid {} (kill_tree)", agent.pid),
             (None, true) => "dry run: verified, not sent".to_string(),
             (None, false) => format!("{} sent", sig.name()),
         };
@@ -215,6 +215,8 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     }
     contents.ids = ids.to_string();
     let mut step = Step::new(&scan, &candidates);
+    // A reap set signals exactly the approved identities: no descendants.
+    step.kill_tree &= only.is_none();
     let scope = cfg.scope();
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();
