@@ -137,6 +137,48 @@ pub(crate) struct Protection {
     roots: HashMap<i32, String>,
 }
 
+/// The pid in a protected pid file; `None` when there is no such file. A
+/// file that is not a regular file, is empty (being written?) or holds no
+/// pid is an error: a protected root is never guessed away.
+fn read_pid_file(path: &std::path::Path) -> Result<Option<i32>> {
+    use std::io::Read;
+    #[cfg(unix)]
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+    };
+    #[cfg(not(unix))]
+    let opened = std::fs::File::open(path);
+    let f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("protected pid file {path:?}"), e)),
+    };
+    let bad = |why: String| {
+        Err(Error::InvalidArgument(format!(
+            "protected pid file {path:?} {why}"
+        )))
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file");
+        return Err(Error::io(format!("protected pid file {path:?}"), e));
+    }
+    let mut text = String::new();
+    if f.take(64).read_to_string(&mut text).is_err() {
+        return bad("is not text".into());
+    }
+    match text.trim() {
+        "" => bad("is empty (being written?): refusing to guess".into()),
+        t => match t.parse::<i32>() {
+            Ok(pid) if pid > 0 => Ok(Some(pid)),
+            _ => bad(format!("does not hold a pid: {t:?}")),
+        },
+    }
+}
+
 /// Everything a verdict needs besides the snapshot.
 pub(crate) struct Rules {
     pub(crate) cfg: Config,
@@ -164,23 +206,11 @@ impl Rules {
             }
         }
         for file in &cfg.protected_pid_files {
-            let path = expand_home(file);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(format!("protected pid file {path:?}"), e)),
-            };
-            if text.trim().is_empty() {
-                continue;
+            let path = expand_home(file)?;
+            if let Some(pid) = read_pid_file(&path)? {
+                prot.roots
+                    .insert(pid, format!("pid file {}", path.display()));
             }
-            let pid: i32 = text.trim().parse().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "protected pid file {path:?} does not hold a pid: {:?}",
-                    text.trim()
-                ))
-            })?;
-            prot.roots
-                .insert(pid, format!("pid file {}", path.display()));
         }
         for pid in &cfg.protected_pids {
             prot.roots.insert(*pid, "protected_pids".into());

@@ -1,6 +1,6 @@
 //! Every knob of SPEC §2, with Gas Town's defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -56,6 +56,10 @@ pub struct Config {
     /// Process-table backend.
     pub backend: Backend,
 }
+
+/// The longest procreap ever waits for anything (a lock, a command, a
+/// `reap_now` deadline).
+pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
 
 /// Gas Town's agent names.
 pub const DEFAULT_AGENT_NAMES: &[&str] = &[
@@ -153,6 +157,14 @@ impl Config {
         if self.subprocess_timeout.is_zero() {
             return bad("subprocess_timeout must be positive".into());
         }
+        for (name, d) in [
+            ("subprocess_timeout", self.subprocess_timeout),
+            ("lock_timeout", self.lock_timeout),
+        ] {
+            if d > MAX_WAIT {
+                return bad(format!("{name} {d:?} is over the one-day limit"));
+            }
+        }
         if cfg!(not(target_os = "linux")) && self.backend == Backend::Proc {
             return Err(Error::Unsupported("the /proc backend needs Linux".into()));
         }
@@ -197,12 +209,35 @@ pub(crate) fn euid() -> u32 {
     return 0;
 }
 
-/// Expands a leading `~/` to `$HOME/`.
-pub(crate) fn expand_home(p: &std::path::Path) -> PathBuf {
-    if let Ok(rest) = p.strip_prefix("~") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    p.to_path_buf()
+/// Expands a leading `~/` to the home directory: `$HOME`, else the passwd
+/// entry of the effective user. A `~` that cannot be expanded is an error,
+/// not a path relative to wherever we happen to run.
+pub(crate) fn expand_home(p: &Path) -> Result<PathBuf> {
+    let Ok(rest) = p.strip_prefix("~") else {
+        return Ok(p.to_path_buf());
+    };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(passwd_home)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "cannot expand {p:?}: no $HOME and no passwd entry for uid {}",
+                euid()
+            ))
+        })?;
+    Ok(home.join(rest))
+}
+
+#[cfg(unix)]
+fn passwd_home() -> Option<PathBuf> {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+}
+
+#[cfg(not(unix))]
+fn passwd_home() -> Option<PathBuf> {
+    None
 }

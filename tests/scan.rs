@@ -353,14 +353,22 @@ fn a_protected_pid_file_protects_its_descendants() {
     let mut cfg = lab.config();
     cfg.protected_pid_files = vec![lab.dir.join("missing.pid")];
     assert_eq!(verdict_of(&cfg, agent).verdict, VerdictKind::Orphan);
-    // A pid file with garbage is an error, not a guess.
-    std::fs::write(&pidfile, "not a pid").unwrap();
+    // A pid file with garbage, or empty (being written?), is an error, not a guess.
     let mut cfg = lab.config();
-    cfg.protected_pid_files = vec![pidfile];
-    assert!(matches!(
-        explain(&cfg),
-        Err(procreap::Error::InvalidArgument(_))
-    ));
+    cfg.protected_pid_files = vec![pidfile.clone()];
+    for text in ["not a pid", "", "  \n"] {
+        std::fs::write(&pidfile, text).unwrap();
+        assert!(
+            matches!(explain(&cfg), Err(procreap::Error::InvalidArgument(_))),
+            "{text:?}"
+        );
+    }
+    // A FIFO where the pid file should be: an error at once, never a hang.
+    std::fs::remove_file(&pidfile).unwrap();
+    nix::unistd::mkfifo(&pidfile, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let t = std::time::Instant::now();
+    assert!(matches!(explain(&cfg), Err(procreap::Error::Io { .. })));
+    assert!(t.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
@@ -699,6 +707,20 @@ fn bad_configuration_is_a_clear_error() {
                 ..lab.config()
             },
             "subprocess_timeout",
+        ),
+        (
+            Config {
+                lock_timeout: Duration::MAX,
+                ..lab.config()
+            },
+            "lock_timeout",
+        ),
+        (
+            Config {
+                subprocess_timeout: Duration::from_secs(86_401),
+                ..lab.config()
+            },
+            "one-day limit",
         ),
         (
             Config {

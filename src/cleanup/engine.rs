@@ -350,6 +350,11 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
 /// See [`super::reap_now`].
 pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Report> {
     cfg.validate()?;
+    if deadline > crate::config::MAX_WAIT {
+        return Err(Error::InvalidArgument(format!(
+            "reap_now deadline {deadline:?} is over the one-day limit"
+        )));
+    }
     let scan = Scan::new(cfg)?;
     let candidates = scan.orphans();
     let mut step = Step::new(&scan, &candidates);
