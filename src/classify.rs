@@ -301,7 +301,10 @@ impl Rules {
         if self.cfg.workspace_marker.is_empty() {
             return None;
         }
-        workspace::find_root(snap.cwd(pid)?, &self.cfg.workspace_marker)
+        // The marker must belong to us, root, or the process's own user.
+        let mut owners = vec![self.euid, 0];
+        owners.extend(snap.uid(pid));
+        workspace::find_root(snap.cwd(pid)?, &self.cfg.workspace_marker, &owners)
     }
 
     /// The workspace rule: `Some(reason)` when the process is outside.

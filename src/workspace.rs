@@ -16,12 +16,27 @@ pub fn strip_deleted(cwd: &Path) -> PathBuf {
 
 /// Walks up from `cwd` to the first directory containing `marker`. The cwd
 /// itself may no longer exist (a deleted worktree inside a live town).
-pub fn find_root(cwd: &Path, marker: &str) -> Option<PathBuf> {
+/// A marker counts only when it is a regular file (not a symlink) owned by
+/// one of `owners`: anyone can plant `mayor/town.json` in `/tmp`.
+pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
     let start = strip_deleted(cwd);
     start
         .ancestors()
-        .find(|dir| dir.join(marker).is_file())
+        .find(|dir| {
+            std::fs::symlink_metadata(dir.join(marker))
+                .is_ok_and(|m| m.is_file() && owners.contains(&file_owner(&m)))
+        })
         .map(Path::to_path_buf)
+}
+
+#[cfg(unix)]
+fn file_owner(m: &std::fs::Metadata) -> u32 {
+    std::os::unix::fs::MetadataExt::uid(m)
+}
+
+#[cfg(not(unix))]
+fn file_owner(_m: &std::fs::Metadata) -> u32 {
+    0
 }
 
 /// `root` as configured, resolved through symlinks when it exists, so it

@@ -757,3 +757,33 @@ fn bad_configuration_is_a_clear_error() {
         }
     }
 }
+
+/// Anyone can create `mayor/town.json` in a shared directory: a marker that
+/// belongs to another user (or is a symlink) does not make a workspace.
+#[test]
+fn a_planted_workspace_marker_does_not_count() {
+    let mut lab = Lab::new();
+    let shared = lab.dir.join("shared");
+    std::fs::create_dir_all(shared.join("mayor")).unwrap();
+    std::fs::create_dir_all(shared.join("job")).unwrap();
+    let d = lab.agent(Some(&shared.join("job")));
+    let mut cfg = lab.config();
+    cfg.workspace_marker = "mayor/town.json".into();
+    let marker = shared.join("mayor/town.json");
+    // A symlink to a file we own is not a marker.
+    let real = lab.dir.join("real.json");
+    std::fs::write(&real, "{}").unwrap();
+    std::os::unix::fs::symlink(&real, &marker).unwrap();
+    assert_eq!(
+        verdict_of(&cfg, d.pid).verdict,
+        VerdictKind::OutsideWorkspace
+    );
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::write(&marker, "{}").unwrap();
+    assert_eq!(verdict_of(&cfg, d.pid).verdict, VerdictKind::Orphan);
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&marker, Some(65534), Some(65534)).unwrap();
+        let v = verdict_of(&cfg, d.pid);
+        assert_eq!(v.verdict, VerdictKind::OutsideWorkspace, "{v:?}");
+    }
+}
