@@ -194,8 +194,10 @@ impl Config {
         if let Some(d) = &self.state_dir {
             return d.clone();
         }
-        match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if !d.is_empty() => PathBuf::from(d).join("procreap"),
+        // An inherited XDG_RUNTIME_DIR of another user (`su`, `sudo -E`) is
+        // theirs to swap under us: only our own counts.
+        match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+            Some(d) if d.is_absolute() && owned_by_us(&d) => d.join("procreap"),
             _ => PathBuf::from(format!("/tmp/procreap-{}", euid())),
         }
     }
@@ -227,6 +229,16 @@ pub(crate) fn expand_home(p: &Path) -> Result<PathBuf> {
             ))
         })?;
     Ok(home.join(rest))
+}
+
+#[cfg(unix)]
+fn owned_by_us(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == euid())
+}
+
+#[cfg(not(unix))]
+fn owned_by_us(_p: &Path) -> bool {
+    false
 }
 
 #[cfg(unix)]

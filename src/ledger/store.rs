@@ -1,9 +1,14 @@
 //! The Unix half of [`crate::ledger`]: the private state directory, the lock,
-//! quarantine, and atomic writes.
+//! quarantine, and atomic writes. The directory is opened once (no symlink
+//! followed), checked through its descriptor, and every later operation is
+//! relative to that descriptor, so swapping the path afterwards changes
+//! nothing.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::ffi::CString;
+use std::fs::{DirBuilder, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,41 +18,59 @@ use crate::error::{Error, Result};
 const FILE: &str = "ledger";
 const LOCK: &str = "ledger.lock";
 
-/// Checks that `dir` is a real directory, ours, writable by nobody else.
-fn check_private(path: &Path, what: &str, want_dir: bool) -> Result<()> {
-    let m = std::fs::symlink_metadata(path)
-        .map_err(|e| Error::io(format!("{what} {}", path.display()), e))?;
-    let unsafe_ = |why: String| {
-        Err(Error::UnsafeStatePath(format!(
-            "{what} {} {why}",
-            path.display()
-        )))
-    };
-    if m.file_type().is_symlink() {
-        return unsafe_("is a symlink".into());
-    }
-    if want_dir && !m.is_dir() {
-        return unsafe_("is not a directory".into());
-    }
-    if !want_dir && !m.is_file() {
-        return unsafe_("is not a regular file".into());
-    }
-    let me = nix::unistd::geteuid().as_raw();
+/// Why `m` (of a state dir or ledger) is not ours alone, if it is not.
+fn not_private(m: &std::fs::Metadata) -> Option<String> {
+    let me = crate::config::euid();
     if m.uid() != me {
-        return unsafe_(format!("is owned by uid {}, not {me}", m.uid()));
+        return Some(format!("is owned by uid {}, not {me}", m.uid()));
     }
     if m.mode() & 0o022 != 0 {
-        return unsafe_(format!(
+        return Some(format!(
             "is writable by group or others (mode {:o})",
             m.mode() & 0o7777
         ));
     }
-    Ok(())
+    None
+}
+
+/// Opens `dir` without following a symlink and checks it through the
+/// descriptor: a directory, ours, writable by nobody else.
+fn open_private_dir(dir: &Path) -> Result<OwnedFd> {
+    let unsafe_ = |why: &str| Error::UnsafeStatePath(format!("state dir {} {why}", dir.display()));
+    let c = CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::InvalidArgument(format!("state dir {dir:?} holds a NUL")))?;
+    // SAFETY: a valid C string; the returned fd is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        let is_link = || std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+        return Err(match e.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) if is_link() => unsafe_("is a symlink"),
+            Some(libc::ENOTDIR) => unsafe_("is not a directory"),
+            _ => Error::io(format!("opening state dir {}", dir.display()), e),
+        });
+    }
+    // SAFETY: the kernel just gave us this fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let m = File::from(fd.try_clone().map_err(|e| Error::io("state dir", e))?)
+        .metadata()
+        .map_err(|e| Error::io(format!("state dir {}", dir.display()), e))?;
+    if let Some(why) = not_private(&m) {
+        return Err(unsafe_(&why));
+    }
+    Ok(fd)
 }
 
 /// A locked ledger. The lock is released when this is dropped.
 pub struct Ledger {
     dir: PathBuf,
+    /// The state directory, opened once; `None` for a dry run with no dir.
+    fd: Option<OwnedFd>,
     _lock: Option<File>,
 }
 
@@ -59,6 +82,10 @@ pub struct Loaded {
     pub problem: Option<Error>,
 }
 
+fn c_name(name: &str) -> CString {
+    CString::new(name).expect("ledger file names hold no NUL")
+}
+
 impl Ledger {
     /// Prepares `dir` (0700, ours, no symlink) and takes the lock within
     /// `timeout`. With `read_only` a missing directory is not created and the
@@ -68,6 +95,7 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => {
                 return Ok(Ledger {
                     dir: dir.to_path_buf(),
+                    fd: None,
                     _lock: None,
                 });
             }
@@ -80,16 +108,18 @@ impl Ledger {
             }
             _ => {}
         }
-        check_private(dir, "state dir", true)?;
+        let fd = open_private_dir(dir)?;
+        let mut ledger = Ledger {
+            dir: dir.to_path_buf(),
+            fd: Some(fd),
+            _lock: None,
+        };
         let lock_path = dir.join(LOCK);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&lock_path)
+        let lock = ledger
+            .open_at(
+                LOCK,
+                libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ELOOP) => Error::UnsafeStatePath(format!(
                     "lock file {} is a symlink",
@@ -101,12 +131,7 @@ impl Ledger {
         let mut pause = Duration::from_millis(1);
         loop {
             // SAFETY: flock on a file descriptor we own.
-            let rc = unsafe {
-                libc::flock(
-                    std::os::fd::AsRawFd::as_raw_fd(&lock),
-                    libc::LOCK_EX | libc::LOCK_NB,
-                )
-            };
+            let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if rc == 0 {
                 break;
             }
@@ -127,10 +152,8 @@ impl Ledger {
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(25));
         }
-        Ok(Ledger {
-            dir: dir.to_path_buf(),
-            _lock: Some(lock),
-        })
+        ledger._lock = Some(lock);
+        Ok(ledger)
     }
 
     /// The ledger file's path.
@@ -138,73 +161,104 @@ impl Ledger {
         self.dir.join(FILE)
     }
 
+    fn dir_fd(&self) -> std::io::Result<i32> {
+        self.fd
+            .as_ref()
+            .map(AsRawFd::as_raw_fd)
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))
+    }
+
+    /// `openat` in the state directory (files are created 0600).
+    fn open_at(&self, name: &str, flags: i32) -> std::io::Result<File> {
+        let name = c_name(name);
+        // SAFETY: a directory fd we own, a valid C string, a mode for O_CREAT.
+        let fd =
+            unsafe { libc::openat(self.dir_fd()?, name.as_ptr(), flags, 0o600 as libc::c_uint) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// `renameat` within the state directory.
+    fn rename_at(&self, from: &str, to: &str) -> std::io::Result<()> {
+        let (from, to) = (c_name(from), c_name(to));
+        let d = self.dir_fd()?;
+        // SAFETY: a directory fd we own and two valid C strings.
+        if unsafe { libc::renameat(d, from.as_ptr(), d, to.as_ptr()) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn unlink_at(&self, name: &str) {
+        let name = c_name(name);
+        if let Ok(d) = self.dir_fd() {
+            // SAFETY: a directory fd we own and a valid C string.
+            unsafe { libc::unlinkat(d, name.as_ptr(), 0) };
+        }
+    }
+
     /// Reads the ledger. A corrupt, truncated, oversized, symlinked, foreign
     /// or group-writable file is renamed aside (unless `dry_run`) and
     /// reported; a ledger from another boot is empty (its processes are gone).
     pub fn load(&self, dry_run: bool) -> Loaded {
-        let path = self.path();
-        match self.read_trusted(&path) {
-            Ok(None) => Loaded {
-                contents: Contents::fresh(),
-                problem: None,
-            },
-            Ok(Some(c)) if c.boot != current_boot() => Loaded {
-                contents: Contents::fresh(),
-                problem: None,
-            },
+        let fresh = |problem| Loaded {
+            contents: Contents::fresh(),
+            problem,
+        };
+        match self.read_trusted() {
+            Ok(None) => fresh(None),
+            Ok(Some(c)) if c.boot != current_boot() => fresh(None),
             Ok(Some(c)) => Loaded {
                 contents: c,
                 problem: None,
             },
             Err(why) => {
-                let mut msg = format!("{}: {why}", path.display());
+                let mut msg = format!("{}: {why}", self.path().display());
                 if !dry_run {
-                    let aside = self.dir.join(format!(
+                    let aside = format!(
                         "{FILE}.corrupt-{}-{}",
                         std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map(|d| d.as_secs())
                             .unwrap_or(0),
                         std::process::id()
-                    ));
-                    match std::fs::rename(&path, &aside) {
-                        Ok(()) => msg.push_str(&format!("; moved aside to {}", aside.display())),
+                    );
+                    match self.rename_at(FILE, &aside) {
+                        Ok(()) => msg.push_str(&format!(
+                            "; moved aside to {}",
+                            self.dir.join(&aside).display()
+                        )),
                         Err(e) => msg.push_str(&format!("; could not move it aside: {e}")),
                     }
                 }
                 msg.push_str("; no SIGKILL is sent this step");
-                Loaded {
-                    contents: Contents::fresh(),
-                    problem: Some(Error::LedgerCorrupt(msg)),
-                }
+                fresh(Some(Error::LedgerCorrupt(msg)))
             }
         }
     }
 
-    fn read_trusted(&self, path: &Path) -> std::result::Result<Option<Contents>, String> {
-        let f = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(path)
-        {
+    fn read_trusted(&self) -> std::result::Result<Option<Contents>, String> {
+        if self.fd.is_none() {
+            return Ok(None);
+        }
+        let f = match self.open_at(
+            FILE,
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        ) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err("is a symlink".into()),
             Err(e) => return Err(format!("unreadable: {e}")),
         };
         let m = f.metadata().map_err(|e| e.to_string())?;
-        let me = nix::unistd::geteuid().as_raw();
         if !m.is_file() {
             return Err("is not a regular file".into());
         }
-        if m.uid() != me {
-            return Err(format!("is owned by uid {}, not {me}", m.uid()));
-        }
-        if m.mode() & 0o022 != 0 {
-            return Err(format!(
-                "is writable by group or others (mode {:o})",
-                m.mode() & 0o7777
-            ));
+        if let Some(why) = not_private(&m) {
+            return Err(why);
         }
         if m.len() > MAX_LEDGER_BYTES {
             return Err(format!(
@@ -225,26 +279,26 @@ impl Ledger {
     /// Writes the ledger atomically: a temp file in the same directory,
     /// fsync, rename, fsync of the directory.
     pub fn save(&self, contents: &Contents) -> Result<()> {
-        let tmp = self.dir.join(format!("{FILE}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let ctx = |what: &str| format!("{what} {}", tmp.display());
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
+        let tmp = format!("{FILE}.tmp-{}", std::process::id());
+        let ctx = |what: &str| format!("{what} {}", self.dir.join(&tmp).display());
+        self.unlink_at(&tmp);
+        let mut f = self
+            .open_at(
+                &tmp,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
             .map_err(|e| Error::io(ctx("creating"), e))?;
         let written = f
             .write_all(&contents.encode())
             .and_then(|_| f.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, self.path()));
+            .and_then(|_| self.rename_at(&tmp, FILE));
         if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
+            self.unlink_at(&tmp);
             return Err(Error::io(ctx("writing"), e));
         }
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
+        // SAFETY: fsync on the directory fd we own.
+        if let Ok(d) = self.dir_fd() {
+            unsafe { libc::fsync(d) };
         }
         Ok(())
     }
@@ -253,5 +307,5 @@ impl Ledger {
 /// Checks a path as the ledger checks its state directory (exposed for tests
 /// and tools).
 pub fn check_state_dir(dir: &Path) -> Result<()> {
-    check_private(dir, "state dir", true)
+    open_private_dir(dir).map(drop)
 }

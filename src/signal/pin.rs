@@ -66,6 +66,8 @@ fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
 /// Why a process could not be pinned.
 enum Unpinned {
     Gone,
+    /// Only on Linux: the pidfd names another process than our `/proc` does.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Refused(String),
     Failed(std::io::Error),
 }
