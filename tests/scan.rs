@@ -787,3 +787,49 @@ fn a_planted_workspace_marker_does_not_count() {
         assert_eq!(v.verdict, VerdictKind::OutsideWorkspace, "{v:?}");
     }
 }
+
+/// A /proc of another pid namespace numbers processes differently from the
+/// pids we would signal: the scan refuses instead of guessing.
+#[test]
+fn a_proc_of_another_pid_namespace_is_refused() {
+    if std::env::var_os("PROCREAP_IN_FOREIGN_PROC").is_some() {
+        let cfg = Config {
+            agent_names: vec!["prt-none".into()],
+            protected_pid_files: vec![],
+            ..Config::default()
+        };
+        match explain(&cfg) {
+            Err(procreap::Error::Unsupported(m)) => {
+                assert!(m.contains("another pid namespace"), "{m}");
+                println!("refused a foreign /proc");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() || !std::path::Path::new("/usr/bin/unshare").exists() {
+        eprintln!("skipped: needs root and unshare for a private pid namespace");
+        return;
+    }
+    // A new pid namespace that keeps the host's /proc.
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_proc_of_another_pid_namespace_is_refused",
+            "--nocapture",
+        ])
+        .env("PROCREAP_IN_FOREIGN_PROC", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("refused a foreign /proc"),
+        "{text}"
+    );
+}
