@@ -24,7 +24,7 @@ demo: deps
 deps:
 	@scripts/ensure-deps.sh
 
-test: deps test-rust test-c test-go test-python test-platforms
+test: deps test-rust test-platforms test-c test-go test-python
 	@echo "make test: every suite passed"
 
 test-rust: deps

@@ -5,6 +5,24 @@
 //!
 //! Data flows one way: [`Config`] → [`snapshot`] → [`classify`] → [`cleanup`].
 //! The C ABI lives in [`ffi`] and holds no logic.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! // Gas Town's defaults, narrowed to a name nothing runs under.
+//! let cfg = procreap::Config {
+//!     agent_names: vec!["prt-doc-example".into()],
+//!     min_age: Duration::from_secs(120),
+//!     ..procreap::Config::default()
+//! };
+//! // Scanning is read-only: nothing is signalled.
+//! for v in procreap::explain(&cfg)? {
+//!     println!("{} {} {}: {}", v.process.id.pid, v.process.name, v.verdict, v.reason);
+//! }
+//! assert!(procreap::find_orphans(&cfg)?.is_empty());
+//! // One cleanup step would be `procreap::cleanup_step(&cfg, procreap::Kind::Orphans)`.
+//! # Ok::<(), procreap::Error>(())
+//! ```
 
 // Off Unix the engine is compiled out (every entry point answers
 // "unsupported"), which leaves its helpers unused there.
