@@ -462,7 +462,7 @@ impl Rules {
 
     /// The `kill_tree` rules for a descendant `p` of `agent`, in the words of
     /// the verdicts (`Orphan` = may be signalled with its agent).
-    fn descendant_verdict(
+    pub(crate) fn descendant_verdict(
         &self,
         snap: &Snapshot,
         p: &Proc,

@@ -33,6 +33,9 @@ pub struct Entry {
     ///
     /// [`Config::scope`]: crate::Config::scope
     pub scope: String,
+    /// For a descendant signalled with its agent (`kill_tree`): that agent.
+    /// Such an entry is escalated on its own, even after the agent is gone.
+    pub tree_of: Option<Identity>,
     /// Its name, for reports after it is gone.
     pub name: String,
 }
@@ -104,13 +107,15 @@ impl Contents {
         );
         for e in &self.entries {
             s.push_str(&format!(
-                "{} {} {} {} {} {} {}\n",
+                "{} {} {} {} {} {} {} {}\n",
                 e.id.pid,
                 e.id.start_time,
                 e.kind.as_str(),
                 e.signal.name(),
                 e.sent_at.as_millis(),
                 escape(&e.scope),
+                e.tree_of
+                    .map_or("-".into(), |a| format!("{}:{}", a.pid, a.start_time)),
                 escape(&e.name)
             ));
         }
@@ -149,7 +154,7 @@ impl Contents {
         for (n, line) in lines.enumerate() {
             let bad = || format!("bad entry on line {}", n + 4);
             let f: Vec<&str> = line.split(' ').collect();
-            let [pid, start, kind, sig, at, scope, name] = f[..] else {
+            let [pid, start, kind, sig, at, scope, tree, name] = f[..] else {
                 return Err(bad());
             };
             let pid: i32 = pid.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
@@ -164,6 +169,16 @@ impl Contents {
                     .ok_or_else(bad)?,
                 sent_at: Duration::from_millis(at.parse().map_err(|_| bad())?),
                 scope: unescape(scope).ok_or_else(bad)?,
+                tree_of: match tree {
+                    "-" => None,
+                    t => {
+                        let (p, s) = t.split_once(':').ok_or_else(bad)?;
+                        Some(Identity {
+                            pid: p.parse().ok().filter(|p: &i32| *p > 0).ok_or_else(bad)?,
+                            start_time: s.parse().map_err(|_| bad())?,
+                        })
+                    }
+                },
                 name: unescape(name).ok_or_else(bad)?,
             });
         }

@@ -166,6 +166,7 @@ fn a_recycled_pid_in_the_ledger_is_never_that_process() {
             signal: Sig::Term,
             sent_at: Duration::ZERO,
             scope: lab.config().scope(),
+            tree_of: None,
             name: "old".into(),
         }],
     );
@@ -427,6 +428,7 @@ fn untrusted_ledgers_are_quarantined_and_never_used() {
             signal: Sig::Term,
             sent_at: Duration::ZERO,
             scope: "any".into(),
+            tree_of: None,
             name: "x".into(),
         }],
     }
@@ -549,6 +551,7 @@ fn ledger_entries_naming_unrelated_processes_get_no_signal() {
                 signal: Sig::Term,
                 sent_at: Duration::ZERO,
                 scope: scope.clone(),
+                tree_of: None,
                 name: "x".into(),
             })
             .collect()
@@ -834,4 +837,64 @@ fn kill_tree_leaves_alone_descendants_that_are_not_ours_to_signal() {
         }
     }
     assert_eq!(signalled, 3, "agent, its sleep, script: {:?}", r.actions);
+}
+
+/// A descendant signalled with its agent is tracked on its own: when the
+/// agent obeys SIGTERM but the descendant ignores it (a leaked MCP server),
+/// the descendant still gets its SIGKILL after the grace period.
+#[test]
+fn kill_tree_escalates_a_descendant_that_outlives_its_agent() {
+    let mut lab = Lab::new();
+    let child = lab.dir.join("stubborn-child");
+    std::fs::write(&child, "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(&child, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\ntrap 'exit 0' TERM\n{} &\nwait\n",
+            child.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = lab.spawn(Command::new(&agent));
+    let sleeping_child = || {
+        tree(pid).into_iter().skip(1).find(|(p, _)| {
+            std::fs::read_to_string(format!("/proc/{p}/status")).is_ok_and(|s| {
+                s.contains("Name:\tsleep") && !s.contains("SigIgn:\t0000000000000000")
+            })
+        })
+    };
+    assert!(wait_until(Duration::from_secs(5), || sleeping_child().is_some()));
+    let (kid, _) = sleeping_child().unwrap();
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(actions_for(&r, pid), vec![ActionKind::Sigterm]);
+    assert_eq!(actions_for(&r, kid), vec![ActionKind::Sigterm]);
+    assert!(
+        wait_until(Duration::from_secs(3), || !alive(pid)),
+        "the agent obeys"
+    );
+    lab.reap(pid);
+    assert!(alive(kid), "the descendant ignores SIGTERM");
+    let tracked = read_ledger(&lab);
+    let e = tracked
+        .entries
+        .iter()
+        .find(|e| e.id.pid == kid)
+        .expect("descendant tracked");
+    assert_eq!(e.tree_of.map(|a| a.pid), Some(pid));
+    std::thread::sleep(cfg.grace);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, kid),
+        vec![ActionKind::Sigkill],
+        "{:?}",
+        r.actions
+    );
+    assert!(wait_until(Duration::from_secs(3), || !alive(kid)));
+    reap_pid(kid);
 }

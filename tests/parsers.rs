@@ -139,6 +139,10 @@ fn arbitrary_ledger_bytes_never_panic_and_are_rejected() {
             signal: procreap::Sig::Term,
             sent_at: std::time::Duration::from_millis(12345),
             scope: "0123456789abcdef".into(),
+            tree_of: (i % 2 == 1).then_some(procreap::Identity {
+                pid: 7,
+                start_time: 99,
+            }),
             name: format!("na me)\n\\{i}\u{e9}"),
         });
     }

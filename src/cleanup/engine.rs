@@ -29,6 +29,8 @@ struct Step<'a> {
     kill_tree: bool,
     /// Identities that are candidates themselves (never signalled as tree members).
     candidates: HashSet<Identity>,
+    /// Identities the ledger already tracks (escalated from their own entry).
+    tracked: HashSet<Identity>,
     actions: Vec<Action>,
     failures: Vec<String>,
 }
@@ -54,6 +56,7 @@ impl<'a> Step<'a> {
             dry_run: cfg.dry_run,
             kill_tree: cfg.kill_tree,
             candidates: candidates.iter().map(|v| v.process.id).collect(),
+            tracked: HashSet::new(),
             actions: Vec::new(),
             failures: Vec::new(),
         }
@@ -76,23 +79,32 @@ impl<'a> Step<'a> {
     }
 
     /// Re-verifies `info` and sends `sig`, reporting the outcome as `kind`.
-    /// With `kill_tree`, its descendants from the snapshot follow, each
-    /// through its own identity check.
-    fn deliver(&mut self, info: &ProcessInfo, sig: Sig, kind: ActionKind) -> Delivery {
+    /// With `kill_tree`, its descendants from the snapshot follow (those the
+    /// ledger does not track already), each through its own identity check;
+    /// the ones signalled are returned so the ledger can track them.
+    fn deliver(
+        &mut self,
+        info: &ProcessInfo,
+        sig: Sig,
+        kind: ActionKind,
+    ) -> (Delivery, Vec<ProcessInfo>) {
         let delivery = self.send_one(info, sig, kind, None);
+        let mut tree = Vec::new();
         if self.kill_tree && matches!(delivery, Delivery::Sent(_)) {
             for pid in self.scan.snap.descendants(info.id.pid) {
                 let Some(p) = self.scan.snap.get(pid) else {
                     continue;
                 };
-                if self.candidates.contains(&p.id) {
+                if self.candidates.contains(&p.id) || self.tracked.contains(&p.id) {
                     continue;
                 }
                 let child = self.scan.rules.info(&self.scan.snap, p);
-                self.send_one(&child, sig, kind, Some(info.id));
+                if let Delivery::Sent(_) = self.send_one(&child, sig, kind, Some(info.id)) {
+                    tree.push(child);
+                }
             }
         }
-        delivery
+        (delivery, tree)
     }
 
     /// Sends to one process; `tree_of` names the agent when it is one of its
@@ -221,10 +233,22 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();
     let mut kept: Vec<Entry> = Vec::new();
-    let mut seen: HashSet<Identity> = HashSet::new();
+    let seen: HashSet<Identity> = contents.entries.iter().map(|e| e.id).collect();
+    step.tracked = seen.clone();
+    // Descendants signalled with their agent become entries of their own.
+    let track = |tree: Vec<ProcessInfo>, agent: Identity, signal: Sig, kept: &mut Vec<Entry>| {
+        kept.extend(tree.into_iter().map(|p| Entry {
+            id: p.id,
+            kind,
+            signal,
+            sent_at: now,
+            scope: scope.clone(),
+            tree_of: Some(agent),
+            name: p.name,
+        }));
+    };
 
     for mut e in std::mem::take(&mut contents.entries) {
-        seen.insert(e.id);
         if !wanted(&e.id) {
             kept.push(e);
             continue;
@@ -238,40 +262,45 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             );
             continue;
         };
-        let v = candidates
-            .iter()
-            .find(|c| c.process.id == e.id)
-            .cloned()
-            .or_else(|| scan.verdict_of(e.id));
-        let info = match &v {
-            Some(v) => v.process.clone(),
-            None => scan.rules.info(&scan.snap, p),
+        // The verdict an agent gets, or the kill_tree rules for a descendant.
+        let (verdict, reason, info) = match e.tree_of {
+            None => match candidates
+                .iter()
+                .find(|c| c.process.id == e.id)
+                .cloned()
+                .or_else(|| scan.verdict_of(e.id))
+            {
+                Some(v) => (Some(v.verdict), v.reason, v.process),
+                None => (None, String::new(), scan.rules.info(&scan.snap, p)),
+            },
+            Some(agent) => {
+                let source = scan.snap.source();
+                let (k, why) = scan.rules.descendant_verdict(&scan.snap, p, agent, source);
+                (Some(k), why, scan.rules.info(&scan.snap, p))
+            }
         };
         if p.is_defunct() {
             let why = format!("defunct: parent pid {} must reap it", p.ppid);
             step.push(info, ActionKind::Exited, None, why);
             continue;
         }
-        match v {
-            Some(v) if v.verdict == VerdictKind::Orphan => {}
-            other => {
-                // Protected or got a terminal: facts about the process, for
-                // every configuration. Any other verdict is this
-                // configuration's own view, which releases only its own
-                // entries (another town's stay put).
-                let fact = other.as_ref().is_some_and(|v| {
-                    matches!(v.verdict, VerdictKind::Protected | VerdictKind::HasTty)
-                });
-                if e.scope != scope && !fact {
-                    kept.push(e);
-                    continue;
-                }
-                let why = other.map_or("no longer an agent process".into(), |v| {
-                    format!("{}: {}", v.verdict, v.reason)
-                });
-                step.push(info, ActionKind::Released, None, why);
+        if verdict != Some(VerdictKind::Orphan) {
+            // Protected or got a terminal: facts about the process, for every
+            // configuration (and every rule for a descendant is one). Any
+            // other verdict is this configuration's own view, which releases
+            // only its own entries (another town's stay put).
+            let fact = e.tree_of.is_some()
+                || matches!(verdict, Some(VerdictKind::Protected | VerdictKind::HasTty));
+            if e.scope != scope && !fact {
+                kept.push(e);
                 continue;
             }
+            let why = match verdict {
+                Some(v) => format!("{v}: {reason}"),
+                None => "no longer an agent process".into(),
+            };
+            step.push(info, ActionKind::Released, None, why);
+            continue;
         }
         let since = now.saturating_sub(e.sent_at);
         match e.signal {
@@ -287,14 +316,24 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
                 let why = unkillable_reason(scan.snap.source(), p);
                 step.push(info, ActionKind::Unkillable, None, why);
             }
-            _ if since >= cfg.grace => match step.deliver(&info, Sig::Kill, ActionKind::Sigkill) {
-                Delivery::Sent(_) => {
-                    e.signal = Sig::Kill;
-                    e.sent_at = now;
+            _ if since >= cfg.grace => {
+                let (delivery, tree) = match e.tree_of {
+                    None => step.deliver(&info, Sig::Kill, ActionKind::Sigkill),
+                    Some(agent) => (
+                        step.send_one(&info, Sig::Kill, ActionKind::Sigkill, Some(agent)),
+                        Vec::new(),
+                    ),
+                };
+                track(tree, e.id, Sig::Kill, &mut kept);
+                match delivery {
+                    Delivery::Sent(_) => {
+                        e.signal = Sig::Kill;
+                        e.sent_at = now;
+                    }
+                    Delivery::Gone => continue,
+                    Delivery::NotSent => {}
                 }
-                Delivery::Gone => continue,
-                Delivery::NotSent => {}
-            },
+            }
             _ => {
                 let left = cfg.grace.saturating_sub(since);
                 step.push(
@@ -313,13 +352,16 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         if seen.contains(&id) || !wanted(&id) {
             continue;
         }
-        if let Delivery::Sent(_) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
+        let (delivery, tree) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm);
+        track(tree, id, Sig::Term, &mut kept);
+        if let Delivery::Sent(_) = delivery {
             kept.push(Entry {
                 id,
                 kind,
                 signal: Sig::Term,
                 sent_at: now,
                 scope: scope.clone(),
+                tree_of: None,
                 name: v.process.name.clone(),
             });
         }
@@ -367,7 +409,9 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             step.push(info, ActionKind::Skipped, None, why);
             continue;
         };
-        if let Delivery::Sent(Some(t)) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm) {
+        if let (Delivery::Sent(Some(t)), _) =
+            step.deliver(&v.process, Sig::Term, ActionKind::Sigterm)
+        {
             pinned.push((v.process.clone(), t));
         }
     }
@@ -381,7 +425,8 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
                 started.elapsed().as_secs_f64()
             );
             step.push(info, ActionKind::Exited, None, why);
-        } else if let Delivery::Sent(Some(t)) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill)
+        } else if let (Delivery::Sent(Some(t)), _) =
+            step.deliver(&info, Sig::Kill, ActionKind::Sigkill)
         {
             drop(target);
             killed.push((info, t));
