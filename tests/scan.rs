@@ -444,25 +444,12 @@ fn zombie_scan_refuses_to_run_blind() {
         eprintln!("skipped: needs root and unshare for a private pid namespace");
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(&exe)
-        .args([
-            "--exact",
-            "zombie_scan_refuses_to_run_blind",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("PROCREAP_IN_PIDNS", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (ok, text) = rerun(
+        "zombie_scan_refuses_to_run_blind",
+        &["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"],
+        &[("PROCREAP_IN_PIDNS", "1")],
     );
-    assert!(out.status.success(), "inner run failed:\n{text}");
+    assert!(ok, "inner run failed:\n{text}");
     assert!(
         text.contains("zombie rule checked in pid namespace"),
         "{text}"
@@ -559,22 +546,18 @@ fn a_scan_spawns_nothing() {
     let d = lab.agent(None);
     let cfg = lab.config();
     assert_eq!(find_orphans(&cfg).unwrap().len(), 1);
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "a_scan_spawns_nothing", "--nocapture"])
-        .env("PATH", "")
-        .env("PROCREAP_EXPECT_ORPHAN", d.pid.to_string())
-        .env("PROCREAP_NAMES", lab.names.join(","))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let pid = d.pid.to_string();
+    let names = lab.names.join(",");
+    let (ok, text) = rerun(
+        "a_scan_spawns_nothing",
+        &[],
+        &[
+            ("PATH", ""),
+            ("PROCREAP_EXPECT_ORPHAN", &pid),
+            ("PROCREAP_NAMES", &names),
+        ],
     );
-    assert!(
-        out.status.success() && text.contains("scanned with empty PATH"),
-        "{text}"
-    );
+    assert!(ok && text.contains("scanned with empty PATH"), "{text}");
 }
 
 /// A configured socket whose tmux fails, hangs or is missing is an error for
@@ -639,22 +622,12 @@ fn a_failing_or_hung_tmux_is_an_error_not_no_panes() {
         ),
     ];
     for (case, tmux, want) in cases {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "a_failing_or_hung_tmux_is_an_error_not_no_panes",
-                "--nocapture",
-            ])
-            .env("PROCREAP_TMUX_CASE", case)
-            .env("PROCREAP_TMUX", &tmux)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (ok, text) = rerun(
+            "a_failing_or_hung_tmux_is_an_error_not_no_panes",
+            &[],
+            &[("PROCREAP_TMUX_CASE", case), ("PROCREAP_TMUX", &tmux)],
         );
-        assert!(out.status.success(), "{case}: {text}");
+        assert!(ok, "{case}: {text}");
         assert!(
             text.contains("tmux failed") && text.contains(want),
             "{case}: wanted {want:?} in {text}"
@@ -812,24 +785,10 @@ fn a_proc_of_another_pid_namespace_is_refused() {
         return;
     }
     // A new pid namespace that keeps the host's /proc.
-    let out = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_proc_of_another_pid_namespace_is_refused",
-            "--nocapture",
-        ])
-        .env("PROCREAP_IN_FOREIGN_PROC", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (ok, text) = rerun(
+        "a_proc_of_another_pid_namespace_is_refused",
+        &["unshare", "--pid", "--fork", "--kill-child"],
+        &[("PROCREAP_IN_FOREIGN_PROC", "1")],
     );
-    assert!(
-        out.status.success() && text.contains("refused a foreign /proc"),
-        "{text}"
-    );
+    assert!(ok && text.contains("refused a foreign /proc"), "{text}");
 }
