@@ -321,9 +321,21 @@ class Factory:
         # the CLOEXEC pipe Popen waits on before it fills in argv, so wait
         # until /proc/PID/cmdline shows the whole argv.
         with open(path, "rb") as f:
-            script = f.read(2) == b"#!"
+            text = f.read()
+        script = text[:2] == b"#!"
         want = b"\0".join(a.encode() for a in argv) + b"\0"
         ready = (lambda: bool(_cmdline(pid))) if script else (lambda: _cmdline(pid) == want)
+        if script and b"\nexec " in text:
+            # A script that execs sleep: settled once sleep runs (a process
+            # caught between the two execs has no argv yet, and procreap
+            # rightly refuses to judge it).
+            sleep = os.path.realpath(SLEEP)
+
+            def ready() -> bool:
+                try:
+                    return os.readlink(f"/proc/{pid}/exe") == sleep and bool(_cmdline(pid))
+                except OSError:
+                    return False
         if not wait_until(ready, 10, 0.001):
             raise RuntimeError(f"decoy {pid}: argv never showed up ({_cmdline(pid)!r})")
         return d
