@@ -349,11 +349,14 @@ impl Lab {
     }
 }
 
-/// True once `pid` runs its final program (not the forked test binary).
+/// True once `pid` runs its final program (not the forked test binary) and
+/// its argv is in place: the kernel switches the executable before it fills
+/// in argv, and procreap rightly refuses to judge a process in between.
 fn exec_done(pid: i32) -> bool {
     let me = std::fs::read_link("/proc/self/exe").ok();
     let it = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-    it.is_some() && it != me
+    let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    it.is_some() && it != me && !argv.is_empty()
 }
 
 /// Removes the socket file of the private tmux server `sock` (a server

@@ -180,11 +180,14 @@ func (k *Kit) Start(path string, o Opts) *Proc {
 			close(p.done)
 		}()
 	}
-	// The wrapper execs the decoy: wait until the kernel shows its name.
+	// The wrapper execs the decoy: wait until the kernel shows its name and
+	// its argv (the name comes first; a process caught in between has no
+	// argv yet, and procreap rightly refuses to judge it).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID))
-		if err == nil && strings.TrimSpace(string(c)) == p.Name {
+		argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+		if err == nil && strings.TrimSpace(string(c)) == p.Name && len(argv) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
