@@ -176,11 +176,15 @@ impl Decoy {
             });
         }
         d.child = Some(c.spawn().expect("starting the decoy"));
-        // Until it has exec'd, its name is still ours.
+        // Until it has exec'd, its name is still ours; the kernel sets the
+        // new name before it fills in argv, so wait for both.
         let pid = d.pid();
         let deadline = Instant::now() + Duration::from_secs(5);
+        let argv_empty =
+            || std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |a| a.is_empty());
         while std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map_or(cfg!(target_os = "linux"), |c| c.trim_end() != d.name)
+            || (cfg!(target_os = "linux") && argv_empty())
         {
             assert!(Instant::now() < deadline, "the decoy never exec'd");
             std::thread::sleep(Duration::from_millis(10));
