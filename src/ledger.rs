@@ -11,7 +11,7 @@ use crate::snapshot::Identity;
 #[cfg(unix)]
 mod store;
 #[cfg(unix)]
-pub use store::{check_state_dir, Ledger, Loaded};
+pub use store::{Ledger, Loaded};
 
 const MAGIC: &str = "procreap-ledger 1";
 /// Far more than any real ledger; a larger file is not ours.

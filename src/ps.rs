@@ -161,7 +161,8 @@ pub fn parse_line(line: &str) -> Option<Proc> {
         state,
         tty,
         age: Duration::from_secs(age),
-        kthread: ppid == 2 || pid == 2,
+        // Linux's kthreadd (pid 2) and its children have no argv to read.
+        kthread: cfg!(target_os = "linux") && (ppid == 2 || pid == 2),
         listed_uid: Some(uid),
         args: (0, 0),
     })

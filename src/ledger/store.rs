@@ -303,9 +303,3 @@ impl Ledger {
         Ok(())
     }
 }
-
-/// Checks a path as the ledger checks its state directory (exposed for tests
-/// and tools).
-pub fn check_state_dir(dir: &Path) -> Result<()> {
-    open_private_dir(dir).map(drop)
-}
