@@ -233,7 +233,15 @@ fn kill_tree_signals_the_descendants_with_the_agent() {
     std::fs::write(&agent, "#!/bin/sh\nsleep 1000 &\nsleep 1000 &\nwait\n").unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     let pid = lab.spawn(Command::new(&agent));
-    assert!(wait_until(Duration::from_secs(5), || tree(pid).len() == 3));
+    // Both children have exec'd sleep (a forked shell still carries the
+    // agent's name).
+    assert!(wait_until(Duration::from_secs(5), || {
+        let t = tree(pid);
+        t.len() == 3
+            && t.iter().skip(1).all(|(p, _)| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sleep\n")
+            })
+    }));
     let children: Vec<(i32, u64)> = tree(pid).into_iter().skip(1).collect();
     // Without kill_tree only the agent is signalled.
     let mut cfg = lab.config();
@@ -767,23 +775,36 @@ fn kill_tree_leaves_alone_descendants_that_are_not_ours_to_signal() {
     std::fs::write(
         &agent,
         format!(
-            "#!/bin/sh\nsleep 1000 &\nscript -qfc 'sleep 1000' /dev/null </dev/null >/dev/null 2>&1 &\n{other_user}wait\n"
+            "#!/bin/sh\nsleep 1000 &\nSHELL=/bin/sh script -qfc 'sleep 1000' /dev/null </dev/null >/dev/null 2>&1 &\n{other_user}wait\n"
         ),
     )
     .unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     let pid = lab.spawn(Command::new(&agent));
-    // agent, sleep, script, script's sleep on a pty, [nobody's sleep]
-    let want = if root { 5 } else { 4 };
+    // agent, sleep, script, script's sleep on a pty (perhaps under a shell,
+    // depending on the machine's sh and script), [nobody's sleep]. Settled
+    // once both sleeps we wait for exist, setpriv has exec'd, and the tree
+    // stays the same for a moment.
+    let me = nix::unistd::geteuid().as_raw();
+    let facts = |p: i32| {
+        let st = procreap::parse_stat(&std::fs::read(format!("/proc/{p}/stat")).ok()?)?;
+        let uid =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{p}")).ok()?);
+        Some((st.name, st.tty_nr, uid))
+    };
     let settled = || {
-        tree(pid).iter().all(|(p, _)| {
-            std::fs::read_link(format!("/proc/{p}/exe"))
-                .is_ok_and(|e| !e.to_string_lossy().contains("setpriv"))
-        })
+        let t = tree(pid);
+        let f: Vec<_> = t.iter().filter_map(|(p, _)| facts(*p)).collect();
+        let pty_sleep = f.iter().any(|(n, tty, _)| n == "sleep" && *tty != 0);
+        let nobody_sleep = !root || f.iter().any(|(n, _, u)| n == "sleep" && *u != me);
+        let no_setpriv = f.iter().all(|(n, _, _)| n != "setpriv");
+        f.len() == t.len() && pty_sleep && nobody_sleep && no_setpriv && {
+            std::thread::sleep(Duration::from_millis(200));
+            tree(pid) == t
+        }
     };
     assert!(
-        wait_until(Duration::from_secs(5), || tree(pid).len() == want
-            && settled()),
+        wait_until(Duration::from_secs(10), settled),
         "{:?}",
         tree(pid)
     );
@@ -803,40 +824,35 @@ fn kill_tree_leaves_alone_descendants_that_are_not_ours_to_signal() {
         r.actions
     );
     let r = step(&cfg, Kind::Orphans);
-    let me = nix::unistd::geteuid().as_raw();
-    let mut signalled = 0;
+    let (mut signalled, mut skipped) = (0, 0);
     for (p, _) in tree(pid) {
-        let st = procreap::parse_stat(&std::fs::read(format!("/proc/{p}/stat")).unwrap()).unwrap();
-        let uid =
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{p}")).unwrap());
+        let (name, tty, uid) = facts(p).unwrap();
         let acts: Vec<&Action> = r.actions.iter().filter(|a| a.process.id.pid == p).collect();
-        assert_eq!(
-            acts.len(),
-            1,
-            "{p} ({}) reported once: {:?}",
-            st.name,
-            r.actions
-        );
-        if st.tty_nr != 0 || uid != me {
+        assert_eq!(acts.len(), 1, "{p} ({name}) reported once: {:?}", r.actions);
+        if tty != 0 || uid != me {
             assert_eq!(
                 acts[0].action,
                 ActionKind::Skipped,
-                "{p} ({}): {:?}",
-                st.name,
+                "{p} ({name}): {:?}",
                 acts[0]
             );
+            skipped += 1;
         } else {
             assert_eq!(
                 acts[0].action,
                 ActionKind::Sigterm,
-                "{p} ({}): {:?}",
-                st.name,
+                "{p} ({name}): {:?}",
                 acts[0]
             );
             signalled += 1;
         }
     }
     assert_eq!(signalled, 3, "agent, its sleep, script: {:?}", r.actions);
+    assert!(
+        skipped >= if root { 2 } else { 1 },
+        "the pty sleep [and nobody's sleep] are skipped: {:?}",
+        r.actions
+    );
 }
 
 /// A descendant signalled with its agent is tracked on its own: when the
