@@ -257,6 +257,7 @@ impl Rules {
             return Some(format!("is protected root {pid} ({o})"));
         }
         let mut below = pid;
+        let mut below_start = p.id.start_time;
         let mut cur = p.ppid;
         for _ in 0..=snap.procs().len() + 1 {
             if cur <= 0 && below == 1 {
@@ -283,6 +284,14 @@ impl Rules {
                     "ancestor pid {cur} is not visible: cannot prove it is outside tmux"
                 ));
             };
+            if a.id.start_time > below_start {
+                // A parent is never younger than its child: pid `cur` was
+                // reused after the real parent exited, so this view of the
+                // ancestry is not the real one.
+                return Some(format!(
+                    "ancestor pid {cur} is younger than pid {below}: the ancestry changed while it was read"
+                ));
+            }
             if tmux::is_server_name(&a.name) {
                 return Some(format!(
                     "in tmux pane process {below} of tmux server pid {cur}"
@@ -292,6 +301,7 @@ impl Rules {
                 return None;
             }
             below = cur;
+            below_start = a.id.start_time;
             cur = a.ppid;
         }
         Some("ancestry loops: cannot prove it is outside tmux".into())
@@ -658,6 +668,15 @@ mod tests {
                 proc_(31, 0, "claude"),   // parent outside the pid namespace
                 proc_(40, 1, "mayor"),
                 proc_(41, 40, "claude"),
+                // pid 51 was reused by a process younger than its "child"
+                Proc {
+                    id: Identity {
+                        pid: 50,
+                        start_time: 0,
+                    },
+                    ..proc_(50, 51, "claude")
+                },
+                proc_(51, 1, "sh"),
             ],
         );
         let r = rules();
@@ -671,6 +690,9 @@ mod tests {
         assert!(why(31).unwrap().contains("outside this pid namespace"));
         assert!(why(41).unwrap().contains("descendant of protected root 40"));
         assert!(why(40).unwrap().contains("is protected root 40"));
+        assert!(why(50)
+            .unwrap()
+            .contains("ancestor pid 51 is younger than pid 50"));
         assert_eq!(why(1), None);
     }
 }

@@ -268,11 +268,36 @@ impl Snapshot {
 
     /// Reads `pid` and its ancestors afresh (for re-verification just before
     /// a signal). Stops at pid 1, at a pid that cannot be read, or at a loop.
+    ///
+    /// The reads are not atomic: an ancestor may exit between reading its
+    /// child and reading it. The kernel reparents a process before its parent
+    /// leaves /proc, so when the parent is gone (or its pid already belongs
+    /// to a younger process) the child is read again and the walk follows its
+    /// new parent. Only a parent that stays unreadable ends the chain.
     pub(crate) fn chain(source: Source, timeout: Duration, pid: i32) -> Snapshot {
         let mut procs: Vec<Proc> = Vec::new();
         let mut next = pid;
+        let mut rereads = 0;
         while next > 0 && procs.len() < 4096 && !procs.iter().any(|p| p.id.pid == next) {
-            let Some(p) = Self::read_one(source, timeout, next) else {
+            let read = Self::read_one(source, timeout, next);
+            let consistent = match (&read, procs.last()) {
+                (Some(parent), Some(child)) => parent.id.start_time <= child.id.start_time,
+                (None, Some(_)) => false,
+                _ => true,
+            };
+            if !consistent && rereads < 8 {
+                rereads += 1;
+                let child = procs.pop().expect("a child was read");
+                match Self::read_one(source, timeout, child.id.pid) {
+                    Some(again) if again.id == child.id && again.ppid != child.ppid => {
+                        next = again.ppid;
+                        procs.push(again);
+                        continue;
+                    }
+                    _ => procs.push(child),
+                }
+            }
+            let Some(p) = read else {
                 break;
             };
             next = if p.id.pid == 1 { 0 } else { p.ppid };

@@ -855,6 +855,70 @@ fn kill_tree_leaves_alone_descendants_that_are_not_ours_to_signal() {
     );
 }
 
+/// An agent that exits while its descendant is re-verified (its SIGTERM
+/// came a moment earlier in the same step) and is reaped at once, as an
+/// orchestrator's Wait does: the re-check re-reads the descendant and follows
+/// it to its new parent rather than calling the vanished parent "not
+/// visible". Repeated, because the window is a few microseconds wide.
+#[test]
+fn kill_tree_follows_a_descendant_whose_agent_exits_during_the_check() {
+    become_subreaper();
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    std::fs::write(&agent, "#!/bin/sh\nsleep 1000 &\nwait\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let start_of = |pid: i32| {
+        procreap::parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
+            .map(|st| st.start_time)
+    };
+    for round in 0..40 {
+        let mut cmd = Command::new(&agent);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn agent");
+        let pid = child.id() as i32;
+        lab.own_exact((pid, start_of(pid).expect("agent start time")));
+        let reaper = std::thread::spawn(move || child.wait());
+        let kid = || {
+            tree(pid).into_iter().nth(1).filter(|(k, _)| {
+                std::fs::read_to_string(format!("/proc/{k}/comm")).is_ok_and(|c| c == "sleep\n")
+            })
+        };
+        assert!(wait_until(Duration::from_secs(5), || kid().is_some()
+            && std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|a| !a.is_empty())));
+        let (kid, kid_start) = kid().unwrap();
+        lab.own_exact((kid, kid_start));
+        let r = step(&cfg, Kind::Orphans);
+        assert_eq!(
+            actions_for(&r, pid),
+            vec![ActionKind::Sigterm],
+            "round {round}: {:?}",
+            r.actions
+        );
+        assert_eq!(
+            actions_for(&r, kid),
+            vec![ActionKind::Sigterm],
+            "round {round}: {:?}",
+            r.actions
+        );
+        reaper.join().unwrap().expect("agent reaped");
+        assert!(wait_until(Duration::from_secs(3), || !alive(kid)));
+        reap_pid(kid);
+    }
+}
+
 /// A descendant signalled with its agent is tracked on its own: when the
 /// agent obeys SIGTERM but the descendant ignores it (a leaked MCP server),
 /// the descendant still gets its SIGKILL after the grace period.

@@ -145,6 +145,7 @@ pub struct Lab {
     pub names: Vec<String>,
     children: Vec<Child>,
     pids: Vec<i32>,
+    exact: Vec<(i32, u64)>,
     sockets: Vec<String>,
 }
 
@@ -169,6 +170,7 @@ impl Lab {
             names: Vec::new(),
             children: Vec::new(),
             pids: Vec::new(),
+            exact: Vec::new(),
             sockets: Vec::new(),
         }
     }
@@ -331,6 +333,12 @@ impl Lab {
         self.pids.push(pid);
     }
 
+    /// Remembers the process `(pid, start time)` itself (not its pid, which
+    /// may be reused once someone else reaps it) for teardown.
+    pub fn own_exact(&mut self, id: (i32, u64)) {
+        self.exact.push(id);
+    }
+
     /// Kills our child `pid` and reaps it.
     pub fn kill(&mut self, pid: i32) {
         if let Some(i) = self.children.iter().position(|c| c.id() as i32 == pid) {
@@ -409,6 +417,7 @@ impl Drop for Lab {
         for pid in &self.pids {
             started.extend(tree(*pid));
         }
+        started.extend(self.exact.iter().copied());
         for c in &self.children {
             started.extend(tree(c.id() as i32).into_iter().skip(1));
         }
