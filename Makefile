@@ -24,14 +24,22 @@ demo: deps
 deps:
 	@scripts/ensure-deps.sh
 
-test: deps test-rust test-platforms test-c test-go test-python
-	@echo "make test: every suite passed"
+# Every suite runs even when an earlier one fails, so one run shows all
+# failures; the exit status is non-zero if any failed.
+SUITES := test-rust test-platforms test-c test-go test-python
+test: deps
+	@failed=""; \
+	for s in $(SUITES); do \
+	  $(MAKE) --no-print-directory $$s || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: every suite passed"
 
 test-rust: deps
 	$(CARGO) build --release --lib --examples
 	$(CARGO) clippy --release --all-targets --quiet -- -D warnings
 	$(CARGO) fmt --check
-	$(CARGO) test --release
+	$(CARGO) test --release --no-fail-fast
 
 test-c: lib
 	$(MAKE) -C tests/c

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 status=0
 for target in x86_64-apple-darwin x86_64-pc-windows-gnu; do
   if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    if ! timeout 300 rustup target add "$target" >/dev/null 2>&1; then
+    if ! timeout 120 rustup target add "$target" >/dev/null 2>&1; then
       echo "check-platforms: skipped $target (rustup could not install it)"
       continue
     fi

@@ -440,8 +440,7 @@ fn zombie_scan_refuses_to_run_blind() {
     if std::env::var_os("PROCREAP_IN_PIDNS").is_some() {
         return zombie_rule_inside_namespace();
     }
-    if !nix::unistd::geteuid().is_root() || !std::path::Path::new("/usr/bin/unshare").exists() {
-        eprintln!("skipped: needs root and unshare for a private pid namespace");
+    if !pid_namespaces_available() {
         return;
     }
     let (ok, text) = rerun(
@@ -780,8 +779,7 @@ fn a_proc_of_another_pid_namespace_is_refused() {
         }
         return;
     }
-    if !nix::unistd::geteuid().is_root() || !std::path::Path::new("/usr/bin/unshare").exists() {
-        eprintln!("skipped: needs root and unshare for a private pid namespace");
+    if !pid_namespaces_available() {
         return;
     }
     // A new pid namespace that keeps the host's /proc.

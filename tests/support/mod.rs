@@ -432,6 +432,33 @@ impl Drop for Lab {
     }
 }
 
+/// Whether this machine lets us make a private pid namespace (root, the
+/// `unshare` tool, and no sandbox refusing CLONE_NEWPID); prints why not.
+pub fn pid_namespaces_available() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root for a private pid namespace");
+        return false;
+    }
+    match Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            eprintln!(
+                "skipped: no private pid namespaces here: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("skipped: cannot run unshare: {e}");
+            false
+        }
+    }
+}
+
 /// Runs one test of this test binary again in a child process — behind
 /// `wrapper` (e.g. `unshare …`) when given, with `envs` set — and returns
 /// whether it passed and all it printed. For what a test cannot change in
