@@ -931,15 +931,29 @@ fn pin(pid: i32, name: &str) -> Option<Pin> {
     let pin = Pin(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
     // The pid is pinned now; make sure it is our agent (it may still be the
     // `sh` that forked it, just before its exec).
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
+    exec_done(pid, name, Duration::from_secs(2)).then_some(pin)
+}
+
+/// Waits until `pid` runs as `name` with its argv in place: right after a
+/// fork it still has its parent's name, and the kernel sets the new name
+/// before it fills in argv (procreap rightly judges a process without argv
+/// as unknown). Elsewhere than Linux there is nothing to wait for.
+fn exec_done(pid: i32, name: &str, timeout: Duration) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim_end() == name {
-            return Some(pin);
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if comm.trim_end() == name && !argv.is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    None
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -1059,6 +1073,9 @@ impl DemoWorld {
             .map_err(|e| format!("starting {}: {e}", self.exe.display()))?;
         let pid = child.id() as i32;
         self.agent = Some(Launch::Child(child));
+        if !exec_done(pid, &self.name, Duration::from_secs(5)) {
+            return Err(format!("the demo agent (pid {pid}) did not start"));
+        }
         Ok(pid)
     }
 

@@ -16,13 +16,23 @@ fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "test-python: creating $VENV"
-  "$PY" -m venv "$VENV"
+  if ! "$PY" -m venv "$VENV"; then
+    rm -rf "$VENV"
+    echo "test-python: $PY -m venv failed; install Python >= 3.9 with venv (Debian: apt-get install python3-venv)" >&2
+    exit 1
+  fi
 fi
-# pytest for the tests; mypy for the typing test; setuptools and wheel so the
-# packaging test can build bindings/python offline (--no-build-isolation).
-if ! "$VENV/bin/python" -c 'import pytest, setuptools, wheel, mypy' 2>/dev/null; then
-  echo "test-python: installing pytest (and setuptools, wheel, mypy) into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pytest setuptools wheel mypy
+# pytest for the tests; mypy for the typing test; setuptools (the venv's own)
+# and wheel so the packaging test can build bindings/python offline
+# (--no-build-isolation). Pinned: the suite is checked against these.
+REQS="pytest==9.2.0 mypy==2.4.1 wheel==0.48.0"
+STAMP="$VENV/.procreap-requirements"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$REQS" ] ||
+   ! "$VENV/bin/python" -c 'import pytest, setuptools, wheel, mypy' 2>/dev/null; then
+  echo "test-python: installing $REQS into $VENV"
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $REQS setuptools
+  echo "$REQS" > "$STAMP"
 fi
 
 export PROCREAP_LIB="$LIB"

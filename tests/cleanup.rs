@@ -61,7 +61,12 @@ fn read_ledger(lab: &Lab) -> Contents {
 fn a_term_ignoring_decoy_escalates_to_sigkill_and_exits() {
     let mut lab = Lab::new();
     let d = lab.script_agent(OnTerm::Ignore, &[]);
-    let cfg = lab.config();
+    // A grace long enough that the second step surely falls inside it, even
+    // on a loaded machine.
+    let cfg = Config {
+        grace: Duration::from_secs(3),
+        ..lab.config()
+    };
     let r = step(&cfg, Kind::Orphans);
     assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
     let a = r
@@ -285,9 +290,14 @@ fn interleaved_orphan_and_zombie_steps_signal_each_decoy_once() {
     lab.tmux("sleep 1000"); // so the zombie scan can see
     let cfg = lab.config();
     let mut kills: HashMap<i32, usize> = HashMap::new();
+    // At least 3.5 s of steps (the 1 s grace passes twice over), and on a
+    // slow machine on until every ignoring decoy got its SIGKILL.
     let end = Instant::now() + Duration::from_millis(3500);
+    let cap = Instant::now() + Duration::from_secs(30);
     let mut n = 0;
-    while Instant::now() < end {
+    while (Instant::now() < end || ignoring.iter().any(|d| !kills.contains_key(&d.pid)))
+        && Instant::now() < cap
+    {
         let kind = if n % 2 == 0 {
             Kind::Orphans
         } else {

@@ -158,7 +158,7 @@ impl Decoy {
         let exe = d.dir.join(&d.name);
         symlink(&sleep, &exe).unwrap();
         let mut c = Command::new(&exe);
-        c.arg("60")
+        c.arg("600")
             .current_dir(&d.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

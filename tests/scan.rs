@@ -251,7 +251,7 @@ fn a_young_process_is_too_young() {
     let v = verdict_of(&cfg, d.pid);
     assert_eq!(v.verdict, VerdictKind::TooYoung);
     assert!(
-        v.reason.contains("age 0s") && v.reason.contains("3600s"),
+        v.reason.contains("age ") && v.reason.contains("3600s"),
         "{}",
         v.reason
     );
@@ -578,7 +578,7 @@ fn a_failing_or_hung_tmux_is_an_error_not_no_panes() {
             other => panic!("case {case:?}: expected a tmux failure, got {other:?}"),
         }
         assert!(
-            t.elapsed() < Duration::from_millis(1500),
+            t.elapsed() < Duration::from_millis(2500),
             "took {:?}",
             t.elapsed()
         );

@@ -30,7 +30,7 @@ func TestCleanupStepEscalates(t *testing.T) {
 	stubborn := k.Start(k.Sleeper(name), decoy.Opts{IgnoreTerm: true})
 	bystander := k.Start(k.Sleeper(decoy.Name()), decoy.Opts{})
 	cfg := safeConfig(k, name)
-	cfg.Grace = 800 * time.Millisecond
+	cfg.Grace = 2 * time.Second // the second step surely falls inside it
 
 	acts, err := procreap.CleanupStep(procreap.Orphans, cfg)
 	if err != nil {
@@ -227,11 +227,11 @@ func TestReapNow(t *testing.T) {
 		{PID: stubborn.PID, StartTime: stubborn.StartTime},
 	}
 	start := time.Now()
-	acts, err := procreap.ReapNow(ids, 300*time.Millisecond, cfg)
+	acts, err := procreap.ReapNow(ids, 1500*time.Millisecond, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
+	if d := time.Since(start); d < 1400*time.Millisecond || d > 6*time.Second {
 		t.Errorf("ReapNow took %v", d)
 	}
 	onlyPIDs(t, acts, polite.PID, stubborn.PID)

@@ -278,7 +278,7 @@ func TestTmuxProtects(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	bin := k.Sleeper(name)
-	tm := k.StartTmux(bin + " 300")
+	tm := k.StartTmux("exec " + bin + " 300")
 	panes := tm.PanePIDs(name)
 	outside := k.Start(bin, decoy.Opts{})
 	cfg := safeConfig(k, name)

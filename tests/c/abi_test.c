@@ -600,7 +600,7 @@ static procreap_config *private_config(const char *name, const char *state_dir)
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_agent_names(cfg, names, 1, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_workspace_marker(cfg, "", &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_min_age_ms(cfg, 0, &err));
-    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_grace_ms(cfg, 1000, &err));
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_grace_ms(cfg, 2000, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_state_dir(cfg, state_dir, &err));
     /* No ~/gt pid file: the test must not depend on the caller's home. */
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pid_files(cfg, NULL, 0, &err));
@@ -1321,7 +1321,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         CHECK(alive(helper), "the protected helper was not signalled");
     }
 
-    /* Escalation: a decoy that ignores SIGTERM. grace = 1000 ms. */
+    /* Escalation: a decoy that ignores SIGTERM. grace = 2000 ms. */
     decoy *s1 = spawn_script();
     if (CHECK(s1 != NULL, "spawn TERM-ignoring decoy")) {
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
@@ -1338,7 +1338,7 @@ static void test_steps(procreap_config *cfg, const char *state, decoy *d1, decoy
         if (!a)
             dump_actions("waiting", al);
         procreap_action_list_free(al);
-        msleep(1100);
+        msleep(2100);
         al = STEP_OK(cfg, PROCREAP_KIND_ORPHANS);
         a = action_for(al, s1->pid, PROCREAP_ACTION_KIND_SIGKILL);
         CHECK_AL(al, al && al->len == 1 && a && a->signal == PROCREAP_SIGNAL_SIGKILL,
@@ -1486,7 +1486,7 @@ static void test_reap_set(procreap_config *cfg, decoy **d4_out)
     CHECK_AL(al, al && al->len == 1 && action_for(al, s3->pid, PROCREAP_ACTION_KIND_SIGTERM),
           "reap_set: SIGTERM");
     procreap_action_list_free(al);
-    msleep(1100);
+    msleep(2100);
     al = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_reap_set(cfg, &ids3, 1, &al, &err));
     a = action_for(al, s3->pid, PROCREAP_ACTION_KIND_SIGKILL);
@@ -1517,9 +1517,9 @@ static void test_reap_now(procreap_config *cfg, decoy *d4)
     ids[2].start_time = ids[1].start_time + 7; /* stale: skipped */
     procreap_action_list *al = NULL;
     long t0 = now_ms();
-    EXPECT(PROCREAP_STATUS_OK, procreap_reap_now(cfg, ids, 3, 500, &al, &err));
+    EXPECT(PROCREAP_STATUS_OK, procreap_reap_now(cfg, ids, 3, 1500, &al, &err));
     long took = now_ms() - t0;
-    CHECK(took >= 450 && took < 5000, "reap_now waited for its deadline (%ld ms)", took);
+    CHECK(took >= 1450 && took < 6000, "reap_now waited for its deadline (%ld ms)", took);
     const procreap_action *t = action_for(al, d4->pid, PROCREAP_ACTION_KIND_SIGTERM);
     CHECK(t && t->signal == PROCREAP_SIGNAL_SIGTERM, "reap_now: SIGTERM to the sleeper");
     CHECK(action_for(al, d4->pid, PROCREAP_ACTION_KIND_EXITED) != NULL, "sleeper exited");

@@ -163,6 +163,10 @@ impl Lab {
         become_subreaper();
         let dir = std::env::temp_dir().join(format!("procreap-test-{}", token()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Searchable by other users whatever the umask: decoys started as
+        // nobody exec a symlink in here.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
+            .unwrap();
         let state = dir.join("state");
         Lab {
             dir,

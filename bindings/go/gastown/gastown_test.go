@@ -40,7 +40,7 @@ func use(t *testing.T, k *decoy.Kit, name string) (procreap.Config, string) {
 	c := procreap.DefaultConfig()
 	c.AgentNames = []string{name}
 	c.MinAge = 0
-	c.Grace = 700 * time.Millisecond
+	c.Grace = 2 * time.Second
 	c.WorkspaceMarker = "town.json"
 	c.ProtectedPIDFiles = nil
 	c.StateDir = k.StateDir()
@@ -53,7 +53,7 @@ func TestOrphans(t *testing.T) {
 	decoy.SkipUnderTmux(t)
 	k := decoy.New(t)
 	name := decoy.Name()
-	_, town := use(t, k, name)
+	c, town := use(t, k, name)
 	p := k.Start(k.Sleeper(name), decoy.Opts{Dir: town, IgnoreTerm: true})
 	outside := k.Start(k.Sleeper(name), decoy.Opts{}) // not in a town
 
@@ -79,7 +79,7 @@ func TestOrphans(t *testing.T) {
 	if res, err := gastown.CleanupOrphanedClaudeProcesses(); err != nil || len(res) != 0 {
 		t.Fatalf("second step: %+v, %v", res, err)
 	}
-	time.Sleep(time.Until(start.Add(750 * time.Millisecond)))
+	time.Sleep(time.Until(start.Add(c.Grace + 50*time.Millisecond)))
 	res, err = gastown.CleanupOrphanedClaudeProcesses()
 	if err != nil || len(res) != 1 || res[0].Signal != "SIGKILL" || res[0].Process.PID != p.PID {
 		t.Fatalf("after the grace period: %+v, %v", res, err)

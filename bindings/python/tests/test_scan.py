@@ -308,7 +308,7 @@ def test_explain_protected_by_a_private_tmux_pane(decoys, make_config):
         [tmux, "-L", sock, *a], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=20
     )
     try:
-        r = run("new-session", "-d", "-s", "prt", f"'{agent}' 3600")
+        r = run("-f", "/dev/null", "new-session", "-d", "-s", "prt", f"exec '{agent}' 3600")
         assert r.returncode == 0, r.stderr
         panes = run("list-panes", "-a", "-F", "#{pane_pid}").stdout.split()
         shell = int(panes[0])
