@@ -87,7 +87,8 @@ fn wait_agent(cfg: &Config) -> i32 {
                 .unwrap()
                 .first()
                 .map_or(0, |v| v.process.id.pid);
-            pid != 0
+            // Named, and its argv in place (the kernel fills it in last).
+            pid != 0 && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|a| !a.is_empty())
         }),
         "agent did not appear"
     );

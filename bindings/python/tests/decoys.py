@@ -359,14 +359,22 @@ class Factory:
 
 
 def children(ppid: int, name: str) -> list[int]:
-    """Pids of the processes called ``name`` whose parent is ``ppid``."""
+    """Pids of the processes called ``name`` whose parent is ``ppid`` and
+    whose argv is in place (the kernel sets the name first)."""
     found = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             st = read_stat(int(d.name))
-            if st is not None and st[2] == ppid and st[0] == name[:15]:
+            if st is not None and st[2] == ppid and st[0] == name[:15] and _has_argv(int(d.name)):
                 found.append(int(d.name))
     return found
+
+
+def _has_argv(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes() != b""
+    except OSError:
+        return False
 
 
 def wait_until(pred: Any, timeout: float = 5.0, step: float = 0.02) -> bool:

@@ -338,7 +338,8 @@ func (k *Kit) TrackChildren(p *Proc, comm string) []int {
 		kids = p.Children()
 		ready := len(kids) > 0
 		for _, c := range kids {
-			ready = ready && readComm(c) == comm
+			argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+			ready = ready && readComm(c) == comm && len(argv) > 0
 		}
 		if ready {
 			break
