@@ -589,7 +589,8 @@ impl Scan {
 
     /// The candidates of a scan of `kind`. A zombie scan refuses to run
     /// blind: with nothing protected and no tmux server it fails with
-    /// "tmux unavailable"; with a server but no panes it finds nothing.
+    /// "tmux unavailable"; with a server but no panes it finds nothing (even
+    /// when a protected root is alive).
     pub fn candidates(&self, kind: Kind) -> Result<Vec<ProcessInfo>> {
         if kind == Kind::Zombies && !self.zombie_scan_can_see()? {
             return Ok(Vec::new());
@@ -597,8 +598,10 @@ impl Scan {
         Ok(self.orphans().into_iter().map(|v| v.process).collect())
     }
 
-    /// The zombie safety rule: `Ok(false)` = tmux runs with no panes,
-    /// `Err` = nothing to see by.
+    /// The zombie safety rule (SPEC §1): a tmux pane anywhere → scan;
+    /// a tmux server that has no panes → `Ok(false)` (an empty list, whatever
+    /// else is protected); no server but a live protected root → scan;
+    /// nothing at all → `Err` (a scan would be blind).
     pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
         let procs = self.snap.procs();
         let servers: Vec<i32> = procs
@@ -607,19 +610,21 @@ impl Scan {
             .map(|p| p.id.pid)
             .collect();
         let live = |pid: &i32| self.snap.get(*pid).is_some();
-        let protected_live = servers.iter().any(|s| !self.snap.children(*s).is_empty())
-            || self.rules.prot.panes.keys().any(live)
-            || self.rules.prot.roots.keys().any(live);
-        if protected_live {
+        let any_pane = servers.iter().any(|s| !self.snap.children(*s).is_empty())
+            || self.rules.prot.panes.keys().any(live);
+        if any_pane {
             return Ok(true);
         }
-        if servers.is_empty() {
-            return Err(Error::TmuxUnavailable(
-                "no tmux server is running and nothing is protected: a zombie scan would be blind"
-                    .into(),
-            ));
+        if !servers.is_empty() {
+            return Ok(false);
         }
-        Ok(false)
+        if self.rules.prot.roots.keys().any(live) {
+            return Ok(true);
+        }
+        Err(Error::TmuxUnavailable(
+            "no tmux server is running and nothing is protected: a zombie scan would be blind"
+                .into(),
+        ))
     }
 }
 

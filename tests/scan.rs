@@ -499,6 +499,8 @@ fn zombie_rule_inside_namespace() {
     });
     assert!(ok, "tmux server did not start");
     let z = find_zombies(&cfg);
+    // ... also when a protected root is alive.
+    let z_with_root = find_zombies(&with_root);
     let _ = Command::new("tmux")
         .args(["-L", &sock, "kill-server"])
         .status();
@@ -507,6 +509,11 @@ fn zombie_rule_inside_namespace() {
         z.unwrap(),
         vec![],
         "a server without panes gives an empty list"
+    );
+    assert_eq!(
+        z_with_root.unwrap(),
+        vec![],
+        "a server without panes gives an empty list, protected roots or not"
     );
     // With a pane somewhere, the decoy outside tmux is a zombie.
     lab.tmux("sleep 1000");

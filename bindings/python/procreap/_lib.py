@@ -190,18 +190,36 @@ def library_name() -> str:
     return "libprocreap.so"
 
 
+def checkout_root() -> Path | None:
+    """The procreap repository the package runs from (directly, or from a
+    venv inside it): the nearest directory above the package holding both
+    ``Cargo.toml`` and ``include/procreap.h``; ``None`` when installed
+    elsewhere. Only that checkout's ``target/`` is searched, never an
+    arbitrary ``target/`` above the package (``/tmp/target`` is anyone's)."""
+    for d in Path(__file__).resolve().parent.parents:
+        if (d / "Cargo.toml").is_file() and (d / "include" / "procreap.h").is_file():
+            return d if _trusted_dir(d) else None
+    return None
+
+
+def _trusted_dir(d: Path) -> bool:
+    """Owned by us or root and not writable by everyone (not /tmp itself)."""
+    if sys.platform == "win32":
+        return True
+    st = d.stat()
+    return st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o002
+
+
 def candidate_paths() -> list[Path]:
     """Every place searched when ``PROCREAP_LIB`` is unset, in order: beside
-    the package, then ``target/release`` and ``target/debug`` of each
-    directory from the package up to the filesystem root (the repository's
-    own ``target/`` when the package runs from a checkout, or from a venv
-    inside it)."""
+    the package, then ``target/release`` and ``target/debug`` of the
+    procreap checkout the package runs from, if any."""
     name = library_name()
-    here = Path(__file__).resolve().parent
-    found = [here / name]
-    for d in here.parents:
-        found.append(d / "target" / "release" / name)
-        found.append(d / "target" / "debug" / name)
+    found = [Path(__file__).resolve().parent / name]
+    root = checkout_root()
+    if root is not None:
+        found.append(root / "target" / "release" / name)
+        found.append(root / "target" / "debug" / name)
     return found
 
 
@@ -222,6 +240,8 @@ def _load() -> ctypes.CDLL:
             except OSError as e:
                 raise LibraryNotFound(f"{path} exists but could not be loaded: {e}") from e
     places = "\n  ".join(["$PROCREAP_LIB (unset)", *map(str, searched)])
+    if checkout_root() is None:
+        places += "\n  (no procreap checkout above the package, so no target/)"
     raise LibraryNotFound(
         f"{library_name()} not found; searched:\n  {places}\n"
         "Build it with `cargo build --release --lib`, or set PROCREAP_LIB to its path."

@@ -58,8 +58,25 @@ def test_library_not_found_names_every_place_searched(tmp_path):
     msg = out.stdout
     assert "PROCREAP_LIB" in msg
     assert str(copy / _lib.library_name()) in msg
-    assert str(tmp_path / "site" / "target" / "release" / _lib.library_name()) in msg
-    assert str(tmp_path / "site" / "target" / "debug" / _lib.library_name()) in msg
+    assert "no procreap checkout" in msg
+    # Outside a checkout no target/ is searched: not the copy's neighbours,
+    # not a planted /tmp/target.
+    assert "target/release" not in msg and "target/debug" not in msg
+
+
+def test_a_target_dir_above_the_package_that_is_no_checkout_is_ignored(tmp_path):
+    """A library planted in target/release above an installed package (say
+    /tmp/target under a venv in /tmp) is never loaded."""
+    copy = tmp_path / "site" / "procreap"
+    shutil.copytree(PACKAGE_ROOT / "procreap", copy)
+    planted = tmp_path / "target" / "release" / _lib.library_name()
+    planted.parent.mkdir(parents=True)
+    shutil.copy(lib_path(), planted)
+    env = {k: v for k, v in os.environ.items() if k != "PROCREAP_LIB"}
+    code = "import procreap\ntry:\n    procreap.version()\nexcept procreap.LibraryNotFound as e:\n    print('not found')\n"
+    out = run_py(["-c", code], dict(env, PYTHONPATH=str(copy.parent)), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "not found"
 
 
 def test_a_bad_procreap_lib_is_named(tmp_path):
@@ -71,7 +88,7 @@ def test_a_bad_procreap_lib_is_named(tmp_path):
 
 def test_found_beside_the_package_then_in_the_repository(tmp_path):
     """Without PROCREAP_LIB: a copy beside the package wins; from the
-    checkout, the repository's target/ is found by walking up."""
+    checkout, the repository's own target/ is found."""
     copy = tmp_path / "site" / "procreap"
     shutil.copytree(PACKAGE_ROOT / "procreap", copy)
     shutil.copy(lib_path(), copy / _lib.library_name())
