@@ -17,7 +17,9 @@ header:
 header-check:
 	$(CARGO) test --quiet --release --test header
 
-demo: deps
+# The demo needs only Rust (no tmux: its zombie scan says why it is empty).
+demo:
+	@command -v $(CARGO) >/dev/null 2>&1 || { echo "make demo: cargo (Rust) is missing; install it with rustup (https://rustup.rs)" >&2; exit 1; }
 	$(CARGO) run --quiet --release --example procreap -- demo
 
 # Everything `make test` needs that may be missing on a fresh machine.

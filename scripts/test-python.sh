@@ -18,7 +18,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "test-python: creating $VENV"
   if ! "$PY" -m venv "$VENV"; then
     rm -rf "$VENV"
-    echo "test-python: $PY -m venv failed; install Python >= 3.9 with venv (Debian: apt-get install python3-venv)" >&2
+    echo "test-python: $PY -m venv failed; install Python >= 3.11 with venv (Debian: apt-get install python3-venv)" >&2
     exit 1
   fi
 fi
