@@ -11,7 +11,7 @@
 //!   ledger, a ledger that could not be saved), so no action is lost;
 //! - every `_free` function accepts NULL; freeing twice is forbidden;
 //! - no panic crosses the boundary: it becomes `PROCREAP_STATUS_PANIC`.
-//!   Every function that returns a status runs behind [`ffi_guard`]; the
+//!   Every function that returns a status runs behind `ffi_guard!`; the
 //!   ones that return nothing or a static string (the `_free` functions, the
 //!   error getters, `procreap_status_str`, `procreap_version`) only free or
 //!   read and cannot panic — were one to, an `extern "C"` function aborts
