@@ -929,6 +929,82 @@ fn kill_tree_follows_a_descendant_whose_agent_exits_during_the_check() {
     }
 }
 
+/// Nested agents (agent A starts agent B, B starts a helper C): with
+/// kill_tree, C is a descendant of both, yet gets one SIGTERM, one ledger
+/// entry, and its SIGKILL after the grace period.
+#[test]
+fn kill_tree_signals_a_descendant_of_nested_agents_once() {
+    let mut lab = Lab::new();
+    let helper_log = lab.dir.join("helper.log");
+    let helper = lab.script(&format!("helper-{}", token()), &helper_log, OnTerm::Ignore);
+    let (outer, inner) = (lab.name(), lab.name());
+    let write = |file: &str, child: &std::path::Path| {
+        let p = lab.dir.join(file);
+        // Keep the lab's pipe as stdin through fd 3 (a background job's
+        // stdin is /dev/null otherwise, and the helper would read EOF).
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
+                child.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let inner_bin = write(&inner, &helper);
+    let outer_bin = write(&outer, &inner_bin);
+    let a = lab.spawn_io(Command::new(&outer_bin), std::process::Stdio::piped());
+    let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
+    let ready = || {
+        let t = tree(a);
+        let named = |n: &str| {
+            t.iter().any(|(p, _)| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == n)
+                    && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| !c.is_empty())
+            })
+        };
+        t.len() == 3 && named(&inner) && named(&helper_name)
+    };
+    assert!(wait_until(Duration::from_secs(5), ready), "{:?}", tree(a));
+    let (c, c_start) = tree(a)[2];
+    lab.own_exact((c, c_start));
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, c),
+        vec![ActionKind::Sigterm],
+        "{:?}",
+        r.actions
+    );
+    assert!(wait_until(Duration::from_secs(3), || {
+        std::fs::read_to_string(&helper_log).is_ok_and(|l| !l.is_empty())
+    }));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&helper_log)
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "one SIGTERM"
+    );
+    let ledger = read_ledger(&lab);
+    assert_eq!(ledger.entries.iter().filter(|e| e.id.pid == c).count(), 1);
+    std::thread::sleep(cfg.grace);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, c),
+        vec![ActionKind::Sigkill],
+        "{:?}",
+        r.actions
+    );
+    assert!(wait_until(Duration::from_secs(3), || !alive(c)));
+    reap_pid(c);
+}
+
 /// A descendant signalled with its agent is tracked on its own: when the
 /// agent obeys SIGTERM but the descendant ignores it (a leaked MCP server),
 /// the descendant still gets its SIGKILL after the grace period.

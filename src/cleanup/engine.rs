@@ -100,6 +100,9 @@ impl<'a> Step<'a> {
                 }
                 let child = self.scan.rules.info(&self.scan.snap, p);
                 if let Delivery::Sent(_) = self.send_one(&child, sig, kind, Some(info.id)) {
+                    // Tracked from now on: below a second agent (nested
+                    // agents) it is not signalled again.
+                    self.tracked.insert(child.id);
                     tree.push(child);
                 }
             }
@@ -379,6 +382,10 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         step.push(info, ActionKind::Skipped, None, why);
     }
 
+    // One entry per identity, whatever happened above: a ledger with a
+    // duplicate would be refused (and quarantined) by the next step.
+    let mut once = HashSet::new();
+    kept.retain(|e| once.insert(e.id));
     let mut problem = loaded.problem;
     if !cfg.dry_run {
         contents.entries = kept;
