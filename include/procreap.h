@@ -287,7 +287,8 @@ typedef struct procreap_process {
    */
   char *workspace_root;
   /*
-   argv joined by spaces ("" when unreadable).
+   argv joined by spaces ("" when unreadable, or another user's process
+   without all_users: its argv is not read).
    */
   char *cmdline;
 } procreap_process;

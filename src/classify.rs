@@ -112,7 +112,8 @@ pub struct ProcessInfo {
     pub state: char,
     /// Workspace root, when one was found.
     pub workspace_root: Option<PathBuf>,
-    /// argv joined by spaces (empty when unreadable).
+    /// argv joined by spaces (empty when unreadable, and for another user's
+    /// process without `all_users`: its argv is not read).
     pub cmdline: String,
 }
 
@@ -224,13 +225,27 @@ impl Rules {
         })
     }
 
-    /// Is this an agent process (SPEC §1)?
+    /// Whether procreap may read `pid`'s argv: only for processes it could
+    /// signal (yours, or anyone's with `all_users`). argv lives in the
+    /// process's own memory, which its owner can make a reader wait on
+    /// forever (userfaultfd, FUSE-backed pages); procreap never waits on a
+    /// process it would not touch anyway.
+    fn may_read_argv(&self, snap: &Snapshot, pid: i32) -> bool {
+        self.cfg.all_users || snap.uid(pid) == Some(self.euid)
+    }
+
+    /// Is this an agent process (SPEC §1)? Another user's process (without
+    /// `all_users`) matches by its name only: its argv is not read.
     fn is_agent(&self, snap: &Snapshot, p: &Proc) -> bool {
         if p.kthread {
             return false;
         }
         let comm = p.name.as_str();
-        let argv0 = || snap.argv0_base(p.id.pid);
+        let argv0 = || {
+            self.may_read_argv(snap, p.id.pid)
+                .then(|| snap.argv0_base(p.id.pid))
+                .flatten()
+        };
         for n in &self.names {
             if eq_ci(comm, n) {
                 return true;
@@ -373,7 +388,11 @@ impl Rules {
             tty: p.tty.name(),
             state: p.state,
             workspace_root: self.workspace_root(snap, p.id.pid),
-            cmdline: snap.argv(p.id.pid).map(|a| a.join(" ")).unwrap_or_default(),
+            cmdline: self
+                .may_read_argv(snap, p.id.pid)
+                .then(|| snap.argv(p.id.pid).map(|a| a.join(" ")))
+                .flatten()
+                .unwrap_or_default(),
         }
     }
 
@@ -485,6 +504,14 @@ impl Rules {
             .is_some_and(|a| a.id == agent && !a.is_defunct());
         if p.is_defunct() {
             return (Defunct, format!("parent pid {} must reap it", p.ppid));
+        }
+        if p.id.start_time < agent.start_time {
+            // A parent link read across a pid reuse: no descendant of the
+            // agent is older than it.
+            return (
+                Protected,
+                format!("started before agent pid {}: not its descendant", agent.pid),
+            );
         }
         if !self.cfg.all_users && snap.uid(p.id.pid) != Some(self.euid) {
             return (OtherUser, format!("not owned by uid {}", self.euid));

@@ -359,9 +359,10 @@ impl Snapshot {
     /// Every descendant of `pid` in this snapshot, parents before children.
     pub fn descendants(&self, pid: i32) -> Vec<i32> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut stack: Vec<i32> = self.children(pid).iter().rev().copied().collect();
         while let Some(p) = stack.pop() {
-            if p == pid || out.contains(&p) {
+            if p == pid || !seen.insert(p) {
                 continue;
             }
             out.push(p);

@@ -384,12 +384,32 @@ fn another_users_process_is_other_user() {
     let mut c = Command::new(&bin);
     c.arg("1000").current_dir("/").uid(65534).gid(65534);
     let pid = lab.spawn(c);
+    // Another process of nobody's named like the agent by argv[0] only.
+    let mut c = Command::new(which("sleep"));
+    c.arg0(&name)
+        .arg("1000")
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534);
+    let by_argv0 = lab.spawn(c);
     let mut cfg = lab.config();
     let v = verdict_of(&cfg, pid);
     assert_eq!(v.verdict, VerdictKind::OtherUser, "{v:?}");
     assert!(v.reason.contains("65534"), "{}", v.reason);
+    // Its memory (argv) is not read: no cmdline, and no argv[0] match.
+    assert_eq!(v.process.cmdline, "");
+    assert!(
+        !explain(&cfg)
+            .unwrap()
+            .iter()
+            .any(|v| v.process.id.pid == by_argv0),
+        "another user's argv is not read"
+    );
     cfg.all_users = true;
-    assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::Orphan);
+    assert!(v.process.cmdline.ends_with(" 1000"), "{v:?}");
+    assert_eq!(verdict_of(&cfg, by_argv0).verdict, VerdictKind::Orphan);
 }
 
 #[test]

@@ -71,7 +71,8 @@ type Process struct {
 	State string
 	// WorkspaceRoot is the workspace root found above the cwd, "" when none.
 	WorkspaceRoot string
-	// Cmdline is argv joined by spaces ("" when unreadable).
+	// Cmdline is argv joined by spaces ("" when unreadable, or for another
+	// user's process without AllUsers: its argv is not read).
 	Cmdline string
 }
 

@@ -103,7 +103,8 @@ pub struct procreap_process {
     pub state: c_char,
     /// Workspace root, NULL when none was found.
     pub workspace_root: *mut c_char,
-    /// argv joined by spaces ("" when unreadable).
+    /// argv joined by spaces ("" when unreadable, or another user's process
+    /// without all_users: its argv is not read).
     pub cmdline: *mut c_char,
 }
 
