@@ -16,17 +16,32 @@ pub fn strip_deleted(cwd: &Path) -> PathBuf {
 
 /// Walks up from `cwd` to the first directory containing `marker`. The cwd
 /// itself may no longer exist (a deleted worktree inside a live town).
-/// A marker counts only when it is a regular file (not a symlink) owned by
-/// one of `owners`: anyone can plant `mayor/town.json` in `/tmp`.
+/// A marker counts only when it is a regular file owned by one of `owners`,
+/// reached without a symlink (neither the file nor a directory on the way
+/// from `dir`, such as `mayor`): anyone can plant `mayor/town.json`, or a
+/// `mayor` symlink to a real town, in `/tmp`.
 pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
     let start = strip_deleted(cwd);
     start
         .ancestors()
         .find(|dir| {
-            std::fs::symlink_metadata(dir.join(marker))
-                .is_ok_and(|m| m.is_file() && owners.contains(&file_owner(&m)))
+            no_symlink_between(dir, marker)
+                && std::fs::symlink_metadata(dir.join(marker))
+                    .is_ok_and(|m| m.is_file() && owners.contains(&file_owner(&m)))
         })
         .map(Path::to_path_buf)
+}
+
+/// Every directory of `marker`'s path below `dir` is a real directory.
+fn no_symlink_between(dir: &Path, marker: &str) -> bool {
+    let mut at = dir.to_path_buf();
+    let Some(parent) = Path::new(marker).parent() else {
+        return true;
+    };
+    parent.components().all(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
+    })
 }
 
 #[cfg(unix)]

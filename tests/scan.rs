@@ -779,6 +779,16 @@ fn a_planted_workspace_marker_does_not_count() {
         VerdictKind::OutsideWorkspace
     );
     std::fs::remove_file(&marker).unwrap();
+    // Nor is a `mayor` symlink to a real town's `mayor` directory.
+    let real_town = town(&lab, "real-town");
+    std::fs::remove_dir(shared.join("mayor")).unwrap();
+    std::os::unix::fs::symlink(real_town.join("mayor"), shared.join("mayor")).unwrap();
+    assert_eq!(
+        verdict_of(&cfg, d.pid).verdict,
+        VerdictKind::OutsideWorkspace
+    );
+    std::fs::remove_file(shared.join("mayor")).unwrap();
+    std::fs::create_dir(shared.join("mayor")).unwrap();
     std::fs::write(&marker, "{}").unwrap();
     assert_eq!(verdict_of(&cfg, d.pid).verdict, VerdictKind::Orphan);
     if nix::unistd::geteuid().is_root() {
