@@ -25,7 +25,14 @@ pub(crate) enum Failure {
     /// It ran longer than the timeout (its process group was killed), or
     /// something it left behind kept its output open.
     Timeout,
+    /// It printed more than [`OUTPUT_LIMIT`] bytes: a cut answer could drop
+    /// a tmux pane or a process, so it is no answer.
+    TooLarge,
 }
+
+/// The most a command may print on stdout (`ps -ww -o args` of a large
+/// table is a few MiB).
+pub(crate) const OUTPUT_LIMIT: u64 = 256 << 20;
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,19 +40,24 @@ impl std::fmt::Display for Failure {
             Failure::Spawn(e) => write!(f, "could not start: {e}"),
             Failure::Wait(e) => write!(f, "could not wait for it: {e}"),
             Failure::Timeout => write!(f, "timed out"),
+            Failure::TooLarge => write!(f, "printed more than {} MiB", OUTPUT_LIMIT >> 20),
         }
     }
 }
 
-/// Reads a pipe to the end on a thread of its own.
-fn drain(r: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
+/// Reads a pipe to the end (at most `limit` bytes, then `None`) on a thread
+/// of its own; past the limit it keeps reading and discarding, so the writer
+/// is not blocked on a full pipe.
+fn drain(r: Option<impl Read + Send + 'static>, limit: u64) -> mpsc::Receiver<Option<Vec<u8>>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = Vec::new();
+        let mut whole = true;
         if let Some(mut r) = r {
-            let _ = r.read_to_end(&mut buf);
+            let _ = (&mut r).take(limit).read_to_end(&mut buf);
+            whole = std::io::copy(&mut r, &mut std::io::sink()).is_ok_and(|n| n == 0);
         }
-        let _ = tx.send(buf);
+        let _ = tx.send(whole.then_some(buf));
     });
     rx
 }
@@ -53,15 +65,19 @@ fn drain(r: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
 /// Runs `cmd` in a process group of its own, so that on timeout the whole
 /// group (e.g. a hung shell script and its children) is killed and the pipes
 /// close. Never blocks much past `timeout`.
-pub(crate) fn run(mut cmd: Command, timeout: Duration) -> Result<Output, Failure> {
+pub(crate) fn run(cmd: Command, timeout: Duration) -> Result<Output, Failure> {
+    run_limited(cmd, timeout, OUTPUT_LIMIT)
+}
+
+fn run_limited(mut cmd: Command, timeout: Duration, limit: u64) -> Result<Output, Failure> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(Failure::Spawn)?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
+    let out = drain(child.stdout.take(), limit);
+    let err = drain(child.stderr.take(), 1 << 20);
     let start = Instant::now();
     let mut pause = Duration::from_micros(200);
     let status = loop {
@@ -95,13 +111,46 @@ pub(crate) fn run(mut cmd: Command, timeout: Duration) -> Result<Output, Failure
     };
     // The pipes close when the command and whatever it left behind are done.
     let left = timeout.saturating_sub(start.elapsed()) + Duration::from_millis(100);
-    let stdout = out.recv_timeout(left).map_err(|_| Failure::Timeout)?;
+    let stdout = out
+        .recv_timeout(left)
+        .map_err(|_| Failure::Timeout)?
+        .ok_or(Failure::TooLarge)?;
     let stderr = err
         .recv_timeout(Duration::from_millis(100))
+        .ok()
+        .flatten()
         .unwrap_or_default();
     Ok(Output {
         success: status.success(),
         stdout,
         stderr,
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn head(bytes: u32) -> Command {
+        let mut c = Command::new("head");
+        c.args(["-c", &bytes.to_string(), "/dev/zero"]);
+        c
+    }
+
+    /// Output past the limit is an error, never a cut answer.
+    #[test]
+    fn output_over_the_limit_is_too_large() {
+        let t = Duration::from_secs(10);
+        let ok = run_limited(head(4096), t, 4096).unwrap();
+        assert!(ok.success && ok.stdout.len() == 4096);
+        assert!(matches!(
+            run_limited(head(4097), t, 4096),
+            Err(Failure::TooLarge)
+        ));
+        // Far past the limit: the writer is drained, not left blocked.
+        assert!(matches!(
+            run_limited(head(8 << 20), t, 4096),
+            Err(Failure::TooLarge)
+        ));
+    }
 }
