@@ -486,10 +486,38 @@ fn zombie_rule_inside_namespace() {
     }
     // Orphans do not need tmux.
     assert_eq!(find_orphans(&cfg).unwrap().len(), 1);
-    // A protected root is something to see by.
+    // A protected root is something to see by (one that is not the decoy's
+    // ancestor, so the decoy stays a zombie).
+    let mut guard = Command::new(which("sleep"));
+    guard.arg("1000");
+    let guard = lab.spawn(guard);
     let mut with_root = cfg.clone();
-    with_root.protected_pids = vec![std::process::id() as i32];
-    assert!(find_zombies(&with_root).is_ok());
+    with_root.protected_pids = vec![guard];
+    assert_eq!(
+        find_zombies(&with_root)
+            .unwrap()
+            .iter()
+            .map(|p| p.id.pid)
+            .collect::<Vec<_>>(),
+        vec![d.pid]
+    );
+    // A tmux server that has exited (defunct, not yet reaped) runs nothing:
+    // it does not turn the scan into "a server without panes".
+    let dead_server = lab.dir.join("tmux: server");
+    std::os::unix::fs::symlink(which("true"), &dead_server).unwrap();
+    let mut dead = Command::new(&dead_server).spawn().unwrap();
+    let dead_pid = dead.id();
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{dead_pid}/stat"))
+            .is_ok_and(|s| s.contains("(tmux: server) Z"))
+    }));
+    let z = find_zombies(&with_root);
+    let _ = dead.wait();
+    assert_eq!(
+        z.unwrap().iter().map(|p| p.id.pid).collect::<Vec<_>>(),
+        vec![d.pid],
+        "a defunct tmux server is no running server"
+    );
     // A tmux server with no panes: empty, not an error.
     let sock = format!("prt-{}", token());
     let st = Command::new("tmux")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import procreap
-from decoys import children, read_stat, tmux_server_visible, wait_until
+from decoys import children, read_stat, reap_strays, tmux_server_visible, wait_until
 
 
 def by_pid(items, pid):
@@ -330,7 +330,14 @@ def test_explain_protected_by_a_private_tmux_pane(decoys, make_config):
         assert f"tmux socket {sock}" in v.reason
         assert procreap.find_zombies(make_config(tmux_sockets=[sock])) == []
     finally:
+        shown = run("display-message", "-p", "#{pid}").stdout.strip()
         run("kill-server")
+        if shown.isdigit():
+            # Gone (and reaped, if it was handed to us), so later tests see
+            # no tmux server.
+            server = int(shown)
+            wait_until(lambda: (st := read_stat(server)) is None or st[1] in "ZX")
+            reap_strays()
         sockdir = os.environ.get("TMUX_TMPDIR", "/tmp") + f"/tmux-{os.geteuid()}"
         try:
             os.unlink(f"{sockdir}/{sock}")  # left behind when the server dies hard
