@@ -197,6 +197,26 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
 
+// Reasons that say a fact could not be read, not that it is so: the
+// process may still be a candidate. A process the ledger tracks is kept (not
+// released) while its verdict rests on one of them, so a moment of doubt
+// (argv mid-exec) does not restart its escalation with a second SIGTERM.
+const ARGV_UNREADABLE: &str = "argv unreadable: cannot rule out an IDE launch";
+const CWD_UNREADABLE: &str = "cwd unreadable: no workspace root";
+const CWD_UNREADABLE_ROOT: &str = "cwd unreadable: cannot place it under workspace_root";
+const OWNER_UNKNOWN: &str = "owner unknown (process unreadable)";
+
+/// Whether a verdict's `reason` is one of doubt (see above).
+pub(crate) fn undecided(reason: &str) -> bool {
+    [
+        ARGV_UNREADABLE,
+        CWD_UNREADABLE,
+        CWD_UNREADABLE_ROOT,
+        OWNER_UNKNOWN,
+    ]
+    .contains(&reason)
+}
+
 impl Rules {
     fn new(cfg: &Config) -> Result<Rules> {
         cfg.validate()?;
@@ -343,7 +363,7 @@ impl Rules {
         if marker.is_empty() {
             let want = self.ws_root.as_ref()?;
             return match snap.cwd(pid) {
-                None => Some("cwd unreadable: cannot place it under workspace_root".into()),
+                None => Some(CWD_UNREADABLE_ROOT.into()),
                 Some(cwd) if workspace::strip_deleted(cwd).starts_with(want) => None,
                 Some(cwd) => Some(format!(
                     "cwd {} is not under {}",
@@ -353,7 +373,7 @@ impl Rules {
             };
         }
         let Some(cwd) = snap.cwd(pid) else {
-            return Some("cwd unreadable: no workspace root".into());
+            return Some(CWD_UNREADABLE.into());
         };
         let Some(root) = root else {
             return Some(format!("no {marker} at or above cwd {}", cwd.display()));
@@ -413,7 +433,7 @@ impl Rules {
             match snap.uid(pid) {
                 Some(uid) if uid == self.euid => {}
                 Some(uid) => return (OtherUser, format!("owned by uid {uid}, not {}", self.euid)),
-                None => return (OtherUser, "owner unknown (process unreadable)".into()),
+                None => return (OtherUser, OWNER_UNKNOWN.into()),
             }
         }
         if let Some(why) = self.protection(snap, p) {
@@ -426,12 +446,7 @@ impl Rules {
             );
         }
         match snap.argv(pid) {
-            None => {
-                return (
-                    IdeLaunched,
-                    "argv unreadable: cannot rule out an IDE launch".into(),
-                )
-            }
+            None => return (IdeLaunched, ARGV_UNREADABLE.into()),
             Some(argv) if self.is_ide(argv) => {
                 return (IdeLaunched, "argv carries an IDE marker".into())
             }

@@ -929,6 +929,130 @@ fn kill_tree_follows_a_descendant_whose_agent_exits_during_the_check() {
     }
 }
 
+/// A tracked process whose argv cannot be read for a while is neither
+/// released nor signalled again; once its argv reads again, its escalation
+/// goes on: one SIGTERM in all, then SIGKILL. (The decoy, once it has its
+/// SIGTERM, empties its argv setproctitle-style: a NUL first, and no NUL at
+/// the end. The kernel then shows an empty cmdline, as mid-exec: "argv
+/// unreadable".)
+#[test]
+fn a_tracked_process_in_doubt_is_kept_not_signalled_again() {
+    if std::env::var_os("PROCREAP_DOUBT_LOG").is_some() {
+        return doubt_decoy();
+    }
+    let mut lab = Lab::new();
+    let name = lab.name();
+    // A copy of this test binary under the agent's name is the decoy.
+    let exe = lab.dir.join(&name);
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    let log = lab.dir.join("doubt.log");
+    let restore = lab.dir.join("restore");
+    let mut c = Command::new(&exe);
+    c.args([
+        "--exact",
+        "a_tracked_process_in_doubt_is_kept_not_signalled_again",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("PROCREAP_DOUBT_LOG", &log)
+    .env("PROCREAP_DOUBT_RESTORE", &restore);
+    let pid = lab.spawn(c);
+    let logged = |what: &str| {
+        std::fs::read_to_string(&log).map_or(0, |l| l.lines().filter(|x| *x == what).count())
+    };
+    let argv_len = || std::fs::read(format!("/proc/{pid}/cmdline")).map_or(0, |a| a.len());
+    assert!(wait_until(Duration::from_secs(10), || logged("ready") == 1));
+    let cfg = lab.config();
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, pid),
+        vec![ActionKind::Sigterm],
+        "{:?}",
+        r.actions
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || logged("hidden") == 1),
+        "argv not hidden"
+    );
+    assert!(argv_len() <= 1, "cmdline is empty");
+    let r = step(&cfg, Kind::Orphans);
+    let a = r.actions.iter().find(|a| a.process.id.pid == pid).unwrap();
+    assert_eq!(a.action, ActionKind::Skipped, "{a:?}");
+    assert!(
+        a.reason.contains("argv unreadable") && a.reason.contains("still tracked"),
+        "{a:?}"
+    );
+    assert_eq!(read_ledger(&lab).entries.len(), 1, "kept in the ledger");
+    std::fs::write(&restore, "").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || logged("restored") == 1));
+    assert!(argv_len() > 1, "cmdline is back");
+    std::thread::sleep(cfg.grace);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, pid),
+        vec![ActionKind::Sigkill],
+        "{:?}",
+        r.actions
+    );
+    assert!(wait_until(Duration::from_secs(3), || !alive(pid)));
+    assert_eq!(logged("TERM"), 1, "one SIGTERM in all");
+}
+
+/// The decoy's side: logs each SIGTERM; after the first, empties its argv
+/// (see above), and restores it once the restore file appears.
+fn doubt_decoy() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static TERMS: AtomicUsize = AtomicUsize::new(0);
+    extern "C" fn on_term(_: libc::c_int) {
+        TERMS.fetch_add(1, Ordering::SeqCst);
+    }
+    let log = std::env::var_os("PROCREAP_DOUBT_LOG").unwrap();
+    let restore = std::path::PathBuf::from(std::env::var_os("PROCREAP_DOUBT_RESTORE").unwrap());
+    let say = |what: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        writeln!(f, "{what}").unwrap();
+    };
+    // SAFETY: installing a handler that only touches an atomic.
+    unsafe { libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t) };
+    // arg_start and arg_end: fields 48 and 49 of /proc/self/stat.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let (arg_start, arg_end) = (rest[45] as usize, rest[46] as usize);
+    // SAFETY: our own argv strings on our stack; nothing reads them while
+    // they are changed (the test harness parsed them at start).
+    let area = unsafe { std::slice::from_raw_parts_mut(arg_start as *mut u8, arg_end - arg_start) };
+    let saved = area.to_vec();
+    say("ready");
+    let (mut seen, mut hidden, mut restored) = (0, false, false);
+    loop {
+        let n = TERMS.load(Ordering::SeqCst);
+        while seen < n {
+            say("TERM");
+            seen += 1;
+        }
+        if seen > 0 && !hidden {
+            area[0] = 0;
+            *area.last_mut().unwrap() = b'x';
+            hidden = true;
+            say("hidden");
+        }
+        if hidden && !restored && restore.exists() {
+            area.copy_from_slice(&saved);
+            restored = true;
+            say("restored");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Nested agents (agent A starts agent B, B starts a helper C): with
 /// kill_tree, C is a descendant of both, yet gets one SIGTERM, one ledger
 /// entry, and its SIGKILL after the grace period.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::{Action, ActionKind, Report};
-use crate::classify::{Kind, ProcessInfo, Scan, Verdict, VerdictKind};
+use crate::classify::{undecided, Kind, ProcessInfo, Scan, Verdict, VerdictKind};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ledger::{Entry, Ledger};
@@ -285,6 +285,15 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         if p.is_defunct() {
             let why = format!("defunct: parent pid {} must reap it", p.ppid);
             step.push(info, ActionKind::Exited, None, why);
+            continue;
+        }
+        if verdict != Some(VerdictKind::Orphan) && undecided(&reason) && e.scope == scope {
+            // Not readable this moment: neither a candidate nor released.
+            // (Another configuration's entry stays put silently, below.)
+            let v = verdict.map_or(String::new(), |v| format!("{v}: "));
+            let why = format!("{v}{reason}; still tracked, nothing sent this step");
+            step.push(info, ActionKind::Skipped, None, why);
+            kept.push(e);
             continue;
         }
         if verdict != Some(VerdictKind::Orphan) {
