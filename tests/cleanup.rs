@@ -661,6 +661,72 @@ fn reap_set_touches_only_the_listed_candidates() {
     assert!(unlisted.alive());
 }
 
+/// Reap now with kill_tree: a descendant that ignores SIGTERM like its
+/// agent gets the SIGKILL along with it.
+#[test]
+fn reap_now_with_kill_tree_kills_a_stubborn_descendant() {
+    let mut lab = Lab::new();
+    let helper = lab.script(
+        &format!("helper-{}", token()),
+        &lab.dir.join("helper.log"),
+        OnTerm::Ignore,
+    );
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    // The agent ignores SIGTERM (and so does the helper, which inherits
+    // that); the helper keeps the lab's pipe as stdin through fd 3.
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\ntrap '' TERM\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let a = lab.spawn_io(Command::new(&agent), std::process::Stdio::piped());
+    let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
+    let helper_pid = || {
+        tree(a).into_iter().nth(1).filter(|(h, _)| {
+            std::fs::read_to_string(format!("/proc/{h}/comm"))
+                .is_ok_and(|c| c.trim_end() == helper_name)
+                && std::fs::read(format!("/proc/{h}/cmdline")).is_ok_and(|c| !c.is_empty())
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || helper_pid().is_some()),
+        "{:?}",
+        tree(a)
+    );
+    let (h, h_start) = helper_pid().unwrap();
+    lab.own_exact((h, h_start));
+    let id = Decoy {
+        pid: a,
+        log: lab.dir.join("none"),
+    }
+    .identity();
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let r = reap_now(&cfg, &[id], Duration::from_secs(1)).unwrap();
+    assert_eq!(
+        actions_for(&r, a),
+        vec![ActionKind::Sigterm, ActionKind::Sigkill, ActionKind::Exited],
+        "{:?}",
+        r.actions
+    );
+    assert_eq!(
+        actions_for(&r, h),
+        vec![ActionKind::Sigterm, ActionKind::Sigkill],
+        "{:?}",
+        r.actions
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), || !alive(h)),
+        "the helper got SIGKILL"
+    );
+    reap_pid(h);
+}
+
 #[test]
 fn reap_now_kills_a_term_ignoring_decoy_within_the_deadline() {
     let mut lab = Lab::new();

@@ -31,6 +31,11 @@ struct Step<'a> {
     candidates: HashSet<Identity>,
     /// Identities the ledger already tracks (escalated from their own entry).
     tracked: HashSet<Identity>,
+    /// Descendants already sent a signal by this call, with that signal: a
+    /// descendant of nested agents gets a signal once (none after a
+    /// SIGKILL), while reap now's SIGKILL pass still reaches the descendants
+    /// its SIGTERM pass reached.
+    sent: HashSet<(Identity, Sig)>,
     actions: Vec<Action>,
     failures: Vec<String>,
 }
@@ -57,6 +62,7 @@ impl<'a> Step<'a> {
             kill_tree: cfg.kill_tree,
             candidates: candidates.iter().map(|v| v.process.id).collect(),
             tracked: HashSet::new(),
+            sent: HashSet::new(),
             actions: Vec::new(),
             failures: Vec::new(),
         }
@@ -95,14 +101,16 @@ impl<'a> Step<'a> {
                 let Some(p) = self.scan.snap.get(pid) else {
                     continue;
                 };
-                if self.candidates.contains(&p.id) || self.tracked.contains(&p.id) {
+                if self.candidates.contains(&p.id)
+                    || self.tracked.contains(&p.id)
+                    || self.sent.contains(&(p.id, sig))
+                    || self.sent.contains(&(p.id, Sig::Kill))
+                {
                     continue;
                 }
                 let child = self.scan.rules.info(&self.scan.snap, p);
                 if let Delivery::Sent(_) = self.send_one(&child, sig, kind, Some(info.id)) {
-                    // Tracked from now on: below a second agent (nested
-                    // agents) it is not signalled again.
-                    self.tracked.insert(child.id);
+                    self.sent.insert((child.id, sig));
                     tree.push(child);
                 }
             }
@@ -391,10 +399,11 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         step.push(info, ActionKind::Skipped, None, why);
     }
 
-    // One entry per identity, whatever happened above: a ledger with a
-    // duplicate would be refused (and quarantined) by the next step.
-    let mut once = HashSet::new();
-    kept.retain(|e| once.insert(e.id));
+    // One entry per identity, whatever happened above (a ledger with a
+    // duplicate would be refused, and quarantined, by the next step); of
+    // two, the one that records a SIGKILL.
+    kept.sort_by_key(|e| (e.id, e.signal != Sig::Kill));
+    kept.dedup_by_key(|e| e.id);
     let mut problem = loaded.problem;
     if !cfg.dry_run {
         contents.entries = kept;
