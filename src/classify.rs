@@ -205,6 +205,7 @@ const ARGV_UNREADABLE: &str = "argv unreadable: cannot rule out an IDE launch";
 const CWD_UNREADABLE: &str = "cwd unreadable: no workspace root";
 const CWD_UNREADABLE_ROOT: &str = "cwd unreadable: cannot place it under workspace_root";
 const OWNER_UNKNOWN: &str = "owner unknown (process unreadable)";
+const AGENT_UNKNOWN: &str = "argv[0] unreadable: cannot tell whether it is still an agent process";
 
 /// Whether a verdict's `reason` is one of doubt (see above).
 pub(crate) fn undecided(reason: &str) -> bool {
@@ -213,6 +214,7 @@ pub(crate) fn undecided(reason: &str) -> bool {
         CWD_UNREADABLE,
         CWD_UNREADABLE_ROOT,
         OWNER_UNKNOWN,
+        AGENT_UNKNOWN,
     ]
     .contains(&reason)
 }
@@ -280,6 +282,15 @@ impl Rules {
             }
         }
         self.cfg.match_argv0 && argv0().is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
+    }
+
+    /// For a process that is not (or no longer) an agent process: why that
+    /// is in doubt — its argv[0], which may be what names it an agent
+    /// (`match_argv0`, names over 15 characters), cannot be read — or `None`.
+    pub(crate) fn agent_unknown(&self, snap: &Snapshot, p: &Proc) -> Option<&'static str> {
+        let pid = p.id.pid;
+        (!p.kthread && self.may_read_argv(snap, pid) && snap.argv0_base(pid).is_none())
+            .then_some(AGENT_UNKNOWN)
     }
 
     /// Why `p` is protected, or `None`.

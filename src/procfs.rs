@@ -134,7 +134,8 @@ pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
 /// argv[0] alone: the cheap check done for every process when `match_argv0`
 /// is on. Read straight from the process's memory with one
 /// `process_vm_readv` where the kernel lets us (it showed us the argv range
-/// in `stat`), else from `/proc/PID/cmdline` with one bounded read.
+/// in `stat`), else from `/proc/PID/cmdline` with one bounded read. An
+/// empty argv[0] is unknown (`None`), like an empty command line.
 pub(crate) fn argv0(pid: i32, (start, end): (u64, u64)) -> Option<String> {
     let mut buf = [0u8; 256];
     let first = |b: &[u8]| {
@@ -157,7 +158,8 @@ pub(crate) fn argv0(pid: i32, (start, end): (u64, u64)) -> Option<String> {
         let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
         if n > 0 {
             if let Some(a0) = first(&buf[..n as usize]) {
-                return Some(a0);
+                // Empty (a process blanking its title, or mid-exec): unknown.
+                return (!a0.is_empty()).then_some(a0);
             }
         }
     }
@@ -167,7 +169,7 @@ pub(crate) fn argv0(pid: i32, (start, end): (u64, u64)) -> Option<String> {
     path.push_str("/cmdline");
     let b = read_small(&path, &mut buf, nul_seen)?;
     match first(b) {
-        Some(a0) => Some(a0),
+        Some(a0) => (!a0.is_empty()).then_some(a0),
         None if b.is_empty() => None,
         // A very long argv[0]: read the whole command line.
         None if b.len() == 256 => argv(pid)?.into_iter().next(),

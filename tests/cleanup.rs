@@ -1003,25 +1003,39 @@ fn kill_tree_follows_a_descendant_whose_agent_exits_during_the_check() {
 /// unreadable".)
 #[test]
 fn a_tracked_process_in_doubt_is_kept_not_signalled_again() {
+    doubt_case(
+        "a_tracked_process_in_doubt_is_kept_not_signalled_again",
+        false,
+    );
+}
+
+/// The same for an agent named only by its argv[0] (a binary called
+/// `9.9.9`): with argv[0] unreadable it cannot be told an agent or not, and
+/// is kept too.
+#[test]
+fn a_tracked_agent_named_by_argv0_in_doubt_is_kept() {
+    doubt_case("a_tracked_agent_named_by_argv0_in_doubt_is_kept", true);
+}
+
+fn doubt_case(test: &str, by_argv0: bool) {
     if std::env::var_os("PROCREAP_DOUBT_LOG").is_some() {
         return doubt_decoy();
     }
     let mut lab = Lab::new();
     let name = lab.name();
-    // A copy of this test binary under the agent's name is the decoy.
-    let exe = lab.dir.join(&name);
+    // A copy of this test binary is the decoy: called by the agent's name,
+    // or called 9.9.9 with the agent's name as argv[0].
+    let exe = lab.dir.join(if by_argv0 { "9.9.9" } else { &name });
     std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
     let log = lab.dir.join("doubt.log");
     let restore = lab.dir.join("restore");
     let mut c = Command::new(&exe);
-    c.args([
-        "--exact",
-        "a_tracked_process_in_doubt_is_kept_not_signalled_again",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("PROCREAP_DOUBT_LOG", &log)
-    .env("PROCREAP_DOUBT_RESTORE", &restore);
+    if by_argv0 {
+        std::os::unix::process::CommandExt::arg0(&mut c, &name);
+    }
+    c.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("PROCREAP_DOUBT_LOG", &log)
+        .env("PROCREAP_DOUBT_RESTORE", &restore);
     let pid = lab.spawn(c);
     let logged = |what: &str| {
         std::fs::read_to_string(&log).map_or(0, |l| l.lines().filter(|x| *x == what).count())
@@ -1044,8 +1058,13 @@ fn a_tracked_process_in_doubt_is_kept_not_signalled_again() {
     let r = step(&cfg, Kind::Orphans);
     let a = r.actions.iter().find(|a| a.process.id.pid == pid).unwrap();
     assert_eq!(a.action, ActionKind::Skipped, "{a:?}");
+    let doubt = if by_argv0 {
+        "argv[0] unreadable"
+    } else {
+        "argv unreadable"
+    };
     assert!(
-        a.reason.contains("argv unreadable") && a.reason.contains("still tracked"),
+        a.reason.contains(doubt) && a.reason.contains("still tracked"),
         "{a:?}"
     );
     assert_eq!(read_ledger(&lab).entries.len(), 1, "kept in the ledger");

@@ -282,7 +282,10 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
                 .or_else(|| scan.verdict_of(e.id))
             {
                 Some(v) => (Some(v.verdict), v.reason, v.process),
-                None => (None, String::new(), scan.rules.info(&scan.snap, p)),
+                None => {
+                    let doubt = scan.rules.agent_unknown(&scan.snap, p).unwrap_or_default();
+                    (None, doubt.to_string(), scan.rules.info(&scan.snap, p))
+                }
             },
             Some(agent) => {
                 let source = scan.snap.source();
