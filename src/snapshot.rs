@@ -275,34 +275,7 @@ impl Snapshot {
     /// to a younger process) the child is read again and the walk follows its
     /// new parent. Only a parent that stays unreadable ends the chain.
     pub(crate) fn chain(source: Source, timeout: Duration, pid: i32) -> Snapshot {
-        let mut procs: Vec<Proc> = Vec::new();
-        let mut next = pid;
-        let mut rereads = 0;
-        while next > 0 && procs.len() < 4096 && !procs.iter().any(|p| p.id.pid == next) {
-            let read = Self::read_one(source, timeout, next);
-            let consistent = match (&read, procs.last()) {
-                (Some(parent), Some(child)) => parent.id.start_time <= child.id.start_time,
-                (None, Some(_)) => false,
-                _ => true,
-            };
-            if !consistent && rereads < 8 {
-                rereads += 1;
-                let child = procs.pop().expect("a child was read");
-                match Self::read_one(source, timeout, child.id.pid) {
-                    Some(again) if again.id == child.id && again.ppid != child.ppid => {
-                        next = again.ppid;
-                        procs.push(again);
-                        continue;
-                    }
-                    _ => procs.push(child),
-                }
-            }
-            let Some(p) = read else {
-                break;
-            };
-            next = if p.id.pid == 1 { 0 } else { p.ppid };
-            procs.push(p);
-        }
+        let procs = chain_with(|p| Self::read_one(source, timeout, p), pid);
         Self::from_procs(source, timeout, procs)
     }
 
@@ -445,4 +418,125 @@ pub(crate) fn unkillable_reason(source: Source, p: &Proc) -> String {
         }
     }
     format!("still alive in state {} after SIGKILL", p.state)
+}
+
+/// [`Snapshot::chain`] over any reader of one process.
+fn chain_with(mut read: impl FnMut(i32) -> Option<Proc>, pid: i32) -> Vec<Proc> {
+    let mut procs: Vec<Proc> = Vec::new();
+    let mut next = pid;
+    let mut rereads = 0;
+    while next > 0 && procs.len() < 4096 && !procs.iter().any(|p| p.id.pid == next) {
+        let got = read(next);
+        let consistent = match (&got, procs.last()) {
+            (Some(parent), Some(child)) => parent.id.start_time <= child.id.start_time,
+            (None, Some(_)) => false,
+            _ => true,
+        };
+        if !consistent && rereads < 8 {
+            rereads += 1;
+            let child = procs.pop().expect("a child was read");
+            match read(child.id.pid) {
+                Some(again) if again.id == child.id && again.ppid != child.ppid => {
+                    next = again.ppid;
+                    procs.push(again);
+                    continue;
+                }
+                _ => procs.push(child),
+            }
+        }
+        let Some(p) = got else {
+            break;
+        };
+        next = if p.id.pid == 1 { 0 } else { p.ppid };
+        procs.push(p);
+    }
+    procs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, VecDeque};
+
+    fn proc_(pid: i32, ppid: i32, start_time: u64) -> Proc {
+        Proc {
+            id: Identity { pid, start_time },
+            ppid,
+            name: format!("p{pid}"),
+            state: 'S',
+            tty: Tty::None,
+            age: Duration::from_secs(60),
+            kthread: false,
+            listed_uid: None,
+            args: (0, 0),
+        }
+    }
+
+    /// A reader that answers each pid from a script, one answer per read
+    /// (the last answer repeats).
+    fn script(answers: Vec<(i32, Option<Proc>)>) -> impl FnMut(i32) -> Option<Proc> {
+        let mut by_pid: HashMap<i32, VecDeque<Option<Proc>>> = HashMap::new();
+        for (pid, a) in answers {
+            by_pid.entry(pid).or_default().push_back(a);
+        }
+        move |pid| {
+            let q = by_pid.get_mut(&pid)?;
+            if q.len() > 1 {
+                q.pop_front().unwrap()
+            } else {
+                q.front().cloned().flatten()
+            }
+        }
+    }
+
+    fn links(chain: &[Proc]) -> Vec<(i32, i32)> {
+        chain.iter().map(|p| (p.id.pid, p.ppid)).collect()
+    }
+
+    /// The parent exits (and is reaped) between reading the child and
+    /// reading it: the child is read again and its new parent followed.
+    #[test]
+    fn chain_follows_a_child_reparented_mid_walk() {
+        let read = script(vec![
+            (30, Some(proc_(30, 20, 5))),
+            (30, Some(proc_(30, 1, 5))),
+            (20, None),
+            (1, Some(proc_(1, 0, 0))),
+        ]);
+        assert_eq!(links(&chain_with(read, 30)), vec![(30, 1), (1, 0)]);
+    }
+
+    /// The parent's pid already belongs to a younger process: same.
+    #[test]
+    fn chain_follows_a_child_whose_parent_pid_was_reused() {
+        let read = script(vec![
+            (30, Some(proc_(30, 20, 5))),
+            (30, Some(proc_(30, 1, 5))),
+            (20, Some(proc_(20, 1, 9))),
+            (1, Some(proc_(1, 0, 0))),
+        ]);
+        assert_eq!(links(&chain_with(read, 30)), vec![(30, 1), (1, 0)]);
+    }
+
+    /// A parent that stays unreadable (another pid namespace, hidepid) ends
+    /// the chain there: the walk then calls the ancestor "not visible".
+    #[test]
+    fn chain_ends_at_a_parent_that_stays_unreadable() {
+        let read = script(vec![(30, Some(proc_(30, 20, 5))), (20, None)]);
+        assert_eq!(links(&chain_with(read, 30)), vec![(30, 20)]);
+    }
+
+    /// A child whose parent link keeps changing to unreadable pids is read
+    /// again a bounded number of times, never forever.
+    #[test]
+    fn chain_rereads_are_bounded() {
+        let mut n = 0;
+        let read = move |pid: i32| {
+            n += 1;
+            (pid == 30).then(|| proc_(30, 100 + n, 5))
+        };
+        let chain = chain_with(read, 30);
+        assert_eq!(chain.len(), 1);
+        assert_eq!(chain[0].id.pid, 30);
+    }
 }
