@@ -657,10 +657,12 @@ impl Scan {
     /// nothing at all → `Err` (a scan would be blind).
     pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
         let procs = self.snap.procs();
-        // A server that has exited (defunct, not yet reaped) runs no panes.
+        // A server has no terminal (a client named `tmux` by an old build
+        // has one); one that has exited (defunct, not yet reaped) runs no
+        // panes.
         let servers: Vec<i32> = procs
             .iter()
-            .filter(|p| tmux::is_server_name(&p.name) && !p.is_defunct())
+            .filter(|p| tmux::is_server_name(&p.name) && p.tty == Tty::None && !p.is_defunct())
             .map(|p| p.id.pid)
             .collect();
         let live = |pid: &i32| self.snap.get(*pid).is_some();

@@ -518,6 +518,53 @@ fn zombie_rule_inside_namespace() {
         vec![d.pid],
         "a defunct tmux server is no running server"
     );
+    // Nor is a process called `tmux` on a terminal (an old build's client).
+    let client = lab.dir.join("tmux");
+    std::os::unix::fs::symlink(which("sleep"), &client).unwrap();
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty with out-pointers to two ints.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let mut c = Command::new(&client);
+    c.arg("1000");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::setsid();
+            libc::dup2(slave, 0);
+            libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+            Ok(())
+        });
+    }
+    let mut tmux_client = c.spawn().unwrap();
+    let client_pid = tmux_client.id();
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{client_pid}/stat"))
+            .ok()
+            .and_then(|b| procreap::parse_stat(&b))
+            .is_some_and(|st| st.name == "tmux" && st.tty_nr != 0)
+    }));
+    let z = find_zombies(&with_root);
+    let _ = tmux_client.kill();
+    let _ = tmux_client.wait();
+    // SAFETY: closing the two fds openpty gave us.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+    assert_eq!(
+        z.unwrap().iter().map(|p| p.id.pid).collect::<Vec<_>>(),
+        vec![d.pid],
+        "a tmux client on a terminal is no server"
+    );
     // A tmux server with no panes: empty, not an error.
     let sock = format!("prt-{}", token());
     let st = Command::new("tmux")
