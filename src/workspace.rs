@@ -24,34 +24,66 @@ pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
     let start = strip_deleted(cwd);
     start
         .ancestors()
-        .find(|dir| {
-            no_symlink_between(dir, marker)
-                && std::fs::symlink_metadata(dir.join(marker))
-                    .is_ok_and(|m| m.is_file() && owners.contains(&file_owner(&m)))
-        })
+        .find(|dir| marker_owner(dir, marker).is_some_and(|uid| owners.contains(&uid)))
         .map(Path::to_path_buf)
 }
 
-/// Every directory of `marker`'s path below `dir` is a real directory.
-fn no_symlink_between(dir: &Path, marker: &str) -> bool {
-    let mut at = dir.to_path_buf();
-    let Some(parent) = Path::new(marker).parent() else {
-        return true;
-    };
-    parent.components().all(|c| {
-        at.push(c);
-        std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
-    })
-}
-
+/// The owner of `marker` below `dir` when it is a regular file reached
+/// without following a symlink. Each directory is opened relative to the
+/// one before with `O_NOFOLLOW` and the file is looked at with
+/// `AT_SYMLINK_NOFOLLOW`, so swapping a directory for a symlink between two
+/// checks cannot redirect the walk.
 #[cfg(unix)]
-fn file_owner(m: &std::fs::Metadata) -> u32 {
-    std::os::unix::fs::MetadataExt::uid(m)
+fn marker_owner(dir: &Path, marker: &str) -> Option<u32> {
+    use std::ffi::{CString, OsStr};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Component;
+    #[cfg(target_os = "linux")]
+    const DIR: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    #[cfg(not(target_os = "linux"))]
+    const DIR: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let open = |at: libc::c_int, name: &OsStr, extra: libc::c_int| -> Option<OwnedFd> {
+        let name = CString::new(name.as_bytes()).ok()?;
+        // SAFETY: openat with a NUL-terminated name; a new fd or -1.
+        let fd = unsafe { libc::openat(at, name.as_ptr(), DIR | extra) };
+        // SAFETY: the kernel just gave us this fd.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    // `dir` comes from the kernel's own cwd path: no symlink to fear there.
+    let mut at = open(libc::AT_FDCWD, dir.as_os_str(), 0)?;
+    let marker = Path::new(marker);
+    for c in marker.parent()?.components() {
+        match c {
+            Component::Normal(n) => at = open(at.as_raw_fd(), n, libc::O_NOFOLLOW)?,
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    let file = CString::new(marker.file_name()?.as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstatat on our fd with a NUL-terminated name, into `st`.
+    let rc = unsafe {
+        libc::fstatat(
+            at.as_raw_fd(),
+            file.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: fstatat succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    (st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_uid)
 }
 
 #[cfg(not(unix))]
-fn file_owner(_m: &std::fs::Metadata) -> u32 {
-    0
+fn marker_owner(dir: &Path, marker: &str) -> Option<u32> {
+    std::fs::symlink_metadata(dir.join(marker))
+        .is_ok_and(|m| m.is_file())
+        .then_some(0)
 }
 
 /// `root` as configured, resolved through symlinks when it exists, so it
