@@ -455,8 +455,10 @@ procreap_status procreap_reap_set(const struct procreap_config *config,
 
 /*
  SIGTERM each identity (each must still be a candidate), wait up to
- `deadline_ms` for exit, then SIGKILL the survivors; blocks until done.
- `*out` as for `procreap_cleanup_step`.
+ `deadline_ms` for exit, then SIGKILL the survivors; blocks until done,
+ holding the ledger lock (a step meanwhile waits up to its lock timeout).
+ The ledger records what is left for steps to go on from. `*out` as for
+ `procreap_cleanup_step`.
  */
 procreap_status procreap_reap_now(const struct procreap_config *config,
                                   const struct procreap_identity *ids,

@@ -99,7 +99,10 @@ pub fn reap_set(cfg: &Config, ids: &[Identity]) -> Result<Report> {
 }
 
 /// SIGTERM, wait for exit up to `deadline`, then SIGKILL, synchronously, for
-/// shutdown paths. Each identity must still be a candidate.
+/// shutdown paths. Each identity must still be a candidate. Holds the ledger
+/// lock while it runs and leaves the ledger for steps to go on from: what it
+/// reaped is dropped, a survivor of its SIGKILL is tracked (steps report it
+/// `unkillable`), and descendants it signalled (`kill_tree`) are tracked.
 pub fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Report> {
     #[cfg(unix)]
     return engine::reap_now(cfg, ids, deadline);

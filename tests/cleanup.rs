@@ -618,6 +618,13 @@ fn a_held_lock_times_out_with_a_clear_error() {
         took >= Duration::from_millis(700) && took < Duration::from_millis(1700),
         "{took:?}"
     );
+    // Reap now takes the same lock.
+    let anyone = Identity {
+        pid: std::process::id() as i32,
+        start_time: 1,
+    };
+    let r = reap_now(&cfg, &[anyone], Duration::from_secs(1));
+    assert!(matches!(r, Err(Error::LockTimeout(_))), "{r:?}");
     drop(lock);
 }
 
@@ -761,6 +768,103 @@ fn reap_now_kills_a_term_ignoring_decoy_within_the_deadline() {
     assert!(!stubborn.alive() && !obedient.alive());
     assert!(bystander.alive());
     assert_eq!(bystander.terms(), 0);
+    assert!(
+        read_ledger(&lab).entries.is_empty(),
+        "nothing left to track"
+    );
+}
+
+/// Reap now and steps share the ledger: a process a step already SIGTERMed
+/// is dropped from the ledger once reap now has reaped it; a descendant
+/// that outlives reap now (its agent obeyed SIGTERM, so no SIGKILL pass
+/// came) is tracked, and a later step SIGKILLs it.
+#[test]
+fn reap_now_leaves_the_ledger_for_steps_to_go_on() {
+    let mut lab = Lab::new();
+    let earlier = lab.script_agent(OnTerm::Ignore, &[]);
+    let cfg = lab.config();
+    assert_eq!(
+        actions_for(&step(&cfg, Kind::Orphans), earlier.pid),
+        vec![ActionKind::Sigterm]
+    );
+    let r = reap_now(&cfg, &[earlier.identity()], Duration::from_millis(300)).unwrap();
+    assert_eq!(
+        actions_for(&r, earlier.pid),
+        vec![ActionKind::Sigterm, ActionKind::Sigkill, ActionKind::Exited]
+    );
+    assert!(read_ledger(&lab).entries.is_empty(), "its entry is dropped");
+
+    let helper_log = lab.dir.join("helper.log");
+    let helper = lab.script(&format!("helper-{}", token()), &helper_log, OnTerm::Ignore);
+    let name = lab.name();
+    let agent = lab.dir.join(&name);
+    // The agent obeys SIGTERM; the helper (stdin: the lab's pipe, through
+    // fd 3) ignores it.
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let a = lab.spawn_io(Command::new(&agent), std::process::Stdio::piped());
+    let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
+    let helper_pid = || {
+        tree(a).into_iter().nth(1).filter(|(h, _)| {
+            std::fs::read_to_string(format!("/proc/{h}/comm"))
+                .is_ok_and(|c| c.trim_end() == helper_name)
+                && std::fs::read(format!("/proc/{h}/cmdline")).is_ok_and(|c| !c.is_empty())
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || helper_pid().is_some()),
+        "{:?}",
+        tree(a)
+    );
+    let (h, h_start) = helper_pid().unwrap();
+    lab.own_exact((h, h_start));
+    let id = Decoy {
+        pid: a,
+        log: lab.dir.join("none"),
+    }
+    .identity();
+    let mut cfg = lab.config();
+    cfg.kill_tree = true;
+    let r = reap_now(&cfg, &[id], Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        actions_for(&r, a),
+        vec![ActionKind::Sigterm, ActionKind::Exited],
+        "{:?}",
+        r.actions
+    );
+    assert_eq!(
+        actions_for(&r, h),
+        vec![ActionKind::Sigterm],
+        "{:?}",
+        r.actions
+    );
+    assert!(alive(h), "the helper ignored SIGTERM");
+    let ledger = read_ledger(&lab);
+    assert!(
+        ledger
+            .entries
+            .iter()
+            .any(|e| e.id.pid == h && e.tree_of == Some(id) && e.signal == Sig::Term),
+        "the helper is tracked: {:?}",
+        ledger.entries
+    );
+    std::thread::sleep(cfg.grace);
+    let r = step(&cfg, Kind::Orphans);
+    assert_eq!(
+        actions_for(&r, h),
+        vec![ActionKind::Sigkill],
+        "{:?}",
+        r.actions
+    );
+    assert!(wait_until(Duration::from_secs(3), || !alive(h)));
+    reap_pid(h);
 }
 
 /// Identities of the /proc and ps backends use different start-time units:

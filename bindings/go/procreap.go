@@ -390,7 +390,8 @@ func ReapSet(ids []Identity, cfg Config) ([]Action, error) {
 
 // ReapNow sends SIGTERM to each identity that is still a candidate, waits up
 // to deadline for them to exit, then SIGKILLs the survivors; it blocks until
-// done (for shutdown paths). Actions and error as for CleanupStep.
+// done (for shutdown paths), holding the ledger lock, and leaves the ledger
+// for later steps to go on from. Actions and error as for CleanupStep.
 func ReapNow(ids []Identity, deadline time.Duration, cfg Config) ([]Action, error) {
 	cids, err := cIdentities(ids)
 	if err != nil {

@@ -215,28 +215,42 @@ fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
     }
 }
 
-/// One cleanup step of `kind`, or (with `only`) a reap of exactly those
-/// identities. Holds the ledger lock from load to save.
-pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
-    cfg.validate()?;
+/// Takes the ledger lock, scans, and loads the ledger (refused when it holds
+/// identities of the other backend).
+fn open_ledger_and_scan(cfg: &Config) -> Result<(Ledger, Scan, crate::ledger::Loaded)> {
     let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
     let scan = Scan::new(cfg)?;
-    if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
-        return Ok(Report::default());
-    }
-    let candidates = scan.orphans();
-    let loaded = ledger.load(cfg.dry_run);
-    let mut contents = loaded.contents;
+    let mut loaded = ledger.load(cfg.dry_run);
     let ids = scan.snap.source().name();
-    if !contents.entries.is_empty() && contents.ids != ids {
+    if !loaded.contents.entries.is_empty() && loaded.contents.ids != ids {
         return Err(Error::InvalidArgument(format!(
             "the ledger in {} holds identities of the {} backend, this step uses the {ids} \
              backend: use the same backend or another state_dir",
             ledger.path().display(),
-            contents.ids
+            loaded.contents.ids
         )));
     }
-    contents.ids = ids.to_string();
+    loaded.contents.ids = ids.to_string();
+    Ok((ledger, scan, loaded))
+}
+
+/// One entry per identity (a ledger with a duplicate would be refused, and
+/// quarantined, by the next step); of two, the one that records a SIGKILL.
+fn one_per_identity(entries: &mut Vec<Entry>) {
+    entries.sort_by_key(|e| (e.id, e.signal != Sig::Kill));
+    entries.dedup_by_key(|e| e.id);
+}
+
+/// One cleanup step of `kind`, or (with `only`) a reap of exactly those
+/// identities. Holds the ledger lock from load to save.
+pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
+    cfg.validate()?;
+    let (ledger, scan, loaded) = open_ledger_and_scan(cfg)?;
+    if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
+        return Ok(Report::default());
+    }
+    let candidates = scan.orphans();
+    let mut contents = loaded.contents;
     let mut step = Step::new(&scan, &candidates);
     // A reap set signals exactly the approved identities: no descendants.
     step.kill_tree &= only.is_none();
@@ -402,11 +416,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         step.push(info, ActionKind::Skipped, None, why);
     }
 
-    // One entry per identity, whatever happened above (a ledger with a
-    // duplicate would be refused, and quarantined, by the next step); of
-    // two, the one that records a SIGKILL.
-    kept.sort_by_key(|e| (e.id, e.signal != Sig::Kill));
-    kept.dedup_by_key(|e| e.id);
+    one_per_identity(&mut kept);
     let mut problem = loaded.problem;
     if !cfg.dry_run {
         contents.entries = kept;
@@ -417,7 +427,11 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     Ok(step.finish(problem))
 }
 
-/// See [`super::reap_now`].
+/// See [`super::reap_now`]. Holds the ledger lock throughout and records
+/// what it leaves behind, so steps go on from there: a survivor of its
+/// SIGKILL is `unkillable` to them (not a new candidate), descendants it
+/// signalled (`kill_tree`) are tracked, and the entries of what it reaped
+/// are dropped.
 pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Result<Report> {
     cfg.validate()?;
     if deadline > crate::config::MAX_WAIT {
@@ -425,9 +439,26 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             "reap_now deadline {deadline:?} is over the one-day limit"
         )));
     }
-    let scan = Scan::new(cfg)?;
+    if ids.is_empty() {
+        return Ok(Report::default()); // nothing to do: no lock, no files
+    }
+    let (ledger, scan, loaded) = open_ledger_and_scan(cfg)?;
+    let mut contents = loaded.contents;
     let candidates = scan.orphans();
     let mut step = Step::new(&scan, &candidates);
+    step.tracked = contents.entries.iter().map(|e| e.id).collect();
+    let scope = cfg.scope();
+    let record = |p: &ProcessInfo, signal: Sig, tree_of: Option<Identity>| Entry {
+        id: p.id,
+        kind: Kind::Orphans,
+        signal,
+        sent_at: boot_clock(),
+        scope: scope.clone(),
+        tree_of,
+        name: p.name.clone(),
+    };
+    let mut recorded: Vec<Entry> = Vec::new();
+    let mut done: HashSet<Identity> = HashSet::new();
     let mut pinned: Vec<(ProcessInfo, Target)> = Vec::new();
     let started = Instant::now();
     let mut unique: HashSet<Identity> = HashSet::new();
@@ -437,10 +468,15 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             step.push(info, ActionKind::Skipped, None, why);
             continue;
         };
-        if let (Delivery::Sent(Some(t)), _) =
-            step.deliver(&v.process, Sig::Term, ActionKind::Sigterm)
-        {
-            pinned.push((v.process.clone(), t));
+        let (delivery, tree) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm);
+        recorded.extend(tree.iter().map(|t| record(t, Sig::Term, Some(*id))));
+        match delivery {
+            Delivery::Sent(Some(t)) => pinned.push((v.process.clone(), t)),
+            Delivery::Sent(None) => recorded.push(record(&v.process, Sig::Term, None)),
+            Delivery::Gone => {
+                done.insert(*id);
+            }
+            Delivery::NotSent => {}
         }
     }
     let targets: Vec<&Target> = pinned.iter().map(|(_, t)| t).collect();
@@ -452,18 +488,29 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
                 "exited within {:.1}s after SIGTERM",
                 started.elapsed().as_secs_f64()
             );
+            done.insert(info.id);
             step.push(info, ActionKind::Exited, None, why);
-        } else if let (Delivery::Sent(Some(t)), _) =
-            step.deliver(&info, Sig::Kill, ActionKind::Sigkill)
-        {
-            drop(target);
-            killed.push((info, t));
+            continue;
+        }
+        let (delivery, tree) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill);
+        recorded.extend(tree.iter().map(|t| record(t, Sig::Kill, Some(info.id))));
+        match delivery {
+            Delivery::Sent(Some(t)) => {
+                drop(target);
+                killed.push((info, t));
+            }
+            Delivery::Gone => {
+                done.insert(info.id);
+            }
+            // Not killed: a step escalates it from its SIGTERM.
+            _ => recorded.push(record(&info, Sig::Term, None)),
         }
     }
     let targets: Vec<&Target> = killed.iter().map(|(_, t)| t).collect();
     let exited = signal::wait_exit(&targets, Instant::now() + Duration::from_secs(1));
     for ((info, _), gone) in killed.into_iter().zip(exited) {
         if gone {
+            done.insert(info.id);
             step.push(
                 info,
                 ActionKind::Exited,
@@ -476,8 +523,18 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
                 .get(info.id.pid)
                 .map(|p| unkillable_reason(scan.snap.source(), p))
                 .unwrap_or_else(|| "still alive after SIGKILL".into());
+            recorded.push(record(&info, Sig::Kill, None));
             step.push(info, ActionKind::Unkillable, None, why);
         }
     }
-    Ok(step.finish(None))
+    let mut problem = loaded.problem;
+    if !cfg.dry_run {
+        contents.entries.retain(|e| !done.contains(&e.id));
+        contents.entries.extend(recorded);
+        one_per_identity(&mut contents.entries);
+        if let Err(e) = ledger.save(&contents) {
+            problem = problem.or(Some(e));
+        }
+    }
+    Ok(step.finish(problem))
 }

@@ -131,8 +131,10 @@ pub extern "C" fn procreap_reap_set(
 }
 
 /// SIGTERM each identity (each must still be a candidate), wait up to
-/// `deadline_ms` for exit, then SIGKILL the survivors; blocks until done.
-/// `*out` as for `procreap_cleanup_step`.
+/// `deadline_ms` for exit, then SIGKILL the survivors; blocks until done,
+/// holding the ledger lock (a step meanwhile waits up to its lock timeout).
+/// The ledger records what is left for steps to go on from. `*out` as for
+/// `procreap_cleanup_step`.
 #[no_mangle]
 pub extern "C" fn procreap_reap_now(
     config: *const procreap_config,

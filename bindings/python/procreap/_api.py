@@ -285,7 +285,9 @@ def reap_now(
     identities: Iterable[Identity], deadline_secs: float, config: Config | None = None
 ) -> list[Action]:
     """SIGTERM each identity (each must still be a candidate), wait up to
-    ``deadline_secs`` for it to exit, then SIGKILL the survivors; blocks."""
+    ``deadline_secs`` for it to exit, then SIGKILL the survivors; blocks,
+    holding the ledger lock, and leaves the ledger for later steps to go on
+    from."""
     ms = millis(seconds("deadline_secs", deadline_secs))
     arr, n = _identities(identities)
     lib = _lib.lib()
