@@ -29,6 +29,53 @@ fn step(cfg: &Config, kind: Kind) -> Report {
     r
 }
 
+/// A script `file` in the lab that starts `child` in the background and
+/// waits for it; with `ignore_term` it (and so the child, which inherits
+/// that) ignores SIGTERM. The child keeps the lab's pipe as stdin through
+/// fd 3: a background job's stdin is /dev/null otherwise, and a lab script
+/// would read EOF and exit.
+fn starter(
+    lab: &Lab,
+    file: &str,
+    child: &std::path::Path,
+    ignore_term: bool,
+) -> std::path::PathBuf {
+    let p = lab.dir.join(file);
+    let trap = if ignore_term { "trap '' TERM\n" } else { "" };
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\n{trap}exec 3<&0\n'{}' <&3 3<&- &\nwait\n",
+            child.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Starts `top`, a chain of [`starter`]s, and waits until the processes
+/// below it are `names`, in order, each exec'd with its argv in place.
+/// Returns (pid, start time) of the whole chain, top first; all of it is
+/// torn down with the lab.
+fn start_chain(lab: &mut Lab, top: &std::path::Path, names: &[&str]) -> Vec<(i32, u64)> {
+    let a = lab.spawn_io(Command::new(top), std::process::Stdio::piped());
+    let ready = || {
+        let t = tree(a);
+        t.len() == names.len() + 1
+            && t[1..].iter().zip(names).all(|((p, _), n)| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == *n)
+                    && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| !c.is_empty())
+            })
+    };
+    assert!(wait_until(Duration::from_secs(5), ready), "{:?}", tree(a));
+    let t = tree(a);
+    for id in &t[1..] {
+        lab.own_exact(*id);
+    }
+    t
+}
+
 fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .unwrap()
@@ -679,34 +726,11 @@ fn reap_now_with_kill_tree_kills_a_stubborn_descendant() {
         OnTerm::Ignore,
     );
     let name = lab.name();
-    let agent = lab.dir.join(&name);
-    // The agent ignores SIGTERM (and so does the helper, which inherits
-    // that); the helper keeps the lab's pipe as stdin through fd 3.
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\ntrap '' TERM\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
-            helper.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let a = lab.spawn_io(Command::new(&agent), std::process::Stdio::piped());
+    // The agent ignores SIGTERM, and so does the helper, which inherits that.
+    let agent = starter(&lab, &name, &helper, true);
     let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
-    let helper_pid = || {
-        tree(a).into_iter().nth(1).filter(|(h, _)| {
-            std::fs::read_to_string(format!("/proc/{h}/comm"))
-                .is_ok_and(|c| c.trim_end() == helper_name)
-                && std::fs::read(format!("/proc/{h}/cmdline")).is_ok_and(|c| !c.is_empty())
-        })
-    };
-    assert!(
-        wait_until(Duration::from_secs(5), || helper_pid().is_some()),
-        "{:?}",
-        tree(a)
-    );
-    let (h, h_start) = helper_pid().unwrap();
-    lab.own_exact((h, h_start));
+    let t = start_chain(&mut lab, &agent, &[&helper_name]);
+    let (a, h) = (t[0].0, t[1].0);
     let id = Decoy {
         pid: a,
         log: lab.dir.join("none"),
@@ -797,34 +821,11 @@ fn reap_now_leaves_the_ledger_for_steps_to_go_on() {
     let helper_log = lab.dir.join("helper.log");
     let helper = lab.script(&format!("helper-{}", token()), &helper_log, OnTerm::Ignore);
     let name = lab.name();
-    let agent = lab.dir.join(&name);
-    // The agent obeys SIGTERM; the helper (stdin: the lab's pipe, through
-    // fd 3) ignores it.
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
-            helper.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let a = lab.spawn_io(Command::new(&agent), std::process::Stdio::piped());
+    // The agent obeys SIGTERM; the helper ignores it.
+    let agent = starter(&lab, &name, &helper, false);
     let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
-    let helper_pid = || {
-        tree(a).into_iter().nth(1).filter(|(h, _)| {
-            std::fs::read_to_string(format!("/proc/{h}/comm"))
-                .is_ok_and(|c| c.trim_end() == helper_name)
-                && std::fs::read(format!("/proc/{h}/cmdline")).is_ok_and(|c| !c.is_empty())
-        })
-    };
-    assert!(
-        wait_until(Duration::from_secs(5), || helper_pid().is_some()),
-        "{:?}",
-        tree(a)
-    );
-    let (h, h_start) = helper_pid().unwrap();
-    lab.own_exact((h, h_start));
+    let t = start_chain(&mut lab, &agent, &[&helper_name]);
+    let (a, h) = (t[0].0, t[1].0);
     let id = Decoy {
         pid: a,
         log: lab.dir.join("none"),
@@ -1253,38 +1254,10 @@ fn kill_tree_signals_a_descendant_of_nested_agents_once() {
     let helper_log = lab.dir.join("helper.log");
     let helper = lab.script(&format!("helper-{}", token()), &helper_log, OnTerm::Ignore);
     let (outer, inner) = (lab.name(), lab.name());
-    let write = |file: &str, child: &std::path::Path| {
-        let p = lab.dir.join(file);
-        // Keep the lab's pipe as stdin through fd 3 (a background job's
-        // stdin is /dev/null otherwise, and the helper would read EOF).
-        std::fs::write(
-            &p,
-            format!(
-                "#!/bin/sh\nexec 3<&0\n'{}' <&3 3<&- &\nwait\n",
-                child.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    };
-    let inner_bin = write(&inner, &helper);
-    let outer_bin = write(&outer, &inner_bin);
-    let a = lab.spawn_io(Command::new(&outer_bin), std::process::Stdio::piped());
+    let inner_bin = starter(&lab, &inner, &helper, false);
+    let outer_bin = starter(&lab, &outer, &inner_bin, false);
     let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
-    let ready = || {
-        let t = tree(a);
-        let named = |n: &str| {
-            t.iter().any(|(p, _)| {
-                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == n)
-                    && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| !c.is_empty())
-            })
-        };
-        t.len() == 3 && named(&inner) && named(&helper_name)
-    };
-    assert!(wait_until(Duration::from_secs(5), ready), "{:?}", tree(a));
-    let (c, c_start) = tree(a)[2];
-    lab.own_exact((c, c_start));
+    let c = start_chain(&mut lab, &outer_bin, &[&inner, &helper_name])[2].0;
     let mut cfg = lab.config();
     cfg.kill_tree = true;
     let r = step(&cfg, Kind::Orphans);
