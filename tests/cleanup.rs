@@ -54,6 +54,26 @@ fn starter(
     p
 }
 
+/// An agent under a private name that starts a helper (not an agent) that
+/// ignores SIGTERM; with `agent_ignores_term` the agent ignores it too.
+/// Returns the agent's identity and the helper's pid.
+fn agent_with_stubborn_helper(lab: &mut Lab, agent_ignores_term: bool) -> (Identity, i32) {
+    let helper_name = format!("helper-{}", token());
+    let helper = lab.script(
+        &helper_name,
+        &lab.dir.join(format!("{helper_name}.log")),
+        OnTerm::Ignore,
+    );
+    let name = lab.name();
+    let agent = starter(lab, &name, &helper, agent_ignores_term);
+    let t = start_chain(lab, &agent, &[&helper_name]);
+    let agent_id = Identity {
+        pid: t[0].0,
+        start_time: t[0].1,
+    };
+    (agent_id, t[1].0)
+}
+
 /// Starts `top`, a chain of [`starter`]s, and waits until the processes
 /// below it are `names`, in order, each exec'd with its argv in place.
 /// Returns (pid, start time) of the whole chain, top first; all of it is
@@ -720,22 +740,8 @@ fn reap_set_touches_only_the_listed_candidates() {
 #[test]
 fn reap_now_with_kill_tree_kills_a_stubborn_descendant() {
     let mut lab = Lab::new();
-    let helper = lab.script(
-        &format!("helper-{}", token()),
-        &lab.dir.join("helper.log"),
-        OnTerm::Ignore,
-    );
-    let name = lab.name();
-    // The agent ignores SIGTERM, and so does the helper, which inherits that.
-    let agent = starter(&lab, &name, &helper, true);
-    let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
-    let t = start_chain(&mut lab, &agent, &[&helper_name]);
-    let (a, h) = (t[0].0, t[1].0);
-    let id = Decoy {
-        pid: a,
-        log: lab.dir.join("none"),
-    }
-    .identity();
+    let (id, h) = agent_with_stubborn_helper(&mut lab, true);
+    let a = id.pid;
     let mut cfg = lab.config();
     cfg.kill_tree = true;
     let r = reap_now(&cfg, &[id], Duration::from_secs(1)).unwrap();
@@ -818,19 +824,9 @@ fn reap_now_leaves_the_ledger_for_steps_to_go_on() {
     );
     assert!(read_ledger(&lab).entries.is_empty(), "its entry is dropped");
 
-    let helper_log = lab.dir.join("helper.log");
-    let helper = lab.script(&format!("helper-{}", token()), &helper_log, OnTerm::Ignore);
-    let name = lab.name();
     // The agent obeys SIGTERM; the helper ignores it.
-    let agent = starter(&lab, &name, &helper, false);
-    let helper_name = helper.file_name().unwrap().to_string_lossy().into_owned();
-    let t = start_chain(&mut lab, &agent, &[&helper_name]);
-    let (a, h) = (t[0].0, t[1].0);
-    let id = Decoy {
-        pid: a,
-        log: lab.dir.join("none"),
-    }
-    .identity();
+    let (id, h) = agent_with_stubborn_helper(&mut lab, false);
+    let a = id.pid;
     let mut cfg = lab.config();
     cfg.kill_tree = true;
     let r = reap_now(&cfg, &[id], Duration::from_secs(2)).unwrap();

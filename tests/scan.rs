@@ -100,30 +100,10 @@ fn an_agent_with_a_pty_outside_tmux_has_a_tty() {
     let mut lab = Lab::new();
     let name = lab.name();
     let bin = lab.sleep_bin(&name);
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty with out-pointers to two ints.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
+    let pty = Pty::open();
     let mut c = Command::new(&bin);
     c.arg("1000");
-    let fd = slave;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            libc::setsid();
-            libc::dup2(fd, 0);
-            libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-            Ok(())
-        });
-    }
+    pty.control(&mut c);
     let mut child = c.spawn().unwrap();
     let pid = child.id() as i32;
     wait_until(Duration::from_secs(5), || {
@@ -135,11 +115,7 @@ fn an_agent_with_a_pty_outside_tmux_has_a_tty() {
     let v = verdict_of(&lab.config(), pid);
     let _ = child.kill();
     let _ = child.wait();
-    // SAFETY: closing the two fds openpty gave us.
-    unsafe {
-        libc::close(master);
-        libc::close(slave);
-    }
+    drop(pty);
     assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
     let tty = v.process.tty.clone().expect("tty name");
     assert!(tty.starts_with("pts/"), "{tty}");
@@ -521,29 +497,10 @@ fn zombie_rule_inside_namespace() {
     // Nor is a process called `tmux` on a terminal (an old build's client).
     let client = lab.dir.join("tmux");
     std::os::unix::fs::symlink(which("sleep"), &client).unwrap();
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty with out-pointers to two ints.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
+    let pty = Pty::open();
     let mut c = Command::new(&client);
     c.arg("1000");
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            libc::setsid();
-            libc::dup2(slave, 0);
-            libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-            Ok(())
-        });
-    }
+    pty.control(&mut c);
     let mut tmux_client = c.spawn().unwrap();
     let client_pid = tmux_client.id();
     assert!(wait_until(Duration::from_secs(5), || {
@@ -555,11 +512,7 @@ fn zombie_rule_inside_namespace() {
     let z = find_zombies(&with_root);
     let _ = tmux_client.kill();
     let _ = tmux_client.wait();
-    // SAFETY: closing the two fds openpty gave us.
-    unsafe {
-        libc::close(master);
-        libc::close(slave);
-    }
+    drop(pty);
     assert_eq!(
         z.unwrap().iter().map(|p| p.id.pid).collect::<Vec<_>>(),
         vec![d.pid],

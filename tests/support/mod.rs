@@ -436,6 +436,52 @@ impl Drop for Lab {
     }
 }
 
+/// A pseudo-terminal pair of our own; both ends close when it is dropped.
+pub struct Pty {
+    _master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+}
+
+impl Pty {
+    pub fn open() -> Pty {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty with out-pointers to two ints.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty just gave us these two fds.
+        unsafe {
+            Pty {
+                _master: std::os::fd::OwnedFd::from_raw_fd(master),
+                slave: std::os::fd::OwnedFd::from_raw_fd(slave),
+            }
+        }
+    }
+
+    /// Makes `cmd` start in a session of its own with this terminal as its
+    /// stdin and controlling terminal.
+    pub fn control(&self, cmd: &mut Command) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.slave);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                libc::dup2(fd, 0);
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+    }
+}
+
 /// Whether this machine lets us make a private pid namespace (root, the
 /// `unshare` tool, and no sandbox refusing CLONE_NEWPID); prints why not.
 pub fn pid_namespaces_available() -> bool {
