@@ -215,15 +215,7 @@ func processes(l *C.procreap_process_list) []Process {
 		return nil
 	}
 	defer C.procreap_process_list_free(l)
-	if l.len == 0 || l.items == nil {
-		return nil
-	}
-	items := unsafe.Slice(l.items, int(l.len))
-	out := make([]Process, len(items))
-	for i := range items {
-		out[i] = goProcess(&items[i])
-	}
-	return out
+	return copyItems(l.items, l.len, goProcess)
 }
 
 // verdicts copies a verdict list into Go values and frees it.
@@ -232,20 +224,13 @@ func verdicts(l *C.procreap_verdict_list) []Verdict {
 		return nil
 	}
 	defer C.procreap_verdict_list_free(l)
-	if l.len == 0 || l.items == nil {
-		return nil
-	}
-	items := unsafe.Slice(l.items, int(l.len))
-	out := make([]Verdict, len(items))
-	for i := range items {
-		v := &items[i]
-		out[i] = Verdict{
+	return copyItems(l.items, l.len, func(v *C.procreap_verdict) Verdict {
+		return Verdict{
 			Process: goProcess(&v.process),
 			Verdict: name(verdictNames[:], uint32(v.verdict), "verdict"),
 			Reason:  goString(v.reason),
 		}
-	}
-	return out
+	})
 }
 
 // actions copies an action list into Go values and frees it.
@@ -254,20 +239,27 @@ func actions(l *C.procreap_action_list) []Action {
 		return nil
 	}
 	defer C.procreap_action_list_free(l)
-	if l.len == 0 || l.items == nil {
-		return nil
-	}
-	items := unsafe.Slice(l.items, int(l.len))
-	out := make([]Action, len(items))
-	for i := range items {
-		a := &items[i]
-		out[i] = Action{
+	return copyItems(l.items, l.len, func(a *C.procreap_action) Action {
+		return Action{
 			Process: goProcess(&a.process),
 			Action:  name(actionNames[:], uint32(a.action), "action"),
 			Signal:  goSignal(a.signal),
 			Reason:  goString(a.reason),
 			Error:   goString(a.error),
 		}
+	})
+}
+
+// copyItems converts the n C items at p (a list the caller still owns and
+// frees) into Go values.
+func copyItems[T, G any](p *T, n C.size_t, conv func(*T) G) []G {
+	if n == 0 || p == nil {
+		return nil
+	}
+	items := unsafe.Slice(p, int(n))
+	out := make([]G, len(items))
+	for i := range items {
+		out[i] = conv(&items[i])
 	}
 	return out
 }
