@@ -288,7 +288,11 @@ mod linux {
         fn config(&self, match_argv0: bool, list_sockets: bool) -> Config {
             Config {
                 agent_names: vec![self.name.clone()],
-                match_argv0,
+                argv0_match: if match_argv0 {
+                    procreap::Argv0Match::Always
+                } else {
+                    procreap::Argv0Match::Never
+                },
                 min_age: self.min_age(),
                 workspace_root: Some(self.town.clone()),
                 protected_pid_files: Vec::new(),

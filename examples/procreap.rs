@@ -54,7 +54,9 @@ CONFIGURATION FLAGS (may appear anywhere; defaults are Gas Town's)
   --agent-name NAME          Agent process name (repeatable; the first one
                              replaces the defaults: claude, claude-code, codex,
                              opencode, cursor-agent, agent, copilot)
-  --no-match-argv0           Match the process name only, not argv[0]'s basename
+  --argv0-match MODE         When argv[0]'s basename names an agent: never,
+                             version-like (default: only a version-like comm
+                             or a 15-byte cut name) or always
   --min-age SECS             Younger processes are never candidates (default 60)
   --grace SECS               SIGTERM -> SIGKILL delay between steps (default 60)
   --workspace-marker PATH    Marker of a workspace root, relative (default
@@ -239,6 +241,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--subprocess-timeout",
     "--lock-timeout",
     "--backend",
+    "--argv0-match",
     "--kind",
     "--deadline",
 ];
@@ -247,7 +250,6 @@ const VALUE_FLAGS: &[&str] = &[
 const SWITCHES: &[&str] = &[
     "--json",
     "--dry-run",
-    "--no-match-argv0",
     "--all-users",
     "--kill-tree",
     "--no-default-ide-markers",
@@ -312,7 +314,14 @@ fn parse_args(args: Vec<OsString>) -> Result<Opts, Usage> {
             "--help" => help = true,
             "--json" => json = true,
             "--dry-run" => cfg.dry_run = true,
-            "--no-match-argv0" => cfg.match_argv0 = false,
+            "--argv0-match" => {
+                let v = value()?;
+                cfg.argv0_match = procreap::Argv0Match::parse(&v).ok_or_else(|| {
+                    Usage(format!(
+                        "--argv0-match is never, version-like or always, not {v:?}"
+                    ))
+                })?;
+            }
             "--all-users" => cfg.all_users = true,
             "--kill-tree" => cfg.kill_tree = true,
             "--no-default-ide-markers" => no_default_ide = true,
@@ -768,6 +777,8 @@ fn placeholder(pid: i32) -> ProcessInfo {
         state: '?',
         workspace_root: None,
         cmdline: String::new(),
+        uid: None,
+        rss_bytes: 0,
     }
 }
 
@@ -797,6 +808,8 @@ fn cmd_reap_now(o: &Opts) -> Result<i32, String> {
                     o.cfg.agent_names.join(", ")
                 ),
                 error: None,
+                delivery: procreap::Delivery::None,
+                dry_run: o.cfg.dry_run,
             }),
         }
     }

@@ -55,6 +55,32 @@ typedef uint32_t procreap_action_kind;
 #endif // __cplusplus
 
 /*
+ When argv[0]'s basename may name an agent process.
+ */
+enum procreap_argv0_match
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /*
+   Never: the comm alone names a process.
+   */
+  PROCREAP_ARGV0_MATCH_NEVER = 0,
+  /*
+   Only where the comm cannot carry the name: a version-like comm
+   (`2.1.3`) or the kernel's 15-byte cut of a configured name (default).
+   */
+  PROCREAP_ARGV0_MATCH_VERSION_LIKE = 1,
+  /*
+   Every process's argv[0] counts (`exec -a claude` makes an agent).
+   */
+  PROCREAP_ARGV0_MATCH_ALWAYS = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t procreap_argv0_match;
+#endif // __cplusplus
+
+/*
  Which process-table backend to read.
  */
 enum procreap_backend
@@ -80,7 +106,33 @@ typedef uint32_t procreap_backend;
 #endif // __cplusplus
 
 /*
- Which scan a cleanup step runs.
+ How a signal reached its process.
+ */
+enum procreap_delivery
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /*
+   Nothing was sent (or a dry run).
+   */
+  PROCREAP_DELIVERY_NONE = 0,
+  /*
+   Through a pidfd: it cannot reach a recycled pid.
+   */
+  PROCREAP_DELIVERY_PIDFD = 1,
+  /*
+   Through kill(2) after re-checking the identity (no pidfds here): a
+   small pid-reuse window remains.
+   */
+  PROCREAP_DELIVERY_KILL = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t procreap_delivery;
+#endif // __cplusplus
+
+/*
+ Which scan a find or cleanup call runs.
  */
 enum procreap_kind
 #ifdef __cplusplus
@@ -95,6 +147,10 @@ enum procreap_kind
    Zombies (refuses to run blind).
    */
   PROCREAP_KIND_ZOMBIES = 1,
+  /*
+   Leaked descendants: processes carrying a leak marker whose agent is gone.
+   */
+  PROCREAP_KIND_LEAKED = 2,
 };
 #ifndef __cplusplus
 typedef uint32_t procreap_kind;
@@ -189,13 +245,23 @@ enum procreap_status
    A bug: a Rust panic was caught at the boundary.
    */
   PROCREAP_STATUS_PANIC = 13,
+  /*
+   The /proc procreap reads belongs to another pid namespace than the
+   caller (a container's /proc mounted in): its pids are not the ones
+   signals would reach.
+   */
+  PROCREAP_STATUS_PID_NAMESPACE = 14,
 };
 #ifndef __cplusplus
 typedef uint32_t procreap_status;
 #endif // __cplusplus
 
 /*
- A verdict of `procreap_explain`, in rule order (first match wins).
+ A verdict of `procreap_explain`. Rules apply in this order, first match
+ wins: defunct, other-user, protected, has-tty, ide-launched, too-young,
+ outside-workspace, leader-alive, agent-alive; a process that meets none is
+ an orphan (an agent process) or leaked (a marker process). The numbers
+ are stable, not the rule order.
  */
 enum procreap_verdict_kind
 #ifdef __cplusplus
@@ -231,9 +297,22 @@ enum procreap_verdict_kind
    */
   PROCREAP_VERDICT_KIND_OUTSIDE_WORKSPACE = 6,
   /*
-   A candidate for both scans.
+   An agent process that is a candidate for the orphan and zombie scans.
    */
   PROCREAP_VERDICT_KIND_ORPHAN = 7,
+  /*
+   A marker process whose agent is gone: a leaked descendant.
+   */
+  PROCREAP_VERDICT_KIND_LEAKED = 8,
+  /*
+   A marker process whose process group leader is alive.
+   */
+  PROCREAP_VERDICT_KIND_LEADER_ALIVE = 9,
+  /*
+   A marker process whose agent lives (an ancestor, or one working in
+   the same project; named in the reason).
+   */
+  PROCREAP_VERDICT_KIND_AGENT_ALIVE = 10,
 };
 #ifndef __cplusplus
 typedef uint32_t procreap_verdict_kind;
@@ -241,7 +320,8 @@ typedef uint32_t procreap_verdict_kind;
 
 /*
  Configuration (opaque). NULL where a `const procreap_config *` is taken
- means the defaults.
+ means the defaults. A configuration may be read from several threads at
+ once; a setter needs exclusive use of it.
  */
 typedef struct procreap_config procreap_config;
 
@@ -249,6 +329,12 @@ typedef struct procreap_config procreap_config;
  Error detail: a status code and a message.
  */
 typedef struct procreap_error procreap_error;
+
+/*
+ A scan (opaque): the process table read once, with the verdicts computed
+ on demand and kept. A scan may be used from several threads at once.
+ */
+typedef struct procreap_scan procreap_scan;
 
 /*
  A process as reported. Strings are owned by the list that holds it.
@@ -291,6 +377,14 @@ typedef struct procreap_process {
    without all_users: its argv is not read).
    */
   char *cmdline;
+  /*
+   Owner uid; `UINT32_MAX` when unknown.
+   */
+  uint32_t uid;
+  /*
+   Resident memory in bytes at the snapshot (0 when unknown).
+   */
+  uint64_t rss_bytes;
 } procreap_process;
 
 /*
@@ -363,10 +457,19 @@ typedef struct procreap_action {
    Error message when a signal failed, else NULL.
    */
   char *error;
+  /*
+   How the signal was delivered (`procreap_delivery`); NONE when none
+   was sent.
+   */
+  procreap_delivery delivery;
+  /*
+   True in a dry run: the signal, if any, was decided but not sent.
+   */
+  bool dry_run;
 } procreap_action;
 
 /*
- A list of actions.
+ A list of actions: what one cleanup call did.
  */
 typedef struct procreap_action_list {
   /*
@@ -377,6 +480,17 @@ typedef struct procreap_action_list {
    Number of items.
    */
   size_t len;
+  /*
+   Milliseconds from the end of the call until the next step has
+   something to do (a grace period running out, a too-young candidate
+   reaching min_age, an unkillable re-check); -1 when nothing is pending.
+   */
+  int64_t next_due_ms;
+  /*
+   Resident memory (bytes, measured at signal time) of the processes this
+   call saw exit after procreap's signals.
+   */
+  uint64_t reclaimed_bytes;
 } procreap_action_list;
 
 /*
@@ -392,6 +506,20 @@ typedef struct procreap_identity {
    */
   uint64_t start_time;
 } procreap_identity;
+
+/*
+ An owned list of strings.
+ */
+typedef struct procreap_string_list {
+  /*
+   `len` NUL-terminated strings (NULL when `len` is 0).
+   */
+  char **items;
+  /*
+   Number of items.
+   */
+  size_t len;
+} procreap_string_list;
 
 #ifdef __cplusplus
 extern "C" {
@@ -420,8 +548,17 @@ procreap_status procreap_find_zombies(const struct procreap_config *config,
                                       struct procreap_error **err);
 
 /*
- Every agent process with its verdict and a human reason. Free with
- `procreap_verdict_list_free`.
+ Leaked descendants: processes (not agents) whose environment carries a
+ leak marker and whose agent is gone. Free with
+ `procreap_process_list_free`.
+ */
+procreap_status procreap_find_leaked(const struct procreap_config *config,
+                                     struct procreap_process_list **out,
+                                     struct procreap_error **err);
+
+/*
+ Every agent process and every marker process with its verdict and a
+ human reason. Free with `procreap_verdict_list_free`.
  */
 procreap_status procreap_explain(const struct procreap_config *config,
                                  struct procreap_verdict_list **out,
@@ -429,6 +566,9 @@ procreap_status procreap_explain(const struct procreap_config *config,
 
 /*
  One cleanup step (SPEC §3) of `kind` (a `procreap_kind` value).
+ The list also says when the next step has something to do
+ (`next_due_ms`) and how much memory exited processes held
+ (`reclaimed_bytes`).
 
  `*out` is written on success, and also whenever the step ran but reports
  an error after acting — `PROCREAP_STATUS_SIGNAL_FAILED`,
@@ -474,6 +614,12 @@ procreap_status procreap_reap_now(const struct procreap_config *config,
 struct procreap_config *procreap_config_new(void);
 
 /*
+ A copy of `cfg` (NULL copies the defaults). Free it with
+ `procreap_config_free`. Returns NULL only if a panic was caught.
+ */
+struct procreap_config *procreap_config_clone(const struct procreap_config *cfg);
+
+/*
  Frees a configuration. Accepts NULL; do not free twice.
  */
 void procreap_config_free(struct procreap_config *cfg);
@@ -487,11 +633,25 @@ procreap_status procreap_config_set_agent_names(struct procreap_config *cfg,
                                                 struct procreap_error **err);
 
 /*
- Whether `argv[0]`'s basename also counts as the name (default true).
+ The agent names. `*out` receives a list to free with
+ `procreap_string_list_free`.
  */
-procreap_status procreap_config_set_match_argv0(struct procreap_config *cfg,
-                                                bool on,
+procreap_status procreap_config_get_agent_names(const struct procreap_config *cfg,
+                                                struct procreap_string_list **out,
                                                 struct procreap_error **err);
+
+/*
+ When argv[0]'s basename may name an agent, a `procreap_argv0_match`
+ value (default `PROCREAP_ARGV0_MATCH_VERSION_LIKE`).
+ */
+procreap_status procreap_config_set_argv0_match(struct procreap_config *cfg,
+                                                uint32_t mode,
+                                                struct procreap_error **err);
+
+/*
+ The `procreap_argv0_match` value.
+ */
+uint32_t procreap_config_get_argv0_match(const struct procreap_config *cfg);
 
 /*
  Minimum age of a candidate, in milliseconds (default 60000).
@@ -501,11 +661,21 @@ procreap_status procreap_config_set_min_age_ms(struct procreap_config *cfg,
                                                struct procreap_error **err);
 
 /*
+ Minimum age of a candidate, in milliseconds.
+ */
+uint64_t procreap_config_get_min_age_ms(const struct procreap_config *cfg);
+
+/*
  Time from SIGTERM to SIGKILL, in milliseconds (default 60000).
  */
 procreap_status procreap_config_set_grace_ms(struct procreap_config *cfg,
                                              uint64_t millis,
                                              struct procreap_error **err);
+
+/*
+ Time from SIGTERM to SIGKILL, in milliseconds.
+ */
+uint64_t procreap_config_get_grace_ms(const struct procreap_config *cfg);
 
 /*
  Relative path marking a workspace root (default "mayor/town.json");
@@ -516,10 +686,26 @@ procreap_status procreap_config_set_workspace_marker(struct procreap_config *cfg
                                                      struct procreap_error **err);
 
 /*
+ The workspace marker. `*out` receives a string to free with
+ `procreap_string_free`.
+ */
+procreap_status procreap_config_get_workspace_marker(const struct procreap_config *cfg,
+                                                     char **out,
+                                                     struct procreap_error **err);
+
+/*
  Only consider processes under this absolute workspace root; NULL unsets.
  */
 procreap_status procreap_config_set_workspace_root(struct procreap_config *cfg,
                                                    const char *root,
+                                                   struct procreap_error **err);
+
+/*
+ The workspace root; `*out` is NULL when unset, else a string to free with
+ `procreap_string_free`.
+ */
+procreap_status procreap_config_get_workspace_root(const struct procreap_config *cfg,
+                                                   char **out,
                                                    struct procreap_error **err);
 
 /*
@@ -531,6 +717,13 @@ procreap_status procreap_config_set_ide_markers(struct procreap_config *cfg,
                                                 struct procreap_error **err);
 
 /*
+ The IDE markers (a list to free with `procreap_string_list_free`).
+ */
+procreap_status procreap_config_get_ide_markers(const struct procreap_config *cfg,
+                                                struct procreap_string_list **out,
+                                                struct procreap_error **err);
+
+/*
  Files holding protected root pids (`~/` expands), replacing the list.
  */
 procreap_status procreap_config_set_protected_pid_files(struct procreap_config *cfg,
@@ -539,11 +732,28 @@ procreap_status procreap_config_set_protected_pid_files(struct procreap_config *
                                                         struct procreap_error **err);
 
 /*
+ The protected pid files (a list to free with `procreap_string_list_free`).
+ */
+procreap_status procreap_config_get_protected_pid_files(const struct procreap_config *cfg,
+                                                        struct procreap_string_list **out,
+                                                        struct procreap_error **err);
+
+/*
  Protected root pids, replacing the list.
  */
 procreap_status procreap_config_set_protected_pids(struct procreap_config *cfg,
                                                    const int32_t *pids,
                                                    size_t len,
+                                                   struct procreap_error **err);
+
+/*
+ Copies up to `cap` protected pids into `buf` (NULL when `cap` is 0) and
+ sets `*len` to how many there are: call with `cap` 0 to learn the count.
+ */
+procreap_status procreap_config_get_protected_pids(const struct procreap_config *cfg,
+                                                   int32_t *buf,
+                                                   size_t cap,
+                                                   size_t *len,
                                                    struct procreap_error **err);
 
 /*
@@ -556,6 +766,13 @@ procreap_status procreap_config_set_tmux_sockets(struct procreap_config *cfg,
                                                  struct procreap_error **err);
 
 /*
+ The extra tmux sockets (a list to free with `procreap_string_list_free`).
+ */
+procreap_status procreap_config_get_tmux_sockets(const struct procreap_config *cfg,
+                                                 struct procreap_string_list **out,
+                                                 struct procreap_error **err);
+
+/*
  Consider other users' processes too (default false).
  */
 procreap_status procreap_config_set_all_users(struct procreap_config *cfg,
@@ -563,11 +780,41 @@ procreap_status procreap_config_set_all_users(struct procreap_config *cfg,
                                               struct procreap_error **err);
 
 /*
+ Whether other users' processes are considered.
+ */
+bool procreap_config_get_all_users(const struct procreap_config *cfg);
+
+/*
+ Consider exactly these users' processes (your own only if listed), as
+ all_users would for them alone; an empty list (the default) restores the
+ all_users rule. Replaces the list.
+ */
+procreap_status procreap_config_set_users(struct procreap_config *cfg,
+                                          const uint32_t *uids,
+                                          size_t len,
+                                          struct procreap_error **err);
+
+/*
+ Copies up to `cap` uids of the users list into `buf` and sets `*len` to
+ how many there are (as for `procreap_config_get_protected_pids`).
+ */
+procreap_status procreap_config_get_users(const struct procreap_config *cfg,
+                                          uint32_t *buf,
+                                          size_t cap,
+                                          size_t *len,
+                                          struct procreap_error **err);
+
+/*
  Signal an agent's descendants with it (default false).
  */
 procreap_status procreap_config_set_kill_tree(struct procreap_config *cfg,
                                               bool on,
                                               struct procreap_error **err);
+
+/*
+ Whether an agent's descendants are signalled with it.
+ */
+bool procreap_config_get_kill_tree(const struct procreap_config *cfg);
 
 /*
  The ledger's directory; NULL restores the default
@@ -578,18 +825,46 @@ procreap_status procreap_config_set_state_dir(struct procreap_config *cfg,
                                               struct procreap_error **err);
 
 /*
- Decide and report, but send no signal and write no ledger (default false).
+ The state directory as set; `*out` is NULL for the default, else a
+ string to free with `procreap_string_free`.
+ */
+procreap_status procreap_config_get_state_dir(const struct procreap_config *cfg,
+                                              char **out,
+                                              struct procreap_error **err);
+
+/*
+ The state directory a call would use (the default resolved for this
+ process when unset). `*out` receives a string to free with
+ `procreap_string_free`.
+ */
+procreap_status procreap_config_resolved_state_dir(const struct procreap_config *cfg,
+                                                   char **out,
+                                                   struct procreap_error **err);
+
+/*
+ Decide and report, but send no signal and write nothing (default false).
  */
 procreap_status procreap_config_set_dry_run(struct procreap_config *cfg,
                                             bool on,
                                             struct procreap_error **err);
 
 /*
- Limit for any external command, in milliseconds (default 2000; not 0).
+ Whether calls only decide and report.
+ */
+bool procreap_config_get_dry_run(const struct procreap_config *cfg);
+
+/*
+ Limit for any external command (tmux, ps, lsof) and any read of another
+ process's memory, in milliseconds (default 2000; not 0).
  */
 procreap_status procreap_config_set_subprocess_timeout_ms(struct procreap_config *cfg,
                                                           uint64_t millis,
                                                           struct procreap_error **err);
+
+/*
+ The subprocess and memory-read limit, in milliseconds.
+ */
+uint64_t procreap_config_get_subprocess_timeout_ms(const struct procreap_config *cfg);
 
 /*
  Limit for taking the ledger lock, in milliseconds (default 5000).
@@ -599,11 +874,77 @@ procreap_status procreap_config_set_lock_timeout_ms(struct procreap_config *cfg,
                                                     struct procreap_error **err);
 
 /*
+ The ledger lock limit, in milliseconds.
+ */
+uint64_t procreap_config_get_lock_timeout_ms(const struct procreap_config *cfg);
+
+/*
  The process-table backend, a `procreap_backend` value.
  */
 procreap_status procreap_config_set_backend(struct procreap_config *cfg,
                                             uint32_t backend,
                                             struct procreap_error **err);
+
+/*
+ The `procreap_backend` value.
+ */
+uint32_t procreap_config_get_backend(const struct procreap_config *cfg);
+
+/*
+ Send signals only through a pidfd; where pidfd_open is refused, skip the
+ signal (with the reason) instead of falling back to kill(2) (default false).
+ */
+procreap_status procreap_config_set_require_pidfd(struct procreap_config *cfg,
+                                                  bool on,
+                                                  struct procreap_error **err);
+
+/*
+ Whether signals go only through pidfds.
+ */
+bool procreap_config_get_require_pidfd(const struct procreap_config *cfg);
+
+/*
+ Append a JSON line per signal sent or skipped to
+ `<state_dir>/audit.jsonl` (default true).
+ */
+procreap_status procreap_config_set_audit(struct procreap_config *cfg,
+                                          bool on,
+                                          struct procreap_error **err);
+
+/*
+ Whether the audit trail is written.
+ */
+bool procreap_config_get_audit(const struct procreap_config *cfg);
+
+/*
+ Size at which audit.jsonl is rotated to audit.jsonl.1 (default 4 MiB; at
+ least 4096).
+ */
+procreap_status procreap_config_set_audit_max_bytes(struct procreap_config *cfg,
+                                                    uint64_t bytes,
+                                                    struct procreap_error **err);
+
+/*
+ The audit trail's rotation size in bytes.
+ */
+uint64_t procreap_config_get_audit_max_bytes(const struct procreap_config *cfg);
+
+/*
+ Environment entries marking a process an agent started (`NAME=VALUE`,
+ or `NAME` for any value), replacing the list (default `CLAUDECODE=1`).
+ An empty list finds no leaked descendants.
+ */
+procreap_status procreap_config_set_leak_markers(struct procreap_config *cfg,
+                                                 const char *const *markers,
+                                                 size_t len,
+                                                 struct procreap_error **err);
+
+/*
+ The leak markers (a list to free with `procreap_string_list_free`).
+ */
+procreap_status procreap_config_get_leak_markers(const struct procreap_config *cfg,
+                                                 struct procreap_string_list **out,
+                                                 struct procreap_error **err);
 
 /*
  A short description of any status value; unknown values give
@@ -625,6 +966,94 @@ const char *procreap_error_message(const struct procreap_error *err);
  Frees an error. Accepts NULL; do not free the same error twice.
  */
 void procreap_error_free(struct procreap_error *err);
+
+/*
+ The name of a `procreap_kind` ("orphans", "zombies", "leaked").
+ */
+const char *procreap_kind_str(uint32_t kind);
+
+/*
+ The name of a `procreap_verdict_kind` ("defunct", "other-user",
+ "protected", "has-tty", "ide-launched", "too-young", "outside-workspace",
+ "orphan", "leaked", "leader-alive", "agent-alive").
+ */
+const char *procreap_verdict_kind_str(uint32_t verdict);
+
+/*
+ The name of a `procreap_action_kind` ("sigterm", "waiting", "sigkill",
+ "unkillable", "exited", "released", "skipped").
+ */
+const char *procreap_action_kind_str(uint32_t action);
+
+/*
+ The name of a `procreap_delivery` ("none", "pidfd", "kill").
+ */
+const char *procreap_delivery_str(uint32_t delivery);
+
+/*
+ The name of a `procreap_backend` ("auto", "proc", "ps").
+ */
+const char *procreap_backend_str(uint32_t backend);
+
+/*
+ The name of a `procreap_argv0_match` ("never", "version-like", "always").
+ */
+const char *procreap_argv0_match_str(uint32_t mode);
+
+/*
+ Reads the process table once under `config` (NULL = defaults): asks the
+ configured tmux sockets, reads the protected pid files. On success `*out`
+ receives a scan to free with `procreap_scan_free`.
+ */
+procreap_status procreap_scan_new(const struct procreap_config *config,
+                                  struct procreap_scan **out,
+                                  struct procreap_error **err);
+
+/*
+ Frees a scan. Accepts NULL; do not free twice.
+ */
+void procreap_scan_free(struct procreap_scan *scan);
+
+/*
+ The scan's orphans (as `procreap_find_orphans`). Free the list with
+ `procreap_process_list_free`.
+ */
+procreap_status procreap_scan_orphans(const struct procreap_scan *scan,
+                                      struct procreap_process_list **out,
+                                      struct procreap_error **err);
+
+/*
+ The scan's zombies (as `procreap_find_zombies`, including
+ `PROCREAP_STATUS_TMUX_UNAVAILABLE`).
+ */
+procreap_status procreap_scan_zombies(const struct procreap_scan *scan,
+                                      struct procreap_process_list **out,
+                                      struct procreap_error **err);
+
+/*
+ The scan's leaked descendants (as `procreap_find_leaked`).
+ */
+procreap_status procreap_scan_leaked(const struct procreap_scan *scan,
+                                     struct procreap_process_list **out,
+                                     struct procreap_error **err);
+
+/*
+ Every agent and marker process of the scan with its verdict (as
+ `procreap_explain`). Free with `procreap_verdict_list_free`.
+ */
+procreap_status procreap_scan_explain(const struct procreap_scan *scan,
+                                      struct procreap_verdict_list **out,
+                                      struct procreap_error **err);
+
+/*
+ Frees a string list and its strings. Accepts NULL; do not free twice.
+ */
+void procreap_string_list_free(struct procreap_string_list *list);
+
+/*
+ Frees a string returned by a getter. Accepts NULL; do not free twice.
+ */
+void procreap_string_free(char *s);
 
 /*
  Frees a process list and its strings. Accepts NULL; do not free twice.

@@ -7,36 +7,51 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{expand_home, Config};
+use crate::config::{expand_home, Argv0Match, Config};
 use crate::error::{Error, Result};
 use crate::snapshot::{Identity, Proc, Snapshot, Source, Tty};
 use crate::{tmux, workspace};
 
-/// Which scan: they differ by the zombie safety rule only.
+/// Which scan. Orphans and zombies differ by the zombie safety rule only;
+/// leaked descendants are the processes a dead agent left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Agents that outlived their session.
     Orphans,
     /// The same test, but the scan refuses to run when it cannot see tmux.
     Zombies,
+    /// Processes (not agents) that carry a leak marker in their environment
+    /// and whose agent is gone.
+    Leaked,
 }
 
 impl Kind {
-    /// `orphans` or `zombies`.
+    /// Every kind, in C enum order.
+    pub const ALL: [Kind; 3] = [Kind::Orphans, Kind::Zombies, Kind::Leaked];
+
+    /// `orphans`, `zombies` or `leaked`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Orphans => "orphans",
             Kind::Zombies => "zombies",
+            Kind::Leaked => "leaked",
         }
     }
 
-    /// Parses `orphans` / `zombies` (also the singular).
+    /// Parses `orphans` / `zombies` / `leaked` (also the singular).
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "orphans" | "orphan" => Some(Kind::Orphans),
             "zombies" | "zombie" => Some(Kind::Zombies),
+            "leaked" => Some(Kind::Leaked),
             _ => None,
         }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -57,13 +72,21 @@ pub enum VerdictKind {
     TooYoung,
     /// Not under a workspace root, or under another one than `workspace_root`.
     OutsideWorkspace,
-    /// A candidate for both scans.
+    /// A marker process whose process group leader is alive.
+    LeaderAlive,
+    /// A marker process whose agent lives: an ancestor, or an agent working
+    /// in the same project.
+    AgentAlive,
+    /// An agent process that is a candidate for both the orphan and the
+    /// zombie scan.
     Orphan,
+    /// A marker process whose agent is gone: a leaked descendant.
+    Leaked,
 }
 
 impl VerdictKind {
-    /// Every verdict, in rule order.
-    pub const ALL: [VerdictKind; 8] = [
+    /// Every verdict, in rule order (the two candidate verdicts last).
+    pub const ALL: [VerdictKind; 11] = [
         VerdictKind::Defunct,
         VerdictKind::OtherUser,
         VerdictKind::Protected,
@@ -71,7 +94,10 @@ impl VerdictKind {
         VerdictKind::IdeLaunched,
         VerdictKind::TooYoung,
         VerdictKind::OutsideWorkspace,
+        VerdictKind::LeaderAlive,
+        VerdictKind::AgentAlive,
         VerdictKind::Orphan,
+        VerdictKind::Leaked,
     ];
 
     /// The verdict's fixed name (`defunct`, `other-user`, …).
@@ -84,7 +110,10 @@ impl VerdictKind {
             VerdictKind::IdeLaunched => "ide-launched",
             VerdictKind::TooYoung => "too-young",
             VerdictKind::OutsideWorkspace => "outside-workspace",
+            VerdictKind::LeaderAlive => "leader-alive",
+            VerdictKind::AgentAlive => "agent-alive",
             VerdictKind::Orphan => "orphan",
+            VerdictKind::Leaked => "leaked",
         }
     }
 }
@@ -115,6 +144,10 @@ pub struct ProcessInfo {
     /// argv joined by spaces (empty when unreadable, and for another user's
     /// process without `all_users`: its argv is not read).
     pub cmdline: String,
+    /// Owner uid, `None` when unknown.
+    pub uid: Option<u32>,
+    /// Resident memory in bytes at the snapshot (0 when unknown).
+    pub rss_bytes: u64,
 }
 
 /// One agent process with its verdict and a human reason.
@@ -193,6 +226,20 @@ fn eq_ci(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
 }
 
+/// A comm that looks like a version (`2.1.3`): a versioned install names its
+/// binary that way, so only argv[0] can carry the agent's name.
+pub(crate) fn version_like(comm: &[u8]) -> bool {
+    comm.first().is_some_and(u8::is_ascii_digit)
+        && comm.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+}
+
+/// The kernel keeps 15 bytes of a name: `comm` is the cut of `name` when it
+/// is 15 bytes long and `name`'s first 15 bytes equal it (ASCII case
+/// folded), compared as raw bytes so a name cut mid-character matches.
+pub(crate) fn truncated_name(comm: &[u8], name: &[u8]) -> bool {
+    comm.len() == 15 && name.len() > 15 && name[..15].eq_ignore_ascii_case(comm)
+}
+
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
@@ -253,35 +300,55 @@ impl Rules {
     /// forever (userfaultfd, FUSE-backed pages); procreap never waits on a
     /// process it would not touch anyway.
     fn may_read_argv(&self, snap: &Snapshot, pid: i32) -> bool {
-        self.cfg.all_users || snap.uid(pid) == Some(self.euid)
+        self.owner_verdict(snap.uid(pid)).is_none()
     }
 
-    /// Is this an agent process (SPEC §1)? Another user's process (without
-    /// `all_users`) matches by its name only: its argv is not read.
+    /// Whose processes this configuration considers: `None` when `uid` is
+    /// one of them, else why not.
+    pub(crate) fn owner_verdict(&self, uid: Option<u32>) -> Option<String> {
+        let users = &self.cfg.users;
+        match uid {
+            None => Some(OWNER_UNKNOWN.into()),
+            Some(u) if !users.is_empty() && !users.contains(&u) => {
+                Some(format!("owned by uid {u}, not one of the users {users:?}"))
+            }
+            Some(_) if !users.is_empty() || self.cfg.all_users => None,
+            Some(u) if u == self.euid => None,
+            Some(u) => Some(format!("owned by uid {u}, not {}", self.euid)),
+        }
+    }
+
+    /// Whether argv[0] is consulted for a process named `comm`.
+    fn argv0_consulted(&self, comm: &str) -> bool {
+        match self.cfg.argv0_match {
+            Argv0Match::Never => false,
+            Argv0Match::Always => true,
+            Argv0Match::VersionLike => {
+                version_like(comm.as_bytes())
+                    || self
+                        .names
+                        .iter()
+                        .any(|n| truncated_name(comm.as_bytes(), n.as_bytes()))
+            }
+        }
+    }
+
+    /// Is this an agent process (SPEC §1)? The comm decides; argv[0]'s
+    /// basename is consulted per `argv0_match`. Another user's process
+    /// (without `all_users`) matches by its comm only: its argv is not read.
     fn is_agent(&self, snap: &Snapshot, p: &Proc) -> bool {
         if p.kthread {
             return false;
         }
         let comm = p.name.as_str();
-        let argv0 = || {
-            self.may_read_argv(snap, p.id.pid)
-                .then(|| snap.argv0_base(p.id.pid))
-                .flatten()
-        };
-        for n in &self.names {
-            if eq_ci(comm, n) {
-                return true;
-            }
-            // The kernel keeps 15 bytes of the name: a longer name matches by
-            // its prefix, then argv[0] must confirm the whole name.
-            let truncated = comm.len() >= 15
-                && n.len() > comm.len()
-                && n.as_bytes()[..comm.len()].eq_ignore_ascii_case(comm.as_bytes());
-            if truncated && argv0().is_some_and(|a| eq_ci(a, n)) {
-                return true;
-            }
+        if self.names.iter().any(|n| eq_ci(comm, n)) {
+            return true;
         }
-        self.cfg.match_argv0 && argv0().is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
+        if !self.argv0_consulted(comm) || !self.may_read_argv(snap, p.id.pid) {
+            return false;
+        }
+        snap.argv0_base(p.id.pid)
+            .is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
     }
 
     /// For a process that is not (or no longer) an agent process: why that
@@ -289,8 +356,11 @@ impl Rules {
     /// (`match_argv0`, names over 15 characters), cannot be read — or `None`.
     pub(crate) fn agent_unknown(&self, snap: &Snapshot, p: &Proc) -> Option<&'static str> {
         let pid = p.id.pid;
-        (!p.kthread && self.may_read_argv(snap, pid) && snap.argv0_base(pid).is_none())
-            .then_some(AGENT_UNKNOWN)
+        (!p.kthread
+            && self.argv0_consulted(&p.name)
+            && self.may_read_argv(snap, pid)
+            && snap.argv0_base(pid).is_none())
+        .then_some(AGENT_UNKNOWN)
     }
 
     /// Why `p` is protected, or `None`.
@@ -424,6 +494,8 @@ impl Rules {
                 .then(|| snap.argv(p.id.pid).map(|a| a.join(" ")))
                 .flatten()
                 .unwrap_or_default(),
+            uid: snap.uid(p.id.pid),
+            rss_bytes: p.rss_bytes,
         }
     }
 
@@ -440,12 +512,8 @@ impl Rules {
                 ),
             );
         }
-        if !self.cfg.all_users {
-            match snap.uid(pid) {
-                Some(uid) if uid == self.euid => {}
-                Some(uid) => return (OtherUser, format!("owned by uid {uid}, not {}", self.euid)),
-                None => return (OtherUser, OWNER_UNKNOWN.into()),
-            }
+        if let Some(why) = self.owner_verdict(snap.uid(pid)) {
+            return (OtherUser, why);
         }
         if let Some(why) = self.protection(snap, p) {
             return (Protected, why);
@@ -539,8 +607,8 @@ impl Rules {
                 format!("started before agent pid {}: not its descendant", agent.pid),
             );
         }
-        if !self.cfg.all_users && snap.uid(p.id.pid) != Some(self.euid) {
-            return (OtherUser, format!("not owned by uid {}", self.euid));
+        if let Some(why) = self.owner_verdict(snap.uid(p.id.pid)) {
+            return (OtherUser, why);
         }
         if let Some(why) = self.protection(snap, p) {
             return (Protected, why);
@@ -645,6 +713,9 @@ impl Scan {
     /// "tmux unavailable"; with a server but no panes it finds nothing (even
     /// when a protected root is alive).
     pub fn candidates(&self, kind: Kind) -> Result<Vec<ProcessInfo>> {
+        if kind == Kind::Leaked {
+            return Ok(Vec::new()); // TODO(leaked): the leaked rule
+        }
         if kind == Kind::Zombies && !self.zombie_scan_can_see()? {
             return Ok(Vec::new());
         }
@@ -697,6 +768,7 @@ mod tests {
             tty: Tty::None,
             age: Duration::from_secs(3600),
             kthread: false,
+            rss_bytes: 0,
             listed_uid: Some(0),
             args: (0, 0),
         }

@@ -34,6 +34,17 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// Every action, in C enum order.
+    pub const ALL: [ActionKind; 7] = [
+        ActionKind::Sigterm,
+        ActionKind::Waiting,
+        ActionKind::Sigkill,
+        ActionKind::Unkillable,
+        ActionKind::Exited,
+        ActionKind::Released,
+        ActionKind::Skipped,
+    ];
+
     /// The action's fixed name (`sigterm`, `waiting`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +65,41 @@ impl fmt::Display for ActionKind {
     }
 }
 
+/// How a signal reached its process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Delivery {
+    /// Nothing was sent (or a dry run).
+    #[default]
+    None,
+    /// Through a pidfd pinned before the last check: it cannot reach a
+    /// recycled pid.
+    Pidfd,
+    /// Through `kill(2)` after re-checking the identity, where pidfds are
+    /// refused (old kernel, seccomp, another Unix): a small pid-reuse window
+    /// remains between the check and the signal.
+    Kill,
+}
+
+impl Delivery {
+    /// Every value, in C enum order.
+    pub const ALL: [Delivery; 3] = [Delivery::None, Delivery::Pidfd, Delivery::Kill];
+
+    /// `none`, `pidfd` or `kill`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::None => "none",
+            Delivery::Pidfd => "pidfd",
+            Delivery::Kill => "kill",
+        }
+    }
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One reported action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
@@ -67,6 +113,10 @@ pub struct Action {
     pub reason: String,
     /// The error, when a signal failed.
     pub error: Option<String>,
+    /// How the signal was delivered ([`Delivery::None`] when none was sent).
+    pub delivery: Delivery,
+    /// A dry run: the signal, if any, was decided but not sent.
+    pub dry_run: bool,
 }
 
 /// The result of a step. `error` is set when the step ran but something went
@@ -78,6 +128,13 @@ pub struct Report {
     pub actions: Vec<Action>,
     /// A problem that did not stop the step.
     pub error: Option<Error>,
+    /// When the next step has something to do (a grace period running out,
+    /// a too-young candidate reaching `min_age`, an unkillable re-check),
+    /// from the end of this one; `None` when nothing is pending.
+    pub next_due: Option<Duration>,
+    /// Resident memory, measured when procreap signalled them, of the
+    /// processes this call saw exit after procreap's signals.
+    pub reclaimed_bytes: u64,
 }
 
 /// One cleanup step (SPEC §3) for `kind`.

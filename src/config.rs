@@ -17,14 +17,74 @@ pub enum Backend {
     Ps,
 }
 
+/// When argv[0]'s basename may name an agent process (SPEC §1). The comm
+/// always counts; argv[0] is what a process *calls* itself, so by default it
+/// is consulted only where the comm cannot carry the agent's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Argv0Match {
+    /// Never: the comm alone names a process (a configured name longer than
+    /// the kernel's 15 bytes then never matches).
+    Never,
+    /// Only where the comm cannot carry the name: a comm that looks like a
+    /// version (`2.1.3`, a versioned install) or the kernel's 15-byte cut of
+    /// a configured name.
+    #[default]
+    VersionLike,
+    /// Every process's argv[0] counts (the broad rule: `exec -a claude`
+    /// makes any program an agent process).
+    Always,
+}
+
+impl Argv0Match {
+    /// Every value, in C enum order.
+    pub const ALL: [Argv0Match; 3] = [
+        Argv0Match::Never,
+        Argv0Match::VersionLike,
+        Argv0Match::Always,
+    ];
+
+    /// `never`, `version-like` or `always`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Argv0Match::Never => "never",
+            Argv0Match::VersionLike => "version-like",
+            Argv0Match::Always => "always",
+        }
+    }
+
+    /// Inverse of [`Argv0Match::as_str`].
+    pub fn parse(s: &str) -> Option<Argv0Match> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl Backend {
+    /// Every value, in C enum order.
+    pub const ALL: [Backend; 3] = [Backend::Auto, Backend::Proc, Backend::Ps];
+
+    /// `auto`, `proc` or `ps`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Proc => "proc",
+            Backend::Ps => "ps",
+        }
+    }
+
+    /// Inverse of [`Backend::as_str`].
+    pub fn parse(s: &str) -> Option<Backend> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// Configuration of scans and cleanup steps. `Config::default()` is what Gas
 /// Town does today.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Process names that make a process an agent (case-insensitive).
     pub agent_names: Vec<String>,
-    /// Also match the basename of `argv[0]` (agents whose binary is named after a version).
-    pub match_argv0: bool,
+    /// When argv[0]'s basename also names an agent process.
+    pub argv0_match: Argv0Match,
     /// Younger processes are never candidates.
     pub min_age: Duration,
     /// Time between SIGTERM and SIGKILL.
@@ -43,18 +103,35 @@ pub struct Config {
     pub tmux_sockets: Vec<String>,
     /// Consider other users' processes (never by default, even as root).
     pub all_users: bool,
+    /// When not empty: consider exactly these users' processes (your own
+    /// only if listed), as `all_users` would for them alone.
+    pub users: Vec<u32>,
     /// Signal the agent's descendants (same snapshot) together with it.
     pub kill_tree: bool,
     /// Where the ledger lives; `None` = `$XDG_RUNTIME_DIR/procreap` or `/tmp/procreap-<uid>`.
     pub state_dir: Option<PathBuf>,
     /// Decide and report, but send no signal and write no ledger.
     pub dry_run: bool,
-    /// Limit for any external command (tmux, ps, lsof).
+    /// Limit for any external command (tmux, ps, lsof) and for any read of
+    /// another process's memory (argv, environment): a read that takes
+    /// longer is abandoned and the fact counts as unreadable.
     pub subprocess_timeout: Duration,
     /// Limit for taking the ledger lock.
     pub lock_timeout: Duration,
     /// Process-table backend.
     pub backend: Backend,
+    /// Send a signal only through a pidfd: where `pidfd_open` is refused
+    /// (old kernel, seccomp), skip it instead of re-checking the identity
+    /// and calling `kill(2)`, which leaves a small pid-reuse window.
+    pub require_pidfd: bool,
+    /// Append one JSON line per signal sent or skipped to
+    /// `<state_dir>/audit.jsonl`.
+    pub audit: bool,
+    /// Size at which `audit.jsonl` is rotated to `audit.jsonl.1`.
+    pub audit_max_bytes: u64,
+    /// Environment entries (`NAME=VALUE`, or `NAME` for any value) that mark
+    /// a process started by an agent: the evidence of a leaked descendant.
+    pub leak_markers: Vec<String>,
 }
 
 /// The longest procreap ever waits for anything (a lock, a command, a
@@ -72,6 +149,9 @@ pub const DEFAULT_AGENT_NAMES: &[&str] = &[
     "copilot",
 ];
 
+/// The agent CLI sets this in every child's environment.
+pub const DEFAULT_LEAK_MARKERS: &[&str] = &["CLAUDECODE=1"];
+
 /// argv substrings of IDE-launched agents.
 pub const DEFAULT_IDE_MARKERS: &[&str] = &[
     "vscode-server",
@@ -84,7 +164,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             agent_names: DEFAULT_AGENT_NAMES.iter().map(|s| s.to_string()).collect(),
-            match_argv0: true,
+            argv0_match: Argv0Match::VersionLike,
             min_age: Duration::from_secs(60),
             grace: Duration::from_secs(60),
             workspace_marker: "mayor/town.json".into(),
@@ -94,12 +174,17 @@ impl Default for Config {
             protected_pids: Vec::new(),
             tmux_sockets: Vec::new(),
             all_users: false,
+            users: Vec::new(),
             kill_tree: false,
             state_dir: None,
             dry_run: false,
             subprocess_timeout: Duration::from_secs(2),
             lock_timeout: Duration::from_secs(5),
             backend: Backend::Auto,
+            require_pidfd: false,
+            audit: true,
+            audit_max_bytes: 4 << 20,
+            leak_markers: DEFAULT_LEAK_MARKERS.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -154,6 +239,20 @@ impl Config {
                 return bad(format!("protected pid {p} is not a process id"));
             }
         }
+        for m in &self.leak_markers {
+            let name = m.split_once('=').map_or(m.as_str(), |(n, _)| n);
+            if name.is_empty() || m.contains('\0') {
+                return bad(format!(
+                    "leak marker {m:?} must be NAME=VALUE or NAME, with a non-empty NAME and no NUL"
+                ));
+            }
+        }
+        if self.audit_max_bytes < 4096 {
+            return bad(format!(
+                "audit_max_bytes {} is below 4096: one line would not fit",
+                self.audit_max_bytes
+            ));
+        }
         if self.subprocess_timeout.is_zero() {
             return bad("subprocess_timeout must be positive".into());
         }
@@ -179,9 +278,17 @@ impl Config {
     pub fn scope(&self) -> String {
         let mut names: Vec<String> = self.agent_names.iter().map(|n| n.to_lowercase()).collect();
         names.sort();
+        let mut users = self.users.clone();
+        users.sort_unstable();
+        users.dedup();
+        let mut markers = self.leak_markers.clone();
+        markers.sort();
         let key = format!(
-            "{names:?}|{}|{:?}|{:?}|{}",
-            self.match_argv0, self.workspace_marker, self.workspace_root, self.all_users,
+            "{names:?}|{}|{:?}|{:?}|{}|{users:?}|{markers:?}",
+            self.argv0_match.as_str(),
+            self.workspace_marker,
+            self.workspace_root,
+            self.all_users,
         );
         let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)

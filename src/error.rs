@@ -38,6 +38,10 @@ pub enum Error {
     /// One or more signals of a step failed; the other actions were taken.
     #[error("signal failed: {0}")]
     SignalFailed(String),
+    /// The `/proc` procreap reads belongs to another pid namespace than the
+    /// caller: its pids are not the ones signals would reach.
+    #[error("foreign pid namespace: {0}")]
+    PidNamespace(String),
     /// The platform has no backend (e.g. Windows).
     #[error("unsupported platform: {0}")]
     Unsupported(String),

@@ -47,8 +47,8 @@ pub mod tmux;
 pub mod workspace;
 
 pub use classify::{Kind, ProcessInfo, Scan, Verdict, VerdictKind};
-pub use cleanup::{cleanup_step, reap_now, reap_set, Action, ActionKind, Report};
-pub use config::{Backend, Config};
+pub use cleanup::{cleanup_step, reap_now, reap_set, Action, ActionKind, Delivery, Report};
+pub use config::{Argv0Match, Backend, Config};
 pub use error::{Error, Result};
 pub use signal::Sig;
 pub use snapshot::{parse_stat, Identity, Proc, Snapshot, StatLine, Tty};
@@ -65,6 +65,11 @@ pub fn find_orphans(cfg: &Config) -> Result<Vec<ProcessInfo>> {
 /// run blind.
 pub fn find_zombies(cfg: &Config) -> Result<Vec<ProcessInfo>> {
     Scan::new(cfg)?.candidates(Kind::Zombies)
+}
+
+/// Processes an agent left behind when it died (leaked descendants).
+pub fn find_leaked(cfg: &Config) -> Result<Vec<ProcessInfo>> {
+    Scan::new(cfg)?.candidates(Kind::Leaked)
 }
 
 /// Every agent process with its verdict and reason.

@@ -41,6 +41,19 @@ fn nul_seen(b: &[u8]) -> bool {
     b.contains(&0)
 }
 
+fn page_size() -> u64 {
+    static PAGE: once_cell::sync::Lazy<u64> = once_cell::sync::Lazy::new(|| {
+        // SAFETY: sysconf has no preconditions.
+        let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if v > 0 {
+            v as u64
+        } else {
+            4096
+        }
+    });
+    *PAGE
+}
+
 fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
     let s = parse_stat(buf)?;
     let started = Duration::from_millis(s.start_time.saturating_mul(1000) / hz);
@@ -59,6 +72,7 @@ fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
         },
         age: now.saturating_sub(started),
         kthread: s.flags & PF_KTHREAD != 0,
+        rss_bytes: s.rss_pages.saturating_mul(page_size()),
         listed_uid: None,
         args: (s.arg_start, s.arg_end),
     })

@@ -12,9 +12,9 @@ use crate::cmd;
 use crate::error::{Error, Result};
 use crate::snapshot::{Identity, Proc, Tty};
 
-/// pid ppid uid stat tt etime, then five lstart words, then comm (which may
-/// hold spaces, so it comes last).
-const FIELDS: &str = "pid=,ppid=,uid=,stat=,tt=,etime=,lstart=,comm=";
+/// pid ppid uid stat tt etime rss(KiB), then five lstart words, then comm
+/// (which may hold spaces, so it comes last).
+const FIELDS: &str = "pid=,ppid=,uid=,stat=,tt=,etime=,rss=,lstart=,comm=";
 
 fn ps(args: &[&str], timeout: Duration) -> Result<Vec<u8>> {
     let mut c = Command::new("ps");
@@ -124,8 +124,8 @@ pub fn parse_lstart(words: &[&str]) -> Option<u64> {
 /// One line of the `FIELDS` listing.
 pub fn parse_line(line: &str) -> Option<Proc> {
     let mut rest = line.trim_start();
-    let mut w: Vec<&str> = Vec::with_capacity(11);
-    for _ in 0..11 {
+    let mut w: Vec<&str> = Vec::with_capacity(12);
+    for _ in 0..12 {
         let (word, r) = rest.split_once(char::is_whitespace)?;
         w.push(word);
         rest = r.trim_start();
@@ -143,7 +143,8 @@ pub fn parse_line(line: &str) -> Option<Proc> {
         t => Tty::Name(t.to_string()),
     };
     let age = parse_etime(w[5])?;
-    let start = parse_lstart(&w[6..11])?;
+    let rss_kib: u64 = w[6].parse().ok()?;
+    let start = parse_lstart(&w[7..12])?;
     // macOS prints the executable's path; Linux's procps the kernel's name
     // (kernel threads look like `kworker/0:1`, so only strip real paths).
     let name = if comm.starts_with('/') {
@@ -163,6 +164,7 @@ pub fn parse_line(line: &str) -> Option<Proc> {
         age: Duration::from_secs(age),
         // Linux's kthreadd (pid 2) and its children have no argv to read.
         kthread: cfg!(target_os = "linux") && (ppid == 2 || pid == 2),
+        rss_bytes: rss_kib.saturating_mul(1024),
         listed_uid: Some(uid),
         args: (0, 0),
     })

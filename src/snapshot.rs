@@ -72,6 +72,8 @@ pub struct Proc {
     pub age: Duration,
     /// A kernel thread: it has no argv and is never an agent.
     pub kthread: bool,
+    /// Resident memory in bytes.
+    pub rss_bytes: u64,
     /// Owner uid when the listing already gave it (ps backend).
     pub(crate) listed_uid: Option<u32>,
     /// Where argv lives in its memory, when the kernel shows it (`/proc`).
@@ -103,9 +105,15 @@ pub struct StatLine {
     pub name: String,
     pub state: char,
     pub ppid: i32,
+    /// Process group id.
+    pub pgrp: i32,
+    /// Session id.
+    pub session: i32,
     pub tty_nr: u32,
     pub flags: u64,
     pub start_time: u64,
+    /// Resident set size in pages.
+    pub rss_pages: u64,
     /// Where argv lives in the process's memory (fields 48–49; 0 when the
     /// kernel hides them from us or is older than 3.5).
     pub arg_start: u64,
@@ -155,24 +163,30 @@ pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
     let ppid = num_i64(f.next()?)
         .and_then(|p| i32::try_from(p).ok())
         .filter(|p| *p >= 0)?;
-    let _pgrp = f.next()?;
-    let _session = f.next()?;
+    let pgrp = num_i64(f.next()?).and_then(|p| i32::try_from(p).ok())?;
+    let session = num_i64(f.next()?).and_then(|p| i32::try_from(p).ok())?;
     let tty_nr = num_i64(f.next()?)?;
     let _tpgid = f.next()?;
     let flags = num_u64(f.next()?)?;
     // Fields 10..=21 (minflt … itrealvalue), then starttime (field 22).
     let start_time = num_u64(f.nth(12)?)?;
-    // Fields 23..=47, then arg_start and arg_end (48, 49).
-    let arg_start = f.nth(25).and_then(num_u64).unwrap_or(0);
+    // vsize (23), rss (24).
+    let _vsize = f.next();
+    let rss_pages = f.next().and_then(num_i64).map_or(0, |r| r.max(0) as u64);
+    // Fields 25..=47, then arg_start and arg_end (48, 49).
+    let arg_start = f.nth(23).and_then(num_u64).unwrap_or(0);
     let arg_end = f.next().and_then(num_u64).unwrap_or(0);
     Some(StatLine {
         pid,
         name: String::from_utf8_lossy(&buf[open + 1..close]).into_owned(),
         state,
         ppid,
+        pgrp,
+        session,
         tty_nr: tty_nr as u32,
         flags,
         start_time,
+        rss_pages,
         arg_start,
         arg_end,
     })
@@ -467,6 +481,7 @@ mod tests {
             tty: Tty::None,
             age: Duration::from_secs(60),
             kthread: false,
+            rss_bytes: 0,
             listed_uid: None,
             args: (0, 0),
         }

@@ -517,7 +517,7 @@ fn help_documents_commands_flags_and_exit_codes() {
         "demo",
         "--json",
         "--agent-name",
-        "--no-match-argv0",
+        "--argv0-match",
         "--min-age",
         "--grace",
         "--workspace-marker",

@@ -7,7 +7,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
-use procreap::{explain, find_orphans, find_zombies, Backend, Config, Verdict, VerdictKind};
+use procreap::{
+    explain, find_orphans, find_zombies, Argv0Match, Backend, Config, Verdict, VerdictKind,
+};
 use support::*;
 
 fn verdict_of(cfg: &Config, pid: i32) -> Verdict {
@@ -239,7 +241,10 @@ fn a_young_process_is_too_young() {
 fn a_binary_named_after_a_version_matches_by_argv0() {
     let mut lab = Lab::new();
     let name = lab.name();
-    let version_file = format!("9.{}.19", &token()[..4]);
+    let version_file = format!(
+        "9.{}.19",
+        u32::from_str_radix(&token(), 16).unwrap() % 10_000
+    );
     let bin = lab.sleep_bin(&version_file);
     let mut c = Command::new(&bin);
     c.arg0(&name).arg("1000");
@@ -250,8 +255,32 @@ fn a_binary_named_after_a_version_matches_by_argv0() {
     let v = verdict_of(&cfg, pid);
     assert_eq!(v.verdict, VerdictKind::Orphan);
     assert_eq!(v.process.name, version_file);
-    cfg.match_argv0 = false;
-    assert!(!listed(&cfg, pid), "without match_argv0 the comm decides");
+    cfg.argv0_match = Argv0Match::Never;
+    assert!(
+        !listed(&cfg, pid),
+        "with argv0_match never the comm decides"
+    );
+    cfg.argv0_match = Argv0Match::Always;
+    assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
+}
+
+/// Issue 10 item 3: a program that merely calls itself an agent
+/// (`exec -a NAME`) is not one by default: argv[0] is consulted only where
+/// the comm cannot carry the name. The broad rule is an explicit setting.
+#[test]
+fn argv0_alone_does_not_make_an_agent_unless_asked() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let other = format!("sleepy-{}", &token()[..6]);
+    let bin = lab.sleep_bin(&other);
+    let mut c = Command::new(&bin);
+    c.arg0(&name).arg("1000");
+    let pid = lab.spawn(c);
+    let mut cfg = lab.config();
+    assert!(!listed(&cfg, pid), "exec -a {name} must not make an agent");
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+    cfg.argv0_match = Argv0Match::Always;
+    assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
 }
 
 #[test]
@@ -369,6 +398,7 @@ fn another_users_process_is_other_user() {
         .gid(65534);
     let by_argv0 = lab.spawn(c);
     let mut cfg = lab.config();
+    cfg.argv0_match = Argv0Match::Always;
     let v = verdict_of(&cfg, pid);
     assert_eq!(v.verdict, VerdictKind::OtherUser, "{v:?}");
     assert!(v.reason.contains("65534"), "{}", v.reason);

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::{Action, ActionKind, Report};
+use super::{Action, ActionKind, Delivery as Path, Report};
 use crate::classify::{undecided, Kind, ProcessInfo, Scan, Verdict, VerdictKind};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -50,6 +50,8 @@ fn gone_info(id: Identity, name: &str) -> ProcessInfo {
         state: '?',
         workspace_root: None,
         cmdline: String::new(),
+        uid: None,
+        rss_bytes: 0,
     }
 }
 
@@ -75,12 +77,25 @@ impl<'a> Step<'a> {
         signal: Option<Sig>,
         reason: String,
     ) {
+        self.push_via(process, action, signal, reason, Path::None);
+    }
+
+    fn push_via(
+        &mut self,
+        process: ProcessInfo,
+        action: ActionKind,
+        signal: Option<Sig>,
+        reason: String,
+        delivery: Path,
+    ) {
         self.actions.push(Action {
             process,
             action,
             signal,
             reason,
             error: None,
+            delivery,
+            dry_run: self.dry_run,
         });
     }
 
@@ -136,7 +151,8 @@ impl<'a> Step<'a> {
                 Err(why) => Some(Sent::Skipped(why)),
             }
         } else {
-            Some(signal::send(info.id, sig, source, timeout, verify))
+            let require = rules.cfg.require_pidfd;
+            Some(signal::send(info.id, sig, source, timeout, require, verify))
         };
         let mut reason = match (tree_of, self.dry_run) {
             (Some(agent), _) => format!("descendant of agent pid {} (kill_tree)", agent.pid),
@@ -152,7 +168,11 @@ impl<'a> Step<'a> {
                 if sig == Sig::Term && matches!(fresh.state, 'T' | 't') {
                     reason.push_str("; it was stopped: SIGCONT sent too");
                 }
-                self.push(info.clone(), kind, Some(sig), reason);
+                let path = target.delivery();
+                if path == Path::Kill {
+                    reason.push_str(" through kill(2): no pidfd here");
+                }
+                self.push_via(info.clone(), kind, Some(sig), reason, path);
                 Delivery::Sent(Some(target))
             }
             Some(Sent::Skipped(why)) => {
@@ -182,6 +202,8 @@ impl<'a> Step<'a> {
                     signal: None,
                     reason,
                     error: Some(msg),
+                    delivery: Path::None,
+                    dry_run: self.dry_run,
                 });
                 Delivery::NotSent
             }
@@ -200,6 +222,8 @@ impl<'a> Step<'a> {
         Report {
             actions: self.actions,
             error,
+            next_due: None,
+            reclaimed_bytes: 0,
         }
     }
 }
@@ -249,7 +273,12 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
         return Ok(Report::default());
     }
-    let candidates = scan.orphans();
+    // TODO(leaked): the leaked rule
+    let candidates = if kind == Kind::Leaked {
+        Vec::new()
+    } else {
+        scan.orphans()
+    };
     let mut contents = loaded.contents;
     let mut step = Step::new(&scan, &candidates);
     // A reap set signals exactly the approved identities: no descendants.

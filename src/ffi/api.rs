@@ -56,8 +56,20 @@ pub extern "C" fn procreap_find_zombies(
     find(config, Kind::Zombies, out, err)
 }
 
-/// Every agent process with its verdict and a human reason. Free with
-/// `procreap_verdict_list_free`.
+/// Leaked descendants: processes (not agents) whose environment carries a
+/// leak marker and whose agent is gone. Free with
+/// `procreap_process_list_free`.
+#[no_mangle]
+pub extern "C" fn procreap_find_leaked(
+    config: *const procreap_config,
+    out: *mut *mut procreap_process_list,
+    err: *mut *mut procreap_error,
+) -> procreap_status {
+    find(config, Kind::Leaked, out, err)
+}
+
+/// Every agent process and every marker process with its verdict and a
+/// human reason. Free with `procreap_verdict_list_free`.
 #[no_mangle]
 pub extern "C" fn procreap_explain(
     config: *const procreap_config,
@@ -75,11 +87,19 @@ pub extern "C" fn procreap_explain(
 /// Hands a report to C: the list always (signals may have been sent), then
 /// the report's error, if any.
 fn deliver(out: *mut *mut procreap_action_list, report: Report) -> Result<(), Failure> {
-    write_out(out, procreap_action_list::new(&report.actions));
+    write_out(out, procreap_action_list::new(&report));
     match report.error {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// A `procreap_kind` value from C.
+pub(crate) fn kind_of(kind: u32) -> Result<Kind, Failure> {
+    Kind::ALL
+        .get(kind as usize)
+        .copied()
+        .ok_or_else(|| Failure::invalid(format!("unknown kind {kind}")))
 }
 
 fn identities(ids: *const procreap_identity, len: usize) -> Result<Vec<Identity>, Failure> {
@@ -87,6 +107,9 @@ fn identities(ids: *const procreap_identity, len: usize) -> Result<Vec<Identity>
 }
 
 /// One cleanup step (SPEC §3) of `kind` (a `procreap_kind` value).
+/// The list also says when the next step has something to do
+/// (`next_due_ms`) and how much memory exited processes held
+/// (`reclaimed_bytes`).
 ///
 /// `*out` is written on success, and also whenever the step ran but reports
 /// an error after acting — `PROCREAP_STATUS_SIGNAL_FAILED`,
@@ -103,11 +126,7 @@ pub extern "C" fn procreap_cleanup_step(
 ) -> procreap_status {
     ffi_guard!(err, {
         check_out(out, "out")?;
-        let kind = match kind {
-            0 => Kind::Orphans,
-            1 => Kind::Zombies,
-            k => return Err(Failure::invalid(format!("unknown kind {k}"))),
-        };
+        let kind = kind_of(kind)?;
         deliver(out, crate::cleanup_step(&config_or_default(config), kind)?)
     })
 }

@@ -38,9 +38,13 @@ pub enum procreap_status {
     UnsupportedPlatform = 12,
     /// A bug: a Rust panic was caught at the boundary.
     Panic = 13,
+    /// The /proc procreap reads belongs to another pid namespace than the
+    /// caller (a container's /proc mounted in): its pids are not the ones
+    /// signals would reach.
+    PidNamespace = 14,
 }
 
-const STATUS_NAMES: [&str; 14] = [
+const STATUS_NAMES: [&str; 15] = [
     "ok\0",
     "null parameter\0",
     "invalid argument\0",
@@ -55,6 +59,7 @@ const STATUS_NAMES: [&str; 14] = [
     "external command failed\0",
     "unsupported platform\0",
     "panic\0",
+    "foreign pid namespace\0",
 ];
 
 /// A short description of any status value; unknown values give
@@ -82,6 +87,7 @@ impl procreap_status {
             Error::LockTimeout(_) => procreap_status::LockTimeout,
             Error::SignalFailed(_) => procreap_status::SignalFailed,
             Error::Unsupported(_) => procreap_status::UnsupportedPlatform,
+            Error::PidNamespace(_) => procreap_status::PidNamespace,
             Error::Command(_) => procreap_status::CommandFailed,
         }
     }
@@ -97,15 +103,14 @@ impl Failure {
     pub(crate) fn null(what: &str) -> Failure {
         Failure {
             status: procreap_status::NullParameter,
-            message: format!("{what} is NULL"),
+            message: format!("null parameter: {what} is NULL"),
         }
     }
 
+    /// An invalid argument; the message gets its one category prefix from
+    /// [`Error`]'s `Display`, like every other message.
     pub(crate) fn invalid(message: String) -> Failure {
-        Failure {
-            status: procreap_status::InvalidArgument,
-            message,
-        }
+        Error::InvalidArgument(message).into()
     }
 
     pub(crate) fn from_panic(p: Box<dyn Any + Send>) -> Failure {

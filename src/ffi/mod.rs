@@ -24,11 +24,15 @@
 mod api;
 mod config;
 mod error;
+mod names;
+mod scan;
 mod types;
 
 pub use api::*;
 pub use config::*;
 pub use error::*;
+pub use names::*;
+pub use scan::*;
 pub use types::*;
 
 use std::ffi::{c_char, CStr, CString};

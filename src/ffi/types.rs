@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::ptr;
 
 use crate::classify::{ProcessInfo, Verdict, VerdictKind};
-use crate::cleanup::{Action, ActionKind};
+use crate::cleanup::{ActionKind, Delivery, Report};
 use crate::ffi::{c_string, free_c_string};
 use crate::signal::Sig;
 use crate::snapshot::Identity;
@@ -20,7 +20,7 @@ pub struct procreap_identity {
     pub start_time: u64,
 }
 
-/// Which scan a cleanup step runs.
+/// Which scan a find or cleanup call runs.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum procreap_kind {
@@ -28,9 +28,28 @@ pub enum procreap_kind {
     Orphans = 0,
     /// Zombies (refuses to run blind).
     Zombies = 1,
+    /// Leaked descendants: processes carrying a leak marker whose agent is gone.
+    Leaked = 2,
 }
 
-/// A verdict of `procreap_explain`, in rule order (first match wins).
+/// How a signal reached its process.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum procreap_delivery {
+    /// Nothing was sent (or a dry run).
+    None = 0,
+    /// Through a pidfd: it cannot reach a recycled pid.
+    Pidfd = 1,
+    /// Through kill(2) after re-checking the identity (no pidfds here): a
+    /// small pid-reuse window remains.
+    Kill = 2,
+}
+
+/// A verdict of `procreap_explain`. Rules apply in this order, first match
+/// wins: defunct, other-user, protected, has-tty, ide-launched, too-young,
+/// outside-workspace, leader-alive, agent-alive; a process that meets none is
+/// an orphan (an agent process) or leaked (a marker process). The numbers
+/// are stable, not the rule order.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum procreap_verdict_kind {
@@ -48,8 +67,15 @@ pub enum procreap_verdict_kind {
     TooYoung = 5,
     /// Outside the workspace (or in another one).
     OutsideWorkspace = 6,
-    /// A candidate for both scans.
+    /// An agent process that is a candidate for the orphan and zombie scans.
     Orphan = 7,
+    /// A marker process whose agent is gone: a leaked descendant.
+    Leaked = 8,
+    /// A marker process whose process group leader is alive.
+    LeaderAlive = 9,
+    /// A marker process whose agent lives (an ancestor, or one working in
+    /// the same project; named in the reason).
+    AgentAlive = 10,
 }
 
 /// What a cleanup did to a process.
@@ -106,6 +132,10 @@ pub struct procreap_process {
     /// argv joined by spaces ("" when unreadable, or another user's process
     /// without all_users: its argv is not read).
     pub cmdline: *mut c_char,
+    /// Owner uid; `UINT32_MAX` when unknown.
+    pub uid: u32,
+    /// Resident memory in bytes at the snapshot (0 when unknown).
+    pub rss_bytes: u64,
 }
 
 /// A list of processes.
@@ -150,13 +180,34 @@ pub struct procreap_action {
     pub reason: *mut c_char,
     /// Error message when a signal failed, else NULL.
     pub error: *mut c_char,
+    /// How the signal was delivered (`procreap_delivery`); NONE when none
+    /// was sent.
+    pub delivery: procreap_delivery,
+    /// True in a dry run: the signal, if any, was decided but not sent.
+    pub dry_run: bool,
 }
 
-/// A list of actions.
+/// A list of actions: what one cleanup call did.
 #[repr(C)]
 pub struct procreap_action_list {
     /// `len` actions (NULL when `len` is 0).
     pub items: *mut procreap_action,
+    /// Number of items.
+    pub len: usize,
+    /// Milliseconds from the end of the call until the next step has
+    /// something to do (a grace period running out, a too-young candidate
+    /// reaching min_age, an unkillable re-check); -1 when nothing is pending.
+    pub next_due_ms: i64,
+    /// Resident memory (bytes, measured at signal time) of the processes this
+    /// call saw exit after procreap's signals.
+    pub reclaimed_bytes: u64,
+}
+
+/// An owned list of strings.
+#[repr(C)]
+pub struct procreap_string_list {
+    /// `len` NUL-terminated strings (NULL when `len` is 0).
+    pub items: *mut *mut c_char,
     /// Number of items.
     pub len: usize,
 }
@@ -186,6 +237,8 @@ impl From<&ProcessInfo> for procreap_process {
                     .as_deref(),
             ),
             cmdline: c_string(&p.cmdline),
+            uid: p.uid.unwrap_or(u32::MAX),
+            rss_bytes: p.rss_bytes,
         }
     }
 }
@@ -198,6 +251,13 @@ fn free_process(p: &procreap_process) {
 
 impl From<VerdictKind> for procreap_verdict_kind {
     fn from(v: VerdictKind) -> Self {
+        Self::of(v)
+    }
+}
+
+impl procreap_verdict_kind {
+    /// The C value of a verdict.
+    pub(crate) const fn of(v: VerdictKind) -> Self {
         match v {
             VerdictKind::Defunct => procreap_verdict_kind::Defunct,
             VerdictKind::OtherUser => procreap_verdict_kind::OtherUser,
@@ -206,7 +266,10 @@ impl From<VerdictKind> for procreap_verdict_kind {
             VerdictKind::IdeLaunched => procreap_verdict_kind::IdeLaunched,
             VerdictKind::TooYoung => procreap_verdict_kind::TooYoung,
             VerdictKind::OutsideWorkspace => procreap_verdict_kind::OutsideWorkspace,
+            VerdictKind::LeaderAlive => procreap_verdict_kind::LeaderAlive,
+            VerdictKind::AgentAlive => procreap_verdict_kind::AgentAlive,
             VerdictKind::Orphan => procreap_verdict_kind::Orphan,
+            VerdictKind::Leaked => procreap_verdict_kind::Leaked,
         }
     }
 }
@@ -221,6 +284,16 @@ impl From<ActionKind> for procreap_action_kind {
             ActionKind::Exited => procreap_action_kind::Exited,
             ActionKind::Released => procreap_action_kind::Released,
             ActionKind::Skipped => procreap_action_kind::Skipped,
+        }
+    }
+}
+
+impl From<Delivery> for procreap_delivery {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::None => procreap_delivery::None,
+            Delivery::Pidfd => procreap_delivery::Pidfd,
+            Delivery::Kill => procreap_delivery::Kill,
         }
     }
 }
@@ -276,20 +349,56 @@ impl procreap_verdict_list {
 }
 
 impl procreap_action_list {
-    pub(crate) fn new(v: &[Action]) -> Self {
+    pub(crate) fn new(r: &Report) -> Self {
         let (items, len) = into_raw(
-            v.iter()
+            r.actions
+                .iter()
                 .map(|a| procreap_action {
                     process: (&a.process).into(),
                     action: a.action.into(),
                     signal: signal_of(a.signal),
                     reason: c_string(&a.reason),
                     error: opt_c(a.error.as_deref()),
+                    delivery: a.delivery.into(),
+                    dry_run: a.dry_run,
                 })
                 .collect(),
         );
-        procreap_action_list { items, len }
+        procreap_action_list {
+            items,
+            len,
+            next_due_ms: r
+                .next_due
+                .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            reclaimed_bytes: r.reclaimed_bytes,
+        }
     }
+}
+
+impl procreap_string_list {
+    pub(crate) fn new(v: Vec<String>) -> Self {
+        let (items, len) = into_raw(v.iter().map(|s| c_string(s)).collect());
+        procreap_string_list { items, len }
+    }
+}
+
+/// Frees a string list and its strings. Accepts NULL; do not free twice.
+#[no_mangle]
+pub extern "C" fn procreap_string_list_free(list: *mut procreap_string_list) {
+    if list.is_null() {
+        return;
+    }
+    // SAFETY: made by this library (Box + into_raw).
+    let l = unsafe { Box::from_raw(list) };
+    for s in unsafe { from_raw(l.items, l.len) } {
+        free_c_string(s);
+    }
+}
+
+/// Frees a string returned by a getter. Accepts NULL; do not free twice.
+#[no_mangle]
+pub extern "C" fn procreap_string_free(s: *mut c_char) {
+    free_c_string(s);
 }
 
 impl From<&procreap_identity> for Identity {

@@ -73,13 +73,27 @@ enum Unpinned {
 }
 
 impl Target {
-    /// Pins `id`.
-    fn open(id: Identity, source: Source, timeout: Duration) -> Result<Target, Unpinned> {
+    /// Pins `id`. Without `require_pidfd`, a refused `pidfd_open` falls back
+    /// to re-checking the identity right before `kill(2)`.
+    fn open(
+        id: Identity,
+        source: Source,
+        timeout: Duration,
+        require_pidfd: bool,
+    ) -> Result<Target, Unpinned> {
         let pidfd = match pidfd_open(id.pid) {
             Ok(fd) => Some(fd),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(Unpinned::Gone),
             // No pidfds here (old kernel, another Unix) or forbidden by a
-            // seccomp filter: re-check the identity right before kill(2).
+            // seccomp filter.
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM))
+                    && require_pidfd =>
+            {
+                return Err(Unpinned::Refused(format!(
+                    "no pidfd (pidfd_open: {e}) and require_pidfd is set: kill(2) could reach a recycled pid"
+                )))
+            }
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => None,
             // Anything else (EMFILE, ENOMEM, …) is a failure, not a reason
             // to give up the pin.
@@ -92,6 +106,9 @@ impl Target {
             match pidfd_pid(fd) {
                 Some(p) if p == id.pid => {}
                 None => {}
+                // The kernel says -1 once the process has exited (it may
+                // have between pidfd_open and this read).
+                Some(-1) => return Err(Unpinned::Gone),
                 Some(p) => {
                     return Err(Unpinned::Refused(format!(
                         "pid {} of this /proc is pid {p} in our pid namespace: /proc belongs to another namespace",
@@ -106,6 +123,14 @@ impl Target {
             timeout,
             pidfd,
         })
+    }
+
+    /// Which path a signal takes.
+    pub(crate) fn delivery(&self) -> crate::cleanup::Delivery {
+        match self.pidfd {
+            Some(_) => crate::cleanup::Delivery::Pidfd,
+            None => crate::cleanup::Delivery::Kill,
+        }
     }
 
     fn send(&self, sig: Sig) -> std::io::Result<()> {
@@ -169,9 +194,10 @@ pub(crate) fn send(
     sig: Sig,
     source: Source,
     timeout: Duration,
+    require_pidfd: bool,
     verify: impl FnOnce() -> Result<Proc, String>,
 ) -> Sent {
-    let target = match Target::open(id, source, timeout) {
+    let target = match Target::open(id, source, timeout, require_pidfd) {
         Ok(t) => t,
         Err(Unpinned::Gone) => return Sent::Gone,
         Err(Unpinned::Refused(why)) => return Sent::Skipped(why),

@@ -748,8 +748,8 @@ static void test_static_functions(void)
     const char *v = procreap_version();
     CHECK(v && strcmp(v, PROCREAP_VERSION_STRING) == 0, "version %s", v ? v : "(null)");
 
-    const char *seen[PROCREAP_STATUS_PANIC + 1];
-    for (uint32_t s = 0; s <= PROCREAP_STATUS_PANIC; s++) {
+    const char *seen[PROCREAP_STATUS_PID_NAMESPACE + 1];
+    for (uint32_t s = 0; s <= PROCREAP_STATUS_PID_NAMESPACE; s++) {
         seen[s] = procreap_status_str(s);
         CHECK(seen[s] && seen[s][0] && strcmp(seen[s], "unknown status") != 0,
               "status %u has a name", (unsigned)s);
@@ -758,7 +758,7 @@ static void test_static_functions(void)
                   "statuses %u and %u share the name %s", (unsigned)s, (unsigned)t, seen[s]);
     }
     CHECK(strcmp(procreap_status_str(PROCREAP_STATUS_OK), "ok") == 0, "ok is \"ok\"");
-    CHECK(strcmp(procreap_status_str(PROCREAP_STATUS_PANIC + 1), "unknown status") == 0,
+    CHECK(strcmp(procreap_status_str(PROCREAP_STATUS_PID_NAMESPACE + 1), "unknown status") == 0,
           "one past the last status is unknown");
     CHECK(strcmp(procreap_status_str(999), "unknown status") == 0, "999 is unknown");
     CHECK(strcmp(procreap_status_str(UINT32_MAX), "unknown status") == 0, "UINT32_MAX");
@@ -786,7 +786,7 @@ static void test_setters_null_config(void)
     int32_t pid1[] = {1};
     /* With an error object: the status and a matching error. */
     EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_agent_names(NULL, one, 1, &err));
-    EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_match_argv0(NULL, true, &err));
+    EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_argv0_match(NULL, PROCREAP_ARGV0_MATCH_ALWAYS, &err));
     EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_min_age_ms(NULL, 1, &err));
     EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_grace_ms(NULL, 1, &err));
     EXPECT(PROCREAP_STATUS_NULL_PARAMETER, procreap_config_set_workspace_marker(NULL, "m", &err));
@@ -807,7 +807,7 @@ static void test_setters_null_config(void)
     /* Without one (err == NULL): just the status. */
     CHECK(procreap_config_set_agent_names(NULL, one, 1, NULL) == PROCREAP_STATUS_NULL_PARAMETER,
           "NULL err");
-    CHECK(procreap_config_set_match_argv0(NULL, true, NULL) == PROCREAP_STATUS_NULL_PARAMETER,
+    CHECK(procreap_config_set_argv0_match(NULL, PROCREAP_ARGV0_MATCH_ALWAYS, NULL) == PROCREAP_STATUS_NULL_PARAMETER,
           "NULL err");
     CHECK(procreap_config_set_min_age_ms(NULL, 1, NULL) == PROCREAP_STATUS_NULL_PARAMETER,
           "NULL err");
@@ -923,7 +923,7 @@ static void test_setters_bad_values(void)
     const char *sockets[] = {"prt-no-such-socket", "/nonexistent/prt-socket"};
     int32_t pids[] = {1, 2};
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_agent_names(cfg, names, 2, &err));
-    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_match_argv0(cfg, false, &err));
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_argv0_match(cfg, PROCREAP_ARGV0_MATCH_NEVER, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_min_age_ms(cfg, UINT64_MAX, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_grace_ms(cfg, 0, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_workspace_marker(cfg, "a/b.json", &err));
@@ -978,7 +978,7 @@ static void test_calls_null_params(const procreap_config *priv)
 
         /* Invalid kinds are refused before anything is read. */
         EXPECT(PROCREAP_STATUS_INVALID_ARGUMENT, procreap_cleanup_step(c, 7, &out, &err));
-        EXPECT(PROCREAP_STATUS_INVALID_ARGUMENT, procreap_cleanup_step(c, 2, &out, &err));
+        EXPECT(PROCREAP_STATUS_INVALID_ARGUMENT, procreap_cleanup_step(c, 3, &out, &err));
         EXPECT(PROCREAP_STATUS_INVALID_ARGUMENT, procreap_cleanup_step(c, UINT32_MAX, &out, &err));
         CHECK(procreap_cleanup_step(c, 7, &out, NULL) == PROCREAP_STATUS_INVALID_ARGUMENT,
               "NULL err");
@@ -1075,12 +1075,12 @@ static void test_scans(procreap_config *cfg, decoy *d1, decoy *d2, decoy *helper
         upper[i] = (char)(g_name[i] >= 'a' && g_name[i] <= 'z' ? g_name[i] - 32 : g_name[i]);
     const char *up[] = {upper}, *orig[] = {g_name};
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_agent_names(cfg, up, 1, &err));
-    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_match_argv0(cfg, false, &err));
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_argv0_match(cfg, PROCREAP_ARGV0_MATCH_NEVER, &err));
     pl = NULL;
     EXPECT(PROCREAP_STATUS_OK, procreap_find_orphans(cfg, &pl, &err));
     CHECK(list_is(pl, both, 2), "upper-case name finds the decoys");
     procreap_process_list_free(pl);
-    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_match_argv0(cfg, true, &err));
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_argv0_match(cfg, PROCREAP_ARGV0_MATCH_ALWAYS, &err));
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_agent_names(cfg, orig, 1, &err));
 
     /* A refused setter leaves the configuration as it was. */
