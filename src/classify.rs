@@ -1,16 +1,19 @@
-//! Classification: a pure function of (process table, configuration, lazily
-//! read facts). The orphan and zombie scans share every rule; a zombie scan
-//! adds one: it refuses to run blind (see [`Scan::candidates`]).
+//! The rules: which processes are agents or marker processes, and the one
+//! ordered list of checks (SPEC §1) that gives each its verdict. Pure: the
+//! rules decide from what a [`Facts`] source answers and do no I/O of their
+//! own, so tests judge a table of facts without starting a process. The
+//! orphan pre-filter, the verdict, the leaked rule and kill_tree's
+//! descendant test all derive from [`RULES`]; orphans and zombies differ by
+//! the zombie scan's safety rule only (see `Scan`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{expand_home, Argv0Match, Config};
-use crate::error::{Error, Result};
-use crate::snapshot::{Identity, Proc, Snapshot, Source, Tty};
-use crate::{tmux, workspace};
+use crate::config::{Argv0Match, Config};
+use crate::process::{Comm, Identity, Stat};
+use crate::snapshot::{Facts, Place, Seen};
 
 /// Which scan. Orphans and zombies differ by the zombie safety rule only;
 /// leaked descendants are the processes a dead agent left behind.
@@ -161,69 +164,248 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// Protected roots known at scan time (tmux servers are recognised by name
-/// during the ancestor walk, so fresh re-reads see them too).
+/// Protected roots and panes known when a scan starts (tmux servers are
+/// recognised during the ancestor walk, so fresh re-reads see them too).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Protection {
     /// Pane pids reported by configured sockets → which socket.
-    panes: HashMap<i32, String>,
+    pub(crate) panes: HashMap<i32, String>,
     /// Protected roots → where they came from.
-    roots: HashMap<i32, String>,
+    pub(crate) roots: HashMap<i32, String>,
 }
 
-/// The pid in a protected pid file; `None` when there is no such file. A
-/// file that is not a regular file, is empty (being written?) or holds no
-/// pid is an error: a protected root is never guessed away.
-fn read_pid_file(path: &std::path::Path) -> Result<Option<i32>> {
-    use std::io::Read;
-    #[cfg(unix)]
-    let opened = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-    };
-    #[cfg(not(unix))]
-    let opened = std::fs::File::open(path);
-    let f = match opened {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("protected pid file {path:?}"), e)),
-    };
-    let bad = |why: String| {
-        Err(Error::InvalidArgument(format!(
-            "protected pid file {path:?} {why}"
-        )))
-    };
-    if !f.metadata().is_ok_and(|m| m.is_file()) {
-        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file");
-        return Err(Error::io(format!("protected pid file {path:?}"), e));
-    }
-    let mut text = String::new();
-    if f.take(64).read_to_string(&mut text).is_err() {
-        return bad("is not text".into());
-    }
-    match text.trim() {
-        "" => bad("is empty (being written?): refusing to guess".into()),
-        t => match t.parse::<i32>() {
-            Ok(pid) if pid > 0 => Ok(Some(pid)),
-            _ => bad(format!("does not hold a pid: {t:?}")),
+/// Who a process is to the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// An agent process (orphan and zombie scans).
+    Agent,
+    /// Not an agent, but its environment carries this leak marker entry.
+    Marker(String),
+    /// A descendant of this agent, captured for `kill_tree`.
+    Descendant(Identity),
+}
+
+/// A failed check: the verdict it gives and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Judgement {
+    pub(crate) verdict: VerdictKind,
+    pub(crate) reason: String,
+    /// The check failed because a fact could not be read this moment (argv
+    /// mid-exec, cwd, owner), not because the process is so. A tracked
+    /// process is kept (not released) on a doubt.
+    pub(crate) doubt: bool,
+}
+
+/// One check of the rule list.
+struct Rule {
+    /// The verdict a failure gives.
+    verdict: VerdictKind,
+    /// Decided by the status line and owner alone: run first when only
+    /// candidacy matters.
+    cheap: bool,
+    /// Which subjects it applies to.
+    applies: fn(&Subject) -> bool,
+    check: fn(&Rules, &dyn Facts, &Seen, &Subject) -> Option<Fail>,
+}
+
+struct Fail {
+    reason: String,
+    doubt: bool,
+}
+
+fn fail(reason: impl Into<String>) -> Option<Fail> {
+    Some(Fail {
+        reason: reason.into(),
+        doubt: false,
+    })
+}
+
+fn doubt(reason: impl Into<String>) -> Option<Fail> {
+    Some(Fail {
+        reason: reason.into(),
+        doubt: true,
+    })
+}
+
+fn all(_: &Subject) -> bool {
+    true
+}
+fn scanned(s: &Subject) -> bool {
+    !matches!(s, Subject::Descendant(_))
+}
+fn markers(s: &Subject) -> bool {
+    matches!(s, Subject::Marker(_))
+}
+fn descendants(s: &Subject) -> bool {
+    matches!(s, Subject::Descendant(_))
+}
+
+/// The one ordered list of checks (SPEC §1): the first that fails gives the
+/// verdict; a process that passes every check that applies to it is a
+/// candidate (an orphan, a leaked descendant, or a descendant `kill_tree`
+/// may signal).
+const RULES: &[Rule] = &[
+    Rule {
+        verdict: VerdictKind::Defunct,
+        cheap: true,
+        applies: all,
+        check: |_, _, s, _| {
+            s.st.is_defunct().then(|| Fail {
+                reason: format!(
+                    "already dead: parent pid {} must reap it; signals cannot affect it",
+                    s.st.ppid
+                ),
+                doubt: false,
+            })
         },
+    },
+    Rule {
+        verdict: VerdictKind::Protected,
+        cheap: true,
+        applies: descendants,
+        check: |_, _, s, subj| match subj {
+            // A parent link read across a pid reuse: no descendant of the
+            // agent is older than it.
+            Subject::Descendant(agent) if s.st.id.start_time < agent.start_time => fail(format!(
+                "started before agent pid {}: not its descendant",
+                agent.pid
+            )),
+            _ => None,
+        },
+    },
+    Rule {
+        verdict: VerdictKind::OtherUser,
+        cheap: true,
+        applies: all,
+        check: |r, _, s, _| r.owner_verdict(s.uid),
+    },
+    Rule {
+        verdict: VerdictKind::Protected,
+        cheap: false,
+        applies: all,
+        check: |r, f, s, _| r.protection(f, &s.st).map(Fail::from_reason),
+    },
+    Rule {
+        verdict: VerdictKind::HasTty,
+        cheap: true,
+        applies: all,
+        check: |_, _, s, _| {
+            s.st.tty.name().and_then(|tty| {
+                fail(format!(
+                    "has terminal {tty} outside tmux: an interactive session"
+                ))
+            })
+        },
+    },
+    Rule {
+        verdict: VerdictKind::Protected,
+        cheap: false,
+        applies: descendants,
+        check: |r, f, s, subj| {
+            let Subject::Descendant(agent) = subj else {
+                return None;
+            };
+            if r.tmux_server_loose(f, &s.st) {
+                return fail(format!("is a tmux server ({:?})", s.st.comm));
+            }
+            if r.is_agent(f, &s.st) {
+                return fail("an agent process: judged on its own, not as a descendant");
+            }
+            let below = r.ancestors(f, &s.st).any(|a| a.id == *agent);
+            let alive = f
+                .restat(agent.pid)
+                .is_some_and(|a| a.id == *agent && !a.is_defunct());
+            (!below && alive)
+                .then(|| Fail::from_reason(format!("no longer below agent pid {}", agent.pid)))
+        },
+    },
+    Rule {
+        verdict: VerdictKind::IdeLaunched,
+        cheap: false,
+        applies: scanned,
+        check: |r, f, s, _| match f.argv(s.st.id.pid) {
+            Err(why) => doubt(format!(
+                "argv unreadable ({why}): cannot rule out an IDE launch"
+            )),
+            Ok(argv) => r
+                .ide_marker(&argv.args)
+                .and_then(|m| fail(format!("argv carries an IDE marker ({m})"))),
+        },
+    },
+    Rule {
+        verdict: VerdictKind::TooYoung,
+        cheap: true,
+        applies: scanned,
+        check: |r, _, s, _| {
+            (s.st.age < r.cfg.min_age).then(|| Fail {
+                reason: format!("age {} < min_age {}", secs(s.st.age), secs(r.cfg.min_age)),
+                doubt: false,
+            })
+        },
+    },
+    Rule {
+        verdict: VerdictKind::OutsideWorkspace,
+        cheap: false,
+        applies: scanned,
+        check: |r, f, s, _| r.outside_workspace(f, s.st.id.pid),
+    },
+    Rule {
+        verdict: VerdictKind::LeaderAlive,
+        cheap: true,
+        applies: markers,
+        check: |_, f, s, _| leader_alive(f, &s.st).map(Fail::from_reason),
+    },
+    Rule {
+        verdict: VerdictKind::AgentAlive,
+        cheap: false,
+        applies: markers,
+        check: |r, f, s, _| r.agent_alive(f, &s.st),
+    },
+];
+
+impl Fail {
+    fn from_reason(reason: String) -> Fail {
+        Fail {
+            reason,
+            doubt: false,
+        }
     }
 }
 
-/// Everything a verdict needs besides the snapshot.
+/// Why `st`'s process group leader counts as alive, or `None` when it is
+/// gone: no live process has that pid, or the one that has it started
+/// later than this process (the pid was reused).
+fn leader_alive(f: &dyn Facts, st: &Stat) -> Option<String> {
+    let pgid = st.pgrp;
+    if pgid <= 0 {
+        return Some("its process group is unknown: cannot tell whether its leader lives".into());
+    }
+    if pgid == st.id.pid {
+        return Some("it leads its own process group: it was started apart from any agent".into());
+    }
+    match f.stat(pgid) {
+        Some(l) if !l.is_defunct() && l.id.start_time <= st.id.start_time => Some(format!(
+            "its process group leader pid {pgid} ({}) is alive",
+            l.comm.lossy()
+        )),
+        _ => None,
+    }
+}
+
+/// The rules with everything they need besides the facts.
 pub(crate) struct Rules {
     pub(crate) cfg: Config,
-    prot: Protection,
-    names: Vec<String>,
+    pub(crate) prot: Protection,
     euid: u32,
-    ws_root: Option<PathBuf>,
+    /// `workspace_root` as a directory of our namespace, when it exists.
+    ws_root: Option<Place>,
 }
 
-fn eq_ci(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+fn eq_ci(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+        || (!a.is_ascii()
+            && String::from_utf8_lossy(a).to_lowercase()
+                == String::from_utf8_lossy(b).to_lowercase())
 }
 
 /// A comm that looks like a version (`2.1.3`): a versioned install names its
@@ -237,153 +419,172 @@ pub(crate) fn version_like(comm: &[u8]) -> bool {
 /// is 15 bytes long and `name`'s first 15 bytes equal it (ASCII case
 /// folded), compared as raw bytes so a name cut mid-character matches.
 pub(crate) fn truncated_name(comm: &[u8], name: &[u8]) -> bool {
-    comm.len() == 15 && name.len() > 15 && name[..15].eq_ignore_ascii_case(comm)
+    comm.len() == Comm::MAX
+        && name.len() > Comm::MAX
+        && name[..Comm::MAX].eq_ignore_ascii_case(comm)
 }
 
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
 
-// Reasons that say a fact could not be read, not that it is so: the
-// process may still be a candidate. A process the ledger tracks is kept (not
-// released) while its verdict rests on one of them, so a moment of doubt
-// (argv mid-exec) does not restart its escalation with a second SIGTERM.
-const ARGV_UNREADABLE: &str = "argv unreadable: cannot rule out an IDE launch";
-const CWD_UNREADABLE: &str = "cwd unreadable: no workspace root";
-const CWD_UNREADABLE_ROOT: &str = "cwd unreadable: cannot place it under workspace_root";
 const OWNER_UNKNOWN: &str = "owner unknown (process unreadable)";
-const AGENT_UNKNOWN: &str = "argv[0] unreadable: cannot tell whether it is still an agent process";
-
-/// Whether a verdict's `reason` is one of doubt (see above).
-pub(crate) fn undecided(reason: &str) -> bool {
-    [
-        ARGV_UNREADABLE,
-        CWD_UNREADABLE,
-        CWD_UNREADABLE_ROOT,
-        OWNER_UNKNOWN,
-        AGENT_UNKNOWN,
-    ]
-    .contains(&reason)
-}
 
 impl Rules {
-    fn new(cfg: &Config) -> Result<Rules> {
-        cfg.validate()?;
-        let mut prot = Protection::default();
-        for sock in &cfg.tmux_sockets {
-            for pane in tmux::list_panes(sock, cfg.subprocess_timeout)? {
-                prot.panes.insert(pane, format!("tmux socket {sock}"));
-            }
-        }
-        for file in &cfg.protected_pid_files {
-            let path = expand_home(file)?;
-            if let Some(pid) = read_pid_file(&path)? {
-                prot.roots
-                    .insert(pid, format!("pid file {}", path.display()));
-            }
-        }
-        for pid in &cfg.protected_pids {
-            prot.roots.insert(*pid, "protected_pids".into());
-        }
-        Ok(Rules {
-            names: cfg.agent_names.clone(),
-            euid: crate::config::euid(),
-            ws_root: cfg.workspace_root.as_deref().map(workspace::canonical),
+    /// The rules of `cfg`, with the protection and workspace root read at
+    /// scan time.
+    pub(crate) fn new(cfg: &Config, prot: Protection, ws_root: Option<Place>) -> Rules {
+        Rules {
             cfg: cfg.clone(),
             prot,
-        })
-    }
-
-    /// Whether procreap may read `pid`'s argv: only for processes it could
-    /// signal (yours, or anyone's with `all_users`). argv lives in the
-    /// process's own memory, which its owner can make a reader wait on
-    /// forever (userfaultfd, FUSE-backed pages); procreap never waits on a
-    /// process it would not touch anyway.
-    fn may_read_argv(&self, snap: &Snapshot, pid: i32) -> bool {
-        self.owner_verdict(snap.uid(pid)).is_none()
+            euid: crate::config::euid(),
+            ws_root,
+        }
     }
 
     /// Whose processes this configuration considers: `None` when `uid` is
-    /// one of them, else why not.
-    pub(crate) fn owner_verdict(&self, uid: Option<u32>) -> Option<String> {
+    /// one of them, else why not (a doubt when the owner is unknown).
+    fn owner_verdict(&self, uid: Option<u32>) -> Option<Fail> {
         let users = &self.cfg.users;
         match uid {
-            None => Some(OWNER_UNKNOWN.into()),
+            None => doubt(OWNER_UNKNOWN),
             Some(u) if !users.is_empty() && !users.contains(&u) => {
-                Some(format!("owned by uid {u}, not one of the users {users:?}"))
+                fail(format!("owned by uid {u}, not one of the users {users:?}"))
             }
             Some(_) if !users.is_empty() || self.cfg.all_users => None,
             Some(u) if u == self.euid => None,
-            Some(u) => Some(format!("owned by uid {u}, not {}", self.euid)),
+            Some(u) => fail(format!("owned by uid {u}, not {}", self.euid)),
         }
     }
 
+    /// Whether procreap may read `uid`'s process memory (argv, environment):
+    /// only a process it could signal. Memory can be made to hang a reader
+    /// by its owner; procreap never waits on a process it would not touch.
+    pub(crate) fn may_read(&self, uid: Option<u32>) -> bool {
+        self.owner_verdict(uid).is_none()
+    }
+
     /// Whether argv[0] is consulted for a process named `comm`.
-    fn argv0_consulted(&self, comm: &str) -> bool {
+    fn argv0_consulted(&self, comm: &[u8]) -> bool {
         match self.cfg.argv0_match {
             Argv0Match::Never => false,
             Argv0Match::Always => true,
             Argv0Match::VersionLike => {
-                version_like(comm.as_bytes())
+                version_like(comm)
                     || self
-                        .names
+                        .cfg
+                        .agent_names
                         .iter()
-                        .any(|n| truncated_name(comm.as_bytes(), n.as_bytes()))
+                        .any(|n| truncated_name(comm, n.as_bytes()))
             }
         }
     }
 
+    fn name_matches(&self, name: &[u8]) -> bool {
+        self.cfg
+            .agent_names
+            .iter()
+            .any(|n| eq_ci(name, n.as_bytes()))
+    }
+
+    /// Phase 1's test: could a process named `comm` be an agent? True when
+    /// the comm is a configured name or argv[0] must be consulted.
+    pub(crate) fn could_be_agent(&self, comm: &Comm) -> bool {
+        self.name_matches(comm.as_bytes()) || self.argv0_consulted(comm.as_bytes())
+    }
+
     /// Is this an agent process (SPEC §1)? The comm decides; argv[0]'s
-    /// basename is consulted per `argv0_match`. Another user's process
-    /// (without `all_users`) matches by its comm only: its argv is not read.
-    fn is_agent(&self, snap: &Snapshot, p: &Proc) -> bool {
-        if p.kthread {
+    /// basename is consulted per `argv0_match`, and only for a process whose
+    /// memory may be read (another user's matches by comm only).
+    pub(crate) fn is_agent(&self, f: &dyn Facts, st: &Stat) -> bool {
+        if st.kthread {
             return false;
         }
-        let comm = p.name.as_str();
-        if self.names.iter().any(|n| eq_ci(comm, n)) {
+        let comm = st.comm.as_bytes();
+        if self.name_matches(comm) {
             return true;
         }
-        if !self.argv0_consulted(comm) || !self.may_read_argv(snap, p.id.pid) {
+        if !self.argv0_consulted(comm) || !self.may_read(f.uid(st.id.pid)) {
             return false;
         }
-        snap.argv0_base(p.id.pid)
-            .is_some_and(|a| self.names.iter().any(|n| eq_ci(a, n)))
+        f.argv(st.id.pid)
+            .ok()
+            .and_then(|a| a.args.first().map(|a0| basename(a0).to_string()))
+            .is_some_and(|a0| self.name_matches(a0.as_bytes()))
     }
 
-    /// For a process that is not (or no longer) an agent process: why that
-    /// is in doubt — its argv[0], which may be what names it an agent
-    /// (`match_argv0`, names over 15 characters), cannot be read — or `None`.
-    pub(crate) fn agent_unknown(&self, snap: &Snapshot, p: &Proc) -> Option<&'static str> {
-        let pid = p.id.pid;
-        (!p.kthread
-            && self.argv0_consulted(&p.name)
-            && self.may_read_argv(snap, pid)
-            && snap.argv0_base(pid).is_none())
-        .then_some(AGENT_UNKNOWN)
+    /// For a process that is not (or no longer) an agent process: whether
+    /// that is in doubt — its argv[0], which may be what names it an agent,
+    /// cannot be read this moment.
+    pub(crate) fn agent_in_doubt(&self, f: &dyn Facts, st: &Stat) -> bool {
+        !st.kthread
+            && self.argv0_consulted(st.comm.as_bytes())
+            && self.may_read(f.uid(st.id.pid))
+            && f.argv(st.id.pid).is_err()
     }
 
-    /// Why `p` is protected, or `None`.
-    pub(crate) fn protection(&self, snap: &Snapshot, p: &Proc) -> Option<String> {
-        let pid = p.id.pid;
+    /// A tmux server for *protection* (the fail-safe side): its executable
+    /// is tmux, or its name says server (`<program>: server`, whatever the
+    /// program was called), or an old build's plain `tmux`.
+    pub(crate) fn tmux_server_loose(&self, f: &dyn Facts, st: &Stat) -> bool {
+        let comm = st.comm.as_bytes();
+        comm.ends_with(b": server")
+            || (comm.len() >= 4
+                && comm[..4].eq_ignore_ascii_case(b"tmux")
+                && !comm.to_ascii_lowercase().starts_with(b"tmux: client"))
+            || f.exe_base(st.id.pid).as_deref() == Some("tmux")
+    }
+
+    /// A running tmux server, strictly: its executable really is tmux, it
+    /// has no terminal (a client has one) and it is not defunct.
+    pub(crate) fn tmux_server_strict(&self, f: &dyn Facts, st: &Stat) -> bool {
+        !st.is_defunct()
+            && st.tty.name().is_none()
+            && f.exe_base(st.id.pid).as_deref() == Some("tmux")
+    }
+
+    /// `st`'s ancestors, nearest first, as kept in the facts (stops at pid
+    /// 1, a pid that cannot be read, or a loop).
+    fn ancestors<'f>(&self, f: &'f dyn Facts, st: &Stat) -> impl Iterator<Item = Stat> + 'f {
+        let mut next = st.ppid;
+        let mut n = 0;
+        std::iter::from_fn(move || {
+            if next <= 0 || n > 4096 {
+                return None;
+            }
+            n += 1;
+            let a = f.stat(next)?;
+            next = if a.id.pid == 1 { 0 } else { a.ppid };
+            Some(a)
+        })
+    }
+
+    /// Why `st` is protected, or `None`. Walks the ancestry; an ancestry
+    /// that changes while it is read (a parent exits and its child is
+    /// reparented; a parent pid reused by a younger process) is read again
+    /// from the child, and an ancestry that cannot be proven counts as
+    /// protection.
+    pub(crate) fn protection(&self, f: &dyn Facts, st: &Stat) -> Option<String> {
+        let pid = st.id.pid;
         if let Some(o) = self.prot.panes.get(&pid) {
             return Some(format!("is tmux pane process {pid} ({o})"));
         }
         if let Some(o) = self.prot.roots.get(&pid) {
             return Some(format!("is protected root {pid} ({o})"));
         }
-        let mut below = pid;
-        let mut below_start = p.id.start_time;
-        let mut cur = p.ppid;
-        for _ in 0..=snap.procs().len() + 1 {
-            if cur <= 0 && below == 1 {
-                return None;
-            }
+        let mut below = st.clone();
+        let mut cur = st.ppid;
+        let mut rereads = 0;
+        for _ in 0..=4096 {
             if cur <= 0 {
+                if below.id.pid == 1 {
+                    return None;
+                }
                 // Only init has no parent; anything else was started from
                 // outside this pid namespace, where a tmux may hold it.
                 return Some(format!(
-                    "pid {below}'s parent is outside this pid namespace: cannot prove it is outside tmux"
+                    "pid {}'s parent is outside this pid namespace: cannot prove it is outside tmux",
+                    below.id.pid
                 ));
             }
             if let Some(o) = self.prot.panes.get(&cur) {
@@ -392,7 +593,24 @@ impl Rules {
             if let Some(o) = self.prot.roots.get(&cur) {
                 return Some(format!("descendant of protected root {cur} ({o})"));
             }
-            let Some(a) = snap.get(cur) else {
+            let parent = f.stat(cur);
+            // A parent is never younger than its child.
+            let consistent = parent
+                .as_ref()
+                .is_some_and(|a| a.id.start_time <= below.id.start_time);
+            if !consistent && rereads < 8 {
+                // The kernel reparents a child before its parent leaves
+                // /proc: read the child again and follow its new parent.
+                rereads += 1;
+                if let Some(again) = f.restat(below.id.pid) {
+                    if again.id == below.id && again.ppid != cur {
+                        cur = again.ppid;
+                        below = again;
+                        continue;
+                    }
+                }
+            }
+            let Some(a) = parent else {
                 if cur == 1 {
                     return None;
                 }
@@ -400,432 +618,259 @@ impl Rules {
                     "ancestor pid {cur} is not visible: cannot prove it is outside tmux"
                 ));
             };
-            if a.id.start_time > below_start {
-                // A parent is never younger than its child: pid `cur` was
-                // reused after the real parent exited, so this view of the
-                // ancestry is not the real one.
+            if !consistent {
                 return Some(format!(
-                    "ancestor pid {cur} is younger than pid {below}: the ancestry changed while it was read"
+                    "ancestor pid {cur} is younger than pid {}: the ancestry changed while it was read",
+                    below.id.pid
                 ));
             }
-            if tmux::is_server_name(&a.name) {
+            if self.tmux_server_loose(f, &a) {
                 return Some(format!(
-                    "in tmux pane process {below} of tmux server pid {cur}"
+                    "in tmux: pid {} is a child of tmux server pid {cur} (a pane, or a job the server runs)",
+                    below.id.pid
                 ));
             }
             if cur == 1 {
                 return None;
             }
-            below = cur;
-            below_start = a.id.start_time;
             cur = a.ppid;
+            below = a;
         }
         Some("ancestry loops: cannot prove it is outside tmux".into())
     }
 
-    fn workspace_root(&self, snap: &Snapshot, pid: i32) -> Option<PathBuf> {
-        if self.cfg.workspace_marker.is_empty() {
-            return None;
-        }
-        // The marker must belong to us, root, or the process's own user.
-        let mut owners = vec![self.euid, 0];
-        owners.extend(snap.uid(pid));
-        workspace::find_root(snap.cwd(pid)?, &self.cfg.workspace_marker, &owners)
-    }
-
-    /// The workspace rule: `Some(reason)` when the process is outside.
-    fn outside_workspace(
-        &self,
-        snap: &Snapshot,
-        pid: i32,
-        root: Option<&PathBuf>,
-    ) -> Option<String> {
+    /// The workspace rule: `Some` when the process is outside.
+    fn outside_workspace(&self, f: &dyn Facts, pid: i32) -> Option<Fail> {
         let marker = &self.cfg.workspace_marker;
+        let want = self.cfg.workspace_root.as_ref();
         if marker.is_empty() {
-            let want = self.ws_root.as_ref()?;
-            return match snap.cwd(pid) {
-                None => Some(CWD_UNREADABLE_ROOT.into()),
-                Some(cwd) if workspace::strip_deleted(cwd).starts_with(want) => None,
-                Some(cwd) => Some(format!(
+            let want = want?;
+            let Some(root) = &self.ws_root else {
+                return fail(format!("workspace_root {} does not exist", want.display()));
+            };
+            return match f.under(pid, root) {
+                Err(why) => doubt(format!("{why}: cannot place it under workspace_root")),
+                Ok(true) => None,
+                Ok(false) => fail(format!(
                     "cwd {} is not under {}",
-                    cwd.display(),
+                    f.cwd_display(pid).unwrap_or_default(),
                     want.display()
                 )),
             };
         }
-        let Some(cwd) = snap.cwd(pid) else {
-            return Some(CWD_UNREADABLE.into());
-        };
-        let Some(root) = root else {
-            return Some(format!("no {marker} at or above cwd {}", cwd.display()));
-        };
-        match &self.ws_root {
-            Some(want) if root != want => Some(format!(
-                "in workspace {}, not {}",
-                root.display(),
-                want.display()
+        match f.workspace(pid) {
+            Err(why) => doubt(format!("{why}: no workspace root")),
+            Ok(None) => fail(format!(
+                "no {marker} at or above cwd {} (in the process's own mount namespace)",
+                f.cwd_display(pid).unwrap_or_default()
             )),
+            Ok(Some(root)) => match (&self.ws_root, want) {
+                (Some(w), _) if w.dev == root.dev && w.ino == root.ino => None,
+                (_, Some(want)) => fail(format!(
+                    "in workspace {}, not {}",
+                    root.path.display(),
+                    want.display()
+                )),
+                (_, None) => None,
+            },
+        }
+    }
+
+    /// The first IDE marker argv carries.
+    fn ide_marker(&self, argv: &[String]) -> Option<String> {
+        let line = argv.join(" ");
+        if let Some(m) = self
+            .cfg
+            .ide_markers
+            .iter()
+            .find(|m| line.contains(m.as_str()))
+        {
+            return Some(m.clone());
+        }
+        (line.contains("--output-format stream-json")
+            && line.contains("--input-format stream-json"))
+        .then(|| "stream-json input and output".to_string())
+    }
+
+    /// The live agent processes of this view (any user's: an agent is an
+    /// agent whoever runs it), kept in the facts' memo.
+    fn live_agents<'f>(&self, f: &'f dyn Facts) -> &'f [i32] {
+        f.agents_memo().get_or_init(|| {
+            let Some(listed) = f.listed() else {
+                return Vec::new();
+            };
+            listed
+                .iter()
+                .filter(|(_, comm)| self.could_be_agent(comm))
+                .filter_map(|(pid, _)| f.stat(*pid))
+                .filter(|st| !st.is_defunct() && self.is_agent(f, st))
+                .map(|st| st.id.pid)
+                .collect()
+        })
+    }
+
+    /// The agent-alive rule for a marker process: an ancestor that is an
+    /// agent lives, or a live agent works in the same project.
+    fn agent_alive(&self, f: &dyn Facts, st: &Stat) -> Option<Fail> {
+        if let Some(a) = self
+            .ancestors(f, st)
+            .find(|a| !a.is_defunct() && self.is_agent(f, a))
+        {
+            return fail(format!(
+                "its ancestor agent pid {} ({}) is alive",
+                a.id.pid,
+                a.comm.lossy()
+            ));
+        }
+        let mine = match f.project(st.id.pid) {
+            Ok(p) => p,
+            Err(why) => return doubt(format!("{why}: cannot tell its project")),
+        };
+        for &agent in self.live_agents(f) {
+            if agent == st.id.pid {
+                continue;
+            }
+            if f.project(agent)
+                .is_ok_and(|p| p.dev == mine.dev && p.ino == mine.ino)
+            {
+                let name = f.stat(agent).map(|a| a.comm.lossy()).unwrap_or_default();
+                return fail(format!(
+                    "agent pid {agent} ({name}) works in the same project {}",
+                    mine.path.display()
+                ));
+            }
+        }
+        None
+    }
+
+    /// Who `st` is to a scan: an agent, a marker process, or neither
+    /// (`None`). Reads the environment only of processes whose memory may
+    /// be read.
+    pub(crate) fn subject(&self, f: &dyn Facts, seen: &Seen) -> Option<Subject> {
+        if seen.st.kthread {
+            return None;
+        }
+        if self.is_agent(f, &seen.st) {
+            return Some(Subject::Agent);
+        }
+        if self.cfg.leak_markers.is_empty() || !self.may_read(seen.uid) {
+            return None;
+        }
+        match f.environ_marker(seen.st.id.pid) {
+            Ok(Some(m)) => Some(Subject::Marker(m)),
             _ => None,
         }
     }
 
-    fn is_ide(&self, argv: &[String]) -> bool {
-        let line = argv.join(" ");
-        self.cfg
-            .ide_markers
-            .iter()
-            .any(|m| line.contains(m.as_str()))
-            || (line.contains("--output-format stream-json")
-                && line.contains("--input-format stream-json"))
-    }
-
-    /// The process as reported.
-    pub(crate) fn info(&self, snap: &Snapshot, p: &Proc) -> ProcessInfo {
-        ProcessInfo {
-            id: p.id,
-            ppid: p.ppid,
-            name: p.name.clone(),
-            age: p.age,
-            tty: p.tty.name(),
-            state: p.state,
-            workspace_root: self.workspace_root(snap, p.id.pid),
-            cmdline: self
-                .may_read_argv(snap, p.id.pid)
-                .then(|| snap.argv(p.id.pid).map(|a| a.join(" ")))
-                .flatten()
-                .unwrap_or_default(),
-            uid: snap.uid(p.id.pid),
-            rss_bytes: p.rss_bytes,
-        }
-    }
-
-    /// The first rule `p` meets, with its reason.
-    pub(crate) fn verdict(&self, snap: &Snapshot, p: &Proc) -> (VerdictKind, String) {
-        use VerdictKind::*;
-        let pid = p.id.pid;
-        if p.is_defunct() {
-            return (
-                Defunct,
-                format!(
-                    "already dead: parent pid {} must reap it; signals cannot affect it",
-                    p.ppid
-                ),
-            );
-        }
-        if let Some(why) = self.owner_verdict(snap.uid(pid)) {
-            return (OtherUser, why);
-        }
-        if let Some(why) = self.protection(snap, p) {
-            return (Protected, why);
-        }
-        if let Some(tty) = p.tty.name() {
-            return (
-                HasTty,
-                format!("has terminal {tty} outside tmux: an interactive session"),
-            );
-        }
-        match snap.argv(pid) {
-            None => return (IdeLaunched, ARGV_UNREADABLE.into()),
-            Some(argv) if self.is_ide(argv) => {
-                return (IdeLaunched, "argv carries an IDE marker".into())
+    /// The verdict on `seen` as `subject`: the first check of [`RULES`]
+    /// that fails, else the candidate verdict.
+    pub(crate) fn judge(&self, f: &dyn Facts, seen: &Seen, subject: &Subject) -> Judgement {
+        for r in RULES.iter().filter(|r| (r.applies)(subject)) {
+            if let Some(x) = (r.check)(self, f, seen, subject) {
+                return Judgement {
+                    verdict: r.verdict,
+                    reason: prefixed(subject, x.reason),
+                    doubt: x.doubt,
+                };
             }
-            Some(_) => {}
         }
-        if p.age < self.cfg.min_age {
-            return (
-                TooYoung,
-                format!("age {} < min_age {}", secs(p.age), secs(self.cfg.min_age)),
-            );
-        }
-        let root = self.workspace_root(snap, pid);
-        if let Some(why) = self.outside_workspace(snap, pid, root.as_ref()) {
-            return (OutsideWorkspace, why);
-        }
-        let place = match &root {
-            Some(r) => format!(" in workspace {}", r.display()),
-            None => String::new(),
+        let (verdict, reason) = match subject {
+            Subject::Agent => (VerdictKind::Orphan, self.candidate_reason(f, seen)),
+            Subject::Marker(_) => (
+                VerdictKind::Leaked,
+                prefixed(
+                    subject,
+                    format!(
+                        "its process group leader pid {} is gone; {}",
+                        seen.st.pgrp,
+                        self.candidate_reason(f, seen)
+                    ),
+                ),
+            ),
+            Subject::Descendant(_) => (VerdictKind::Orphan, String::new()),
         };
-        (
-            Orphan,
-            format!("no terminal, not in tmux, age {}{place}", secs(p.age)),
+        Judgement {
+            verdict,
+            reason,
+            doubt: false,
+        }
+    }
+
+    /// Whether `seen` is a candidate as `subject`: the same checks as
+    /// [`Rules::judge`], the cheap ones (status line and owner) first, so
+    /// memory and directories are read only for processes that could still
+    /// be candidates.
+    pub(crate) fn is_candidate(&self, f: &dyn Facts, seen: &Seen, subject: &Subject) -> bool {
+        let applies = RULES.iter().filter(|r| (r.applies)(subject));
+        let (cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
+        cheap
+            .into_iter()
+            .chain(dear)
+            .all(|r| (r.check)(self, f, seen, subject).is_none())
+    }
+
+    /// Whether `st` passes the cheap checks for `subject` (used before the
+    /// subject is known for sure: a marker needs an environment read).
+    pub(crate) fn passes_cheap(&self, f: &dyn Facts, seen: &Seen, subject: &Subject) -> bool {
+        RULES
+            .iter()
+            .filter(|r| r.cheap && (r.applies)(subject))
+            .all(|r| (r.check)(self, f, seen, subject).is_none())
+    }
+
+    fn candidate_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
+        let place = match f.workspace(seen.st.id.pid) {
+            Ok(Some(r)) if !self.cfg.workspace_marker.is_empty() => {
+                format!(" in workspace {}", r.path.display())
+            }
+            _ => String::new(),
+        };
+        let parent = if seen.st.ppid == 1 {
+            "reparented to pid 1; ".to_string()
+        } else {
+            String::new()
+        };
+        format!(
+            "{parent}no terminal, not in tmux, age {}{place}",
+            secs(seen.st.age)
         )
     }
 
-    /// Re-reads `id` and its ancestry afresh and checks that it is still the
-    /// same process and still a target. An agent must still be a candidate.
-    /// A descendant captured for `kill_tree` (`tree_of` = its agent) must
-    /// still be below that agent (or orphaned by its death), alive, yours,
-    /// without a terminal, unprotected, and neither a tmux server nor an
-    /// agent process (agents are judged on their own). `Err` holds the
-    /// failed check.
-    pub(crate) fn reverify(
-        &self,
-        source: Source,
-        id: Identity,
-        tree_of: Option<Identity>,
-    ) -> std::result::Result<Proc, String> {
-        let snap = Snapshot::chain(source, self.cfg.subprocess_timeout, id.pid);
-        let p = snap.get(id.pid).ok_or("process is gone")?;
-        if p.id != id {
-            return Err(format!(
-                "pid {} now belongs to another process (start time {} != {})",
-                id.pid, p.id.start_time, id.start_time
-            ));
-        }
-        let (verdict, why) = match tree_of {
-            None if self.is_agent(&snap, p) => self.verdict(&snap, p),
-            None => return Err(format!("no longer an agent process (name {:?})", p.name)),
-            Some(agent) => self.descendant_verdict(&snap, p, agent, source),
+    /// The process as reported.
+    pub(crate) fn info(&self, f: &dyn Facts, seen: &Seen) -> ProcessInfo {
+        let st = &seen.st;
+        let pid = st.id.pid;
+        let workspace_root = if self.cfg.workspace_marker.is_empty() {
+            None
+        } else {
+            f.workspace(pid).ok().flatten().map(|p| p.path)
         };
-        match verdict {
-            VerdictKind::Orphan => Ok(p.clone()),
-            v => Err(format!("{v}: {why}")),
+        ProcessInfo {
+            id: st.id,
+            ppid: st.ppid,
+            name: st.comm.lossy(),
+            age: st.age,
+            tty: st.tty.name(),
+            state: st.state,
+            workspace_root,
+            cmdline: if self.may_read(seen.uid) {
+                f.argv(pid).map(|a| a.args.join(" ")).unwrap_or_default()
+            } else {
+                String::new()
+            },
+            uid: seen.uid,
+            rss_bytes: st.rss_bytes,
         }
-    }
-
-    /// The `kill_tree` rules for a descendant `p` of `agent`, in the words of
-    /// the verdicts (`Orphan` = may be signalled with its agent).
-    pub(crate) fn descendant_verdict(
-        &self,
-        snap: &Snapshot,
-        p: &Proc,
-        agent: Identity,
-        source: Source,
-    ) -> (VerdictKind, String) {
-        use VerdictKind::*;
-        let below_agent = snap.procs().iter().any(|a| a.id == agent);
-        let agent_alive = Snapshot::read_one(source, self.cfg.subprocess_timeout, agent.pid)
-            .is_some_and(|a| a.id == agent && !a.is_defunct());
-        if p.is_defunct() {
-            return (Defunct, format!("parent pid {} must reap it", p.ppid));
-        }
-        if p.id.start_time < agent.start_time {
-            // A parent link read across a pid reuse: no descendant of the
-            // agent is older than it.
-            return (
-                Protected,
-                format!("started before agent pid {}: not its descendant", agent.pid),
-            );
-        }
-        if let Some(why) = self.owner_verdict(snap.uid(p.id.pid)) {
-            return (OtherUser, why);
-        }
-        if let Some(why) = self.protection(snap, p) {
-            return (Protected, why);
-        }
-        if let Some(tty) = p.tty.name() {
-            return (HasTty, format!("has terminal {tty}"));
-        }
-        if tmux::is_server_name(&p.name) {
-            return (Protected, format!("is a tmux server ({:?})", p.name));
-        }
-        if self.is_agent(snap, p) {
-            return (
-                Protected,
-                "an agent process: judged on its own, not as a descendant".into(),
-            );
-        }
-        if !below_agent && agent_alive {
-            return (
-                Protected,
-                format!("no longer below agent pid {}", agent.pid),
-            );
-        }
-        (Orphan, String::new())
     }
 }
 
-/// One scan: a snapshot plus the rules it is judged by.
-pub struct Scan {
-    pub(crate) snap: Snapshot,
-    pub(crate) rules: Rules,
-}
-
-impl Scan {
-    /// Validates `cfg`, asks configured tmux sockets, reads protected pid
-    /// files, and snapshots the process table once.
-    pub fn new(cfg: &Config) -> Result<Scan> {
-        let rules = Rules::new(cfg)?;
-        let source = Source::for_config(cfg.backend)?;
-        let snap = Snapshot::take(source, cfg.subprocess_timeout)?;
-        Ok(Scan { snap, rules })
-    }
-
-    /// The snapshot this scan judged.
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snap
-    }
-
-    /// The verdict on `p`, or `None` when it is not an agent process.
-    fn judge(&self, p: &Proc) -> Option<Verdict> {
-        if !self.rules.is_agent(&self.snap, p) {
-            return None;
-        }
-        let (verdict, reason) = self.rules.verdict(&self.snap, p);
-        Some(Verdict {
-            process: self.rules.info(&self.snap, p),
-            verdict,
-            reason,
-        })
-    }
-
-    /// The verdict on the process with identity `id`, if it is in the
-    /// snapshot and an agent process.
-    pub fn verdict_of(&self, id: Identity) -> Option<Verdict> {
-        self.snap
-            .get(id.pid)
-            .filter(|p| p.id == id)
-            .and_then(|p| self.judge(p))
-    }
-
-    /// Every agent process with its verdict.
-    pub fn explain(&self) -> Vec<Verdict> {
-        self.snap
-            .procs()
-            .iter()
-            .filter_map(|p| self.judge(p))
-            .collect()
-    }
-
-    /// Agent processes whose verdict is `orphan`. The rules the stat line
-    /// alone decides (kernel thread, defunct, terminal, age) run first, so
-    /// argv is only read for processes that could still be candidates.
-    pub(crate) fn orphans(&self) -> Vec<Verdict> {
-        let min_age = self.rules.cfg.min_age;
-        self.snap
-            .procs()
-            .iter()
-            .filter(|p| !p.kthread && !p.is_defunct() && p.tty == Tty::None && p.age >= min_age)
-            .filter(|p| self.rules.is_agent(&self.snap, p))
-            .filter_map(|p| match self.rules.verdict(&self.snap, p) {
-                (VerdictKind::Orphan, reason) => Some(Verdict {
-                    process: self.rules.info(&self.snap, p),
-                    verdict: VerdictKind::Orphan,
-                    reason,
-                }),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The candidates of a scan of `kind`. A zombie scan refuses to run
-    /// blind: with nothing protected and no tmux server it fails with
-    /// "tmux unavailable"; with a server but no panes it finds nothing (even
-    /// when a protected root is alive).
-    pub fn candidates(&self, kind: Kind) -> Result<Vec<ProcessInfo>> {
-        if kind == Kind::Leaked {
-            return Ok(Vec::new()); // TODO(leaked): the leaked rule
-        }
-        if kind == Kind::Zombies && !self.zombie_scan_can_see()? {
-            return Ok(Vec::new());
-        }
-        Ok(self.orphans().into_iter().map(|v| v.process).collect())
-    }
-
-    /// The zombie safety rule (SPEC §1): a tmux pane anywhere → scan;
-    /// a tmux server that has no panes → `Ok(false)` (an empty list, whatever
-    /// else is protected); no server but a live protected root → scan;
-    /// nothing at all → `Err` (a scan would be blind).
-    pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
-        let procs = self.snap.procs();
-        // A server has no terminal (a client named `tmux` by an old build
-        // has one); one that has exited (defunct, not yet reaped) runs no
-        // panes.
-        let servers: Vec<i32> = procs
-            .iter()
-            .filter(|p| tmux::is_server_name(&p.name) && p.tty == Tty::None && !p.is_defunct())
-            .map(|p| p.id.pid)
-            .collect();
-        let live = |pid: &i32| self.snap.get(*pid).is_some();
-        let any_pane = servers.iter().any(|s| !self.snap.children(*s).is_empty())
-            || self.rules.prot.panes.keys().any(live);
-        if any_pane {
-            return Ok(true);
-        }
-        if !servers.is_empty() {
-            return Ok(false);
-        }
-        if self.rules.prot.roots.keys().any(live) {
-            return Ok(true);
-        }
-        Err(Error::TmuxUnavailable(
-            "no tmux server is running and nothing is protected: a zombie scan would be blind"
-                .into(),
-        ))
+fn prefixed(subject: &Subject, reason: String) -> String {
+    match subject {
+        Subject::Marker(m) => format!("carries {m}; {reason}"),
+        _ => reason,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn proc_(pid: i32, ppid: i32, name: &str) -> Proc {
-        Proc {
-            id: Identity { pid, start_time: 1 },
-            ppid,
-            name: name.into(),
-            state: 'S',
-            tty: Tty::None,
-            age: Duration::from_secs(3600),
-            kthread: false,
-            rss_bytes: 0,
-            listed_uid: Some(0),
-            args: (0, 0),
-        }
-    }
-
-    fn rules() -> Rules {
-        let cfg = Config {
-            protected_pid_files: vec![],
-            protected_pids: vec![40],
-            ..Config::default()
-        };
-        Rules::new(&cfg).unwrap()
-    }
-
-    /// The ancestry walk over a fabricated table: every way to be protected,
-    /// and the one way not to be.
-    #[test]
-    fn protection_walks_the_ancestry_and_doubts_what_it_cannot_see() {
-        let snap = Snapshot::from_procs(
-            Source::Proc,
-            Duration::from_secs(1),
-            vec![
-                proc_(1, 0, "init"),
-                proc_(10, 1, "tmux: server"),
-                proc_(11, 10, "bash"),
-                proc_(12, 11, "claude"),
-                proc_(20, 1, "sh"),
-                proc_(21, 20, "claude"),
-                proc_(30, 999, "claude"), // parent not visible
-                proc_(31, 0, "claude"),   // parent outside the pid namespace
-                proc_(40, 1, "mayor"),
-                proc_(41, 40, "claude"),
-                // pid 51 was reused by a process younger than its "child"
-                Proc {
-                    id: Identity {
-                        pid: 50,
-                        start_time: 0,
-                    },
-                    ..proc_(50, 51, "claude")
-                },
-                proc_(51, 1, "sh"),
-            ],
-        );
-        let r = rules();
-        let why = |pid| r.protection(&snap, snap.get(pid).unwrap());
-        assert_eq!(
-            why(12).unwrap(),
-            "in tmux pane process 11 of tmux server pid 10"
-        );
-        assert_eq!(why(21), None);
-        assert!(why(30).unwrap().contains("ancestor pid 999 is not visible"));
-        assert!(why(31).unwrap().contains("outside this pid namespace"));
-        assert!(why(41).unwrap().contains("descendant of protected root 40"));
-        assert!(why(40).unwrap().contains("is protected root 40"));
-        assert!(why(50)
-            .unwrap()
-            .contains("ancestor pid 51 is younger than pid 50"));
-        assert_eq!(why(1), None);
-    }
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
 }

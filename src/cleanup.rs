@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::classify::{Kind, ProcessInfo};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::process::Identity;
 use crate::signal::Sig;
-use crate::snapshot::Identity;
 
 #[cfg(unix)]
 mod engine;

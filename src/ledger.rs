@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::classify::Kind;
+use crate::process::Identity;
 use crate::signal::Sig;
-use crate::snapshot::Identity;
 
 #[cfg(unix)]
 mod store;

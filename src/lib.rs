@@ -3,7 +3,9 @@
 //! step per call, every signal tied to a process identity and re-verified
 //! immediately before it is sent.
 //!
-//! Data flows one way: [`Config`] → [`snapshot`] → [`classify`] → [`cleanup`].
+//! Data flows one way: [`Config`] → a facts source (`snapshot`, reading
+//! `/proc` or `ps`) → the pure rules ([`classify`]) → the [`Scan`] object
+//! (read-only answers) or [`cleanup`] (re-read, record, pin, signal).
 //! The C ABI lives in [`ffi`] and holds no logic.
 //!
 //! ```
@@ -19,6 +21,10 @@
 //! for v in procreap::explain(&cfg)? {
 //!     println!("{} {} {}: {}", v.process.id.pid, v.process.name, v.verdict, v.reason);
 //! }
+//! // One scan, several questions.
+//! let scan = procreap::Scan::new(&cfg)?;
+//! assert!(scan.orphans()?.is_empty());
+//! assert!(scan.leaked()?.is_empty());
 //! assert!(procreap::find_orphans(&cfg)?.is_empty());
 //! // One cleanup step would be `procreap::cleanup_step(&cfg, procreap::Kind::Orphans)`.
 //! # Ok::<(), procreap::Error>(())
@@ -35,23 +41,26 @@ pub mod config;
 pub mod error;
 pub mod ffi;
 pub mod ledger;
+pub mod process;
 #[cfg(target_os = "linux")]
 mod procfs;
 #[cfg(not(target_os = "linux"))]
 #[path = "procfs_stub.rs"]
 mod procfs;
 pub mod ps;
+mod scan;
 pub mod signal;
-pub mod snapshot;
+mod snapshot;
 pub mod tmux;
 pub mod workspace;
 
-pub use classify::{Kind, ProcessInfo, Scan, Verdict, VerdictKind};
+pub use classify::{Kind, ProcessInfo, Verdict, VerdictKind};
 pub use cleanup::{cleanup_step, reap_now, reap_set, Action, ActionKind, Delivery, Report};
 pub use config::{Argv0Match, Backend, Config};
 pub use error::{Error, Result};
+pub use process::{parse_stat, Comm, Identity, Stat, StatLine, Tty};
+pub use scan::Scan;
 pub use signal::Sig;
-pub use snapshot::{parse_stat, Identity, Proc, Snapshot, StatLine, Tty};
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -72,7 +81,7 @@ pub fn find_leaked(cfg: &Config) -> Result<Vec<ProcessInfo>> {
     Scan::new(cfg)?.candidates(Kind::Leaked)
 }
 
-/// Every agent process with its verdict and reason.
+/// Every agent process and every marker process with its verdict and reason.
 pub fn explain(cfg: &Config) -> Result<Vec<Verdict>> {
-    Ok(Scan::new(cfg)?.explain())
+    Scan::new(cfg)?.explain()
 }

@@ -1,44 +1,64 @@
-//! The Linux backend: everything from `/proc`, nothing spawned.
+//! The Linux reader: everything from `/proc`, nothing spawned. Every read
+//! is relative to one descriptor of `/proc`, into stack buffers, one `read`
+//! per file: phase 1 of a scan reads one small file per process (`comm`),
+//! so its cost is the floor's.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::snapshot::{boot_clock, clock_ticks, parse_stat, Identity, Proc, Tty};
+use crate::process::{boot_clock, clock_ticks, parse_stat, Comm, Identity, Stat, Tty};
 
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// Reads a small /proc file into `buf`, stopping as soon as `done` says the
-/// data is complete (procfs answers these in one `read`, so that saves the
-/// second `read` that would only return 0).
-fn read_small<'b>(path: &str, buf: &'b mut [u8], done: fn(&[u8]) -> bool) -> Option<&'b [u8]> {
-    let mut f = File::open(path).ok()?;
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => {
-                n += k;
-                if done(&buf[..n]) {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
+/// An open `/proc`, checked to belong to our pid namespace.
+pub(crate) struct Proc {
+    fd: OwnedFd,
+}
+
+/// A `/proc` path relative to the `/proc` descriptor, built on the stack:
+/// `PID/leaf` plus a NUL.
+struct RelPath {
+    buf: [u8; 64],
+}
+
+impl RelPath {
+    fn new(pid: i32, leaf: &str) -> Option<RelPath> {
+        let mut buf = [0u8; 64];
+        let mut n = itoa(pid, &mut buf);
+        let leaf = leaf.as_bytes();
+        if n + 1 + leaf.len() + 1 > buf.len() {
+            return None;
+        }
+        buf[n] = b'/';
+        n += 1;
+        buf[n..n + leaf.len()].copy_from_slice(leaf);
+        Some(RelPath { buf })
+    }
+
+    fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf).expect("NUL-terminated")
+    }
+}
+
+/// Writes `n` (positive) at the start of `buf`; returns its length.
+fn itoa(n: i32, buf: &mut [u8]) -> usize {
+    let mut digits = [0u8; 12];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
         }
     }
-    Some(&buf[..n])
-}
-
-fn line_done(b: &[u8]) -> bool {
-    b.ends_with(b"\n")
-}
-
-fn nul_seen(b: &[u8]) -> bool {
-    b.contains(&0)
+    let len = digits.len() - i;
+    buf[..len].copy_from_slice(&digits[i..]);
+    len
 }
 
 fn page_size() -> u64 {
@@ -54,16 +74,50 @@ fn page_size() -> u64 {
     *PAGE
 }
 
-fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
+/// Opens `rel` below `dir` read-only, close-on-exec.
+fn open_at(dir: RawFd, rel: &CStr) -> Option<OwnedFd> {
+    // SAFETY: a directory fd and a NUL-terminated relative path.
+    let fd = unsafe { libc::openat(dir, rel.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    // SAFETY: the kernel just gave us this fd.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One `read` into `buf` (procfs answers these small files whole).
+fn read_once<'b>(fd: &OwnedFd, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    loop {
+        // SAFETY: reading into a buffer we own, within its length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Some(&buf[..n as usize]);
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+fn owner(fd: &OwnedFd) -> Option<u32> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat on our fd into `st`.
+    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so it filled `st`.
+    Some(unsafe { st.assume_init() }.st_uid)
+}
+
+/// A `Stat` from a stat line read at boot-clock time `now`.
+pub(crate) fn to_stat(buf: &[u8], now: Duration, hz: u64) -> Option<Stat> {
     let s = parse_stat(buf)?;
     let started = Duration::from_millis(s.start_time.saturating_mul(1000) / hz);
-    Some(Proc {
+    Some(Stat {
         id: Identity {
             pid: s.pid,
             start_time: s.start_time,
         },
+        comm: s.comm,
         ppid: s.ppid,
-        name: s.name,
+        pgrp: s.pgrp,
         state: s.state,
         tty: if s.tty_nr == 0 {
             Tty::None
@@ -71,65 +125,222 @@ fn to_proc(buf: &[u8], now: Duration, hz: u64) -> Option<Proc> {
             Tty::Dev(s.tty_nr)
         },
         age: now.saturating_sub(started),
-        kthread: s.flags & PF_KTHREAD != 0,
         rss_bytes: s.rss_pages.saturating_mul(page_size()),
-        listed_uid: None,
+        kthread: s.flags & PF_KTHREAD != 0,
         args: (s.arg_start, s.arg_end),
     })
 }
 
-/// One pass over `/proc`: one stat read per process. Processes that vanish or
-/// cannot be read are skipped.
-pub(crate) fn list() -> Result<Vec<Proc>> {
-    // Identities from a /proc of another pid namespace would name other
-    // processes than the pids we signal.
-    let me = std::fs::read_link("/proc/self").ok();
-    if me.as_deref().and_then(|p| p.to_str()) != Some(&std::process::id().to_string()) {
-        return Err(Error::Unsupported(format!(
-            "/proc/self is {me:?}, not pid {}: /proc belongs to another pid namespace",
-            std::process::id()
-        )));
-    }
-    let dir = std::fs::read_dir("/proc").map_err(|e| Error::io("listing /proc", e))?;
-    let now = boot_clock();
-    let hz = clock_ticks();
-    let mut out = Vec::with_capacity(512);
-    let mut path = String::with_capacity(32);
-    let mut buf = [0u8; 1024];
-    for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
+impl Proc {
+    /// Opens `/proc` and checks that it is ours: identities read from a
+    /// `/proc` of another pid namespace would name other processes than the
+    /// pids our signals reach.
+    pub(crate) fn open() -> Result<Proc> {
+        let me = std::fs::read_link("/proc/self").ok();
+        if me.as_deref().and_then(|p| p.to_str()) != Some(&std::process::id().to_string()) {
+            return Err(Error::PidNamespace(format!(
+                "/proc/self is {me:?}, not pid {}: the /proc mounted here belongs to another \
+                 pid namespace (mount a /proc of this namespace, e.g. `mount -t proc proc /proc` \
+                 in it)",
+                std::process::id()
+            )));
         }
-        path.clear();
-        path.push_str("/proc/");
-        path.push_str(name);
-        path.push_str("/stat");
-        if let Some(p) = read_small(&path, &mut buf, line_done).and_then(|b| to_proc(b, now, hz)) {
-            out.push(p);
+        // SAFETY: a NUL-terminated path literal.
+        let fd = unsafe {
+            libc::open(
+                c"/proc".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(Error::io("opening /proc", std::io::Error::last_os_error()));
+        }
+        // SAFETY: the kernel just gave us this fd.
+        Ok(Proc {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn open_file(&self, pid: i32, leaf: &str) -> Option<OwnedFd> {
+        open_at(self.fd.as_raw_fd(), RelPath::new(pid, leaf)?.as_cstr())
+    }
+
+    /// Phase 1: every process's pid and name, pids ascending. One `comm`
+    /// read per process; processes that vanish meanwhile are skipped.
+    pub(crate) fn list(&self) -> Result<Vec<(i32, Comm)>> {
+        let mut out = Vec::with_capacity(1024);
+        let mut buf = [0u8; 32];
+        self.each_pid(|pid| {
+            if let Some(fd) = self.open_file(pid, "comm") {
+                if let Some(b) = read_once(&fd, &mut buf) {
+                    let name = b.strip_suffix(b"\n").unwrap_or(b);
+                    out.push((pid, Comm::new(name)));
+                }
+            }
+        })?;
+        // The kernel lists pids in ascending order; make sure.
+        if !out.windows(2).all(|w| w[0].0 < w[1].0) {
+            out.sort_unstable_by_key(|e| e.0);
+            out.dedup_by_key(|e| e.0);
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with every pid `/proc` lists (one `getdents64` buffer at a
+    /// time, nothing allocated per entry).
+    fn each_pid(&self, mut f: impl FnMut(i32)) -> Result<()> {
+        // A descriptor of its own: getdents64 moves the file offset.
+        // SAFETY: openat of "." below our /proc fd.
+        let dir = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c".".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if dir < 0 {
+            return Err(Error::io("listing /proc", std::io::Error::last_os_error()));
+        }
+        // SAFETY: the kernel just gave us this fd.
+        let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // SAFETY: getdents64 into a buffer we own, within its length.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    dir.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(Error::io("listing /proc", e));
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            let mut off = 0usize;
+            while off + 19 < n as usize {
+                // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                if reclen == 0 {
+                    break;
+                }
+                let name = &buf[off + 19..(off + reclen).min(n as usize)];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                if let Some(pid) = parse_pid(name) {
+                    f(pid);
+                }
+                off += reclen;
+            }
         }
     }
-    Ok(out)
+
+    /// Every pid, without reading anything else.
+    pub(crate) fn pids(&self) -> Result<Vec<i32>> {
+        let mut out = Vec::with_capacity(1024);
+        self.each_pid(|p| out.push(p))?;
+        Ok(out)
+    }
+
+    /// One process's stat line and owner (from the same descriptor).
+    pub(crate) fn stat(&self, pid: i32) -> Option<(Stat, Option<u32>)> {
+        let fd = self.open_file(pid, "stat")?;
+        let uid = owner(&fd);
+        let mut buf = [0u8; 1024];
+        let b = read_once(&fd, &mut buf)?;
+        let st = to_stat(b, boot_clock(), clock_ticks()).filter(|s| s.id.pid == pid)?;
+        Some((st, uid))
+    }
+
+    /// The basename of the process's executable (`None` when it cannot be
+    /// read: gone, a kernel thread, another user's process).
+    pub(crate) fn exe_base(&self, pid: i32) -> Option<String> {
+        let rel = RelPath::new(pid, "exe")?;
+        let mut buf = [0u8; 4096];
+        // SAFETY: readlinkat into a buffer we own.
+        let n = unsafe {
+            libc::readlinkat(
+                self.fd.as_raw_fd(),
+                rel.as_cstr().as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        let target = &buf[..n as usize];
+        let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
+        let base = target.rsplit(|&b| b == b'/').next().unwrap_or(target);
+        Some(String::from_utf8_lossy(base).into_owned())
+    }
+
+    /// Children of every thread of `pid`, from `/proc/PID/task/TID/children`;
+    /// `None` where the kernel does not offer that file (then a full pass
+    /// over the table is the way).
+    pub(crate) fn children(&self, pid: i32) -> Option<Vec<i32>> {
+        let tids = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut out = Vec::new();
+        let mut any = false;
+        for t in tids.flatten() {
+            let Some(tid) = parse_pid(t.file_name().as_encoded_bytes()) else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
+            else {
+                continue;
+            };
+            any = true;
+            out.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|w| w.parse::<i32>().ok()),
+            );
+        }
+        if !any {
+            // No task had a children file: the kernel lacks it (or the
+            // process is gone, which a full pass shows as well).
+            return None;
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    /// The cwd as `/proc/PID/cwd` reads (for display), `None` when unreadable.
+    pub(crate) fn cwd_path(&self, pid: i32) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+    }
 }
 
-/// One process read afresh.
-pub(crate) fn read(pid: i32) -> Option<Proc> {
-    let mut buf = [0u8; 1024];
-    let b = read_small(&format!("/proc/{pid}/stat"), &mut buf, line_done)?;
-    to_proc(b, boot_clock(), clock_ticks()).filter(|p| p.id.pid == pid)
+fn parse_pid(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+}
+
+/// One process read afresh, with its owner.
+pub(crate) fn read(pid: i32) -> Option<(Stat, Option<u32>)> {
+    Proc::open().ok()?.stat(pid)
 }
 
 /// argv split at NULs (lossy UTF-8); `None` when unreadable.
 pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
+    use std::io::Read;
     const LIMIT: u64 = 1 << 20;
-    let f = File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let f = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
     let mut raw = Vec::new();
-    f.take(LIMIT + 1).read_to_end(&mut raw).ok()?;
-    if raw.len() as u64 > LIMIT {
-        // Markers past the cut could not be seen: unknown, not "none".
-        return None;
-    }
+    f.take(LIMIT).read_to_end(&mut raw).ok()?;
     if raw.last() == Some(&0) {
         raw.pop();
     }
@@ -145,73 +356,20 @@ pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
     )
 }
 
-/// argv[0] alone: the cheap check done for every process when `match_argv0`
-/// is on. Read straight from the process's memory with one
-/// `process_vm_readv` where the kernel lets us (it showed us the argv range
-/// in `stat`), else from `/proc/PID/cmdline` with one bounded read. An
-/// empty argv[0] is unknown (`None`), like an empty command line.
-pub(crate) fn argv0(pid: i32, (start, end): (u64, u64)) -> Option<String> {
-    let mut buf = [0u8; 256];
-    let first = |b: &[u8]| {
-        b.iter()
-            .position(|&c| c == 0)
-            .map(|e| String::from_utf8_lossy(&b[..e]).into_owned())
-    };
-    if start != 0 && end > start {
-        let len = ((end - start) as usize).min(buf.len());
-        let local = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: len,
-        };
-        let remote = libc::iovec {
-            iov_base: start as usize as *mut libc::c_void,
-            iov_len: len,
-        };
-        // SAFETY: one local iovec over `buf` (len ≤ its size); the remote
-        // range is only read by the kernel, which checks access itself.
-        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-        if n > 0 {
-            if let Some(a0) = first(&buf[..n as usize]) {
-                // Empty (a process blanking its title, or mid-exec): unknown.
-                return (!a0.is_empty()).then_some(a0);
-            }
-        }
-    }
-    let mut path = String::with_capacity(24);
-    path.push_str("/proc/");
-    path.push_str(itoa(pid, &mut [0u8; 12]));
-    path.push_str("/cmdline");
-    let b = read_small(&path, &mut buf, nul_seen)?;
-    match first(b) {
-        Some(a0) => (!a0.is_empty()).then_some(a0),
-        None if b.is_empty() => None,
-        // A very long argv[0]: read the whole command line.
-        None if b.len() == 256 => argv(pid)?.into_iter().next(),
-        None => Some(String::from_utf8_lossy(b).into_owned()),
-    }
-}
-
-fn itoa(mut n: i32, buf: &mut [u8; 12]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
-}
-
-pub(crate) fn cwd(pid: i32) -> Option<PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
-}
-
-pub(crate) fn uid(pid: i32) -> Option<u32> {
-    std::fs::metadata(format!("/proc/{pid}"))
-        .ok()
-        .map(|m| m.uid())
+/// The first environment entry that matches one of `markers` (`NAME=VALUE`,
+/// or `NAME` for any value); `Err` when the environment cannot be read.
+pub(crate) fn environ_marker(
+    pid: i32,
+    markers: &[String],
+) -> std::result::Result<Option<String>, String> {
+    use std::io::Read;
+    const LIMIT: u64 = 4 << 20;
+    let f = std::fs::File::open(format!("/proc/{pid}/environ")).map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    f.take(LIMIT)
+        .read_to_end(&mut raw)
+        .map_err(|e| e.to_string())?;
+    Ok(crate::process::find_marker(&raw, markers))
 }
 
 /// The pid tracing this process (0 = none).
@@ -228,4 +386,40 @@ pub(crate) fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
         .map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listing_holds_this_process_by_its_name() {
+        let p = Proc::open().unwrap();
+        let all = p.list().unwrap();
+        let me = std::process::id() as i32;
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let mine = all.iter().find(|(pid, _)| *pid == me).expect("listed");
+        assert_eq!(mine.1.as_bytes(), comm.trim_end().as_bytes());
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+        let (st, uid) = p.stat(me).unwrap();
+        assert_eq!(st.id.pid, me);
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(uid, Some(unsafe { libc::geteuid() }));
+    }
+
+    #[test]
+    fn children_come_from_the_task_files() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let p = Proc::open().unwrap();
+        let me = std::process::id() as i32;
+        let kids = p.children(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(kids) = kids {
+            assert!(kids.contains(&(child.id() as i32)), "{kids:?}");
+        }
+    }
 }

@@ -2,16 +2,9 @@
 //! does not exist: `Source::for_config` refuses it, and these stand-ins are
 //! never reached with a snapshot of their own.
 
-use std::path::PathBuf;
+use crate::process::Stat;
 
-use crate::error::{Error, Result};
-use crate::snapshot::Proc;
-
-pub(crate) fn list() -> Result<Vec<Proc>> {
-    Err(Error::Unsupported("the /proc backend needs Linux".into()))
-}
-
-pub(crate) fn read(_pid: i32) -> Option<Proc> {
+pub(crate) fn read(_pid: i32) -> Option<(Stat, Option<u32>)> {
     None
 }
 
@@ -19,16 +12,11 @@ pub(crate) fn argv(_pid: i32) -> Option<Vec<String>> {
     None
 }
 
-pub(crate) fn argv0(_pid: i32, _args: (u64, u64)) -> Option<String> {
-    None
-}
-
-pub(crate) fn cwd(_pid: i32) -> Option<PathBuf> {
-    None
-}
-
-pub(crate) fn uid(_pid: i32) -> Option<u32> {
-    None
+pub(crate) fn environ_marker(
+    _pid: i32,
+    _markers: &[String],
+) -> std::result::Result<Option<String>, String> {
+    Err("no /proc here".into())
 }
 
 pub(crate) fn tracer(_pid: i32) -> Option<i32> {

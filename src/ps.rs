@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use crate::cmd;
 use crate::error::{Error, Result};
-use crate::snapshot::{Identity, Proc, Tty};
+use crate::process::{Comm, Identity, Stat, Tty};
 
-/// pid ppid uid stat tt etime rss(KiB), then five lstart words, then comm
-/// (which may hold spaces, so it comes last).
-const FIELDS: &str = "pid=,ppid=,uid=,stat=,tt=,etime=,rss=,lstart=,comm=";
+/// pid ppid pgid uid stat tt etime rss(KiB), then five lstart words, then
+/// comm (which may hold spaces, so it comes last).
+const FIELDS: &str = "pid=,ppid=,pgid=,uid=,stat=,tt=,etime=,rss=,lstart=,comm=";
+const WORDS: usize = 13;
 
 fn ps(args: &[&str], timeout: Duration) -> Result<Vec<u8>> {
     let mut c = Command::new("ps");
@@ -32,7 +33,8 @@ fn ps(args: &[&str], timeout: Duration) -> Result<Vec<u8>> {
     }
 }
 
-pub(crate) fn list(timeout: Duration) -> Result<Vec<Proc>> {
+/// The whole table, one row (and owner) per process.
+pub(crate) fn list(timeout: Duration) -> Result<Vec<(Stat, u32)>> {
     let out = ps(&["-A", "-ww", "-o", FIELDS], timeout)?;
     Ok(String::from_utf8_lossy(&out)
         .lines()
@@ -40,12 +42,30 @@ pub(crate) fn list(timeout: Duration) -> Result<Vec<Proc>> {
         .collect())
 }
 
-pub(crate) fn read(pid: i32, timeout: Duration) -> Option<Proc> {
+/// One process read afresh, with its owner.
+pub(crate) fn read(pid: i32, timeout: Duration) -> Option<(Stat, Option<u32>)> {
     let out = ps(&["-ww", "-o", FIELDS, "-p", &pid.to_string()], timeout).ok()?;
     String::from_utf8_lossy(&out)
         .lines()
         .filter_map(parse_line)
-        .find(|p| p.id.pid == pid)
+        .find(|(p, _)| p.id.pid == pid)
+        .map(|(p, uid)| (p, Some(uid)))
+}
+
+/// The basename of the executable: macOS's `ps` prints the executable's
+/// path as `comm`; Linux's procps prints the kernel's name, so there the
+/// (test-only) portable backend asks /proc.
+pub(crate) fn exe_base(pid: i32, comm_path: Option<&str>) -> Option<String> {
+    if let Some(path) = comm_path.filter(|c| c.starts_with('/')) {
+        return path.rsplit('/').next().map(String::from);
+    }
+    if cfg!(target_os = "linux") {
+        let target = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        let s = target.to_string_lossy();
+        let s = s.strip_suffix(" (deleted)").unwrap_or(&s);
+        return s.rsplit('/').next().map(String::from);
+    }
+    None
 }
 
 /// `pid → args` for the whole table, one `ps` call.
@@ -90,7 +110,9 @@ pub fn parse_etime(s: &str) -> Option<u64> {
     if m >= 60 || sec >= 60 {
         return None;
     }
-    Some(days * 86400 + h * 3600 + m * 60 + sec)
+    days.checked_mul(86400)?
+        .checked_add(h.checked_mul(3600)?)?
+        .checked_add(m * 60 + sec)
 }
 
 /// Turns `Fri Nov 27 20:19:06 2026` (LC_ALL=C, TZ=UTC) into seconds since the
@@ -103,13 +125,17 @@ pub fn parse_lstart(words: &[&str]) -> Option<u64> {
         return None;
     };
     let m = MONTHS.iter().position(|x| x == mon)? as i64 + 1;
-    let d: i64 = day.parse().ok()?;
-    let y: i64 = year.parse().ok()?;
+    // Bounded fields: no arithmetic below can overflow.
+    let d: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let y: i64 = year.parse().ok().filter(|y| (1970..=999_999).contains(y))?;
     let t: Vec<i64> = hms
         .split(':')
-        .map(|p| p.parse().ok())
+        .map(|p| p.parse().ok().filter(|v: &i64| (0..=60).contains(v)))
         .collect::<Option<_>>()?;
     let [hh, mm, ss] = t[..] else { return None };
+    if hh > 23 || mm > 59 {
+        return None;
+    }
     // Days from civil (Howard Hinnant's algorithm).
     let y2 = if m <= 2 { y - 1 } else { y };
     let era = y2.div_euclid(400);
@@ -121,11 +147,11 @@ pub fn parse_lstart(words: &[&str]) -> Option<u64> {
     u64::try_from(days * 86400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
-/// One line of the `FIELDS` listing.
-pub fn parse_line(line: &str) -> Option<Proc> {
+/// One line of the `FIELDS` listing: the row and its owner's uid.
+pub fn parse_line(line: &str) -> Option<(Stat, u32)> {
     let mut rest = line.trim_start();
-    let mut w: Vec<&str> = Vec::with_capacity(12);
-    for _ in 0..12 {
+    let mut w: Vec<&str> = Vec::with_capacity(WORDS);
+    for _ in 0..WORDS {
         let (word, r) = rest.split_once(char::is_whitespace)?;
         w.push(word);
         rest = r.trim_start();
@@ -136,15 +162,16 @@ pub fn parse_line(line: &str) -> Option<Proc> {
     }
     let pid: i32 = w[0].parse().ok().filter(|p| *p > 0)?;
     let ppid: i32 = w[1].parse().ok().filter(|p| *p >= 0)?;
-    let uid: u32 = w[2].parse().ok()?;
-    let state = w[3].chars().next()?;
-    let tty = match w[4] {
+    let pgrp: i32 = w[2].parse().ok().filter(|p| *p >= 0)?;
+    let uid: u32 = w[3].parse().ok()?;
+    let state = w[4].chars().next()?;
+    let tty = match w[5] {
         "?" | "??" | "-" => Tty::None,
         t => Tty::Name(t.to_string()),
     };
-    let age = parse_etime(w[5])?;
-    let rss_kib: u64 = w[6].parse().ok()?;
-    let start = parse_lstart(&w[7..12])?;
+    let age = parse_etime(w[6])?;
+    let rss_kib: u64 = w[7].parse().ok()?;
+    let start = parse_lstart(&w[8..13])?;
     // macOS prints the executable's path; Linux's procps the kernel's name
     // (kernel threads look like `kworker/0:1`, so only strip real paths).
     let name = if comm.starts_with('/') {
@@ -152,20 +179,23 @@ pub fn parse_line(line: &str) -> Option<Proc> {
     } else {
         comm
     };
-    Some(Proc {
-        id: Identity {
-            pid,
-            start_time: start,
+    Some((
+        Stat {
+            id: Identity {
+                pid,
+                start_time: start,
+            },
+            comm: Comm::new(name.as_bytes()),
+            ppid,
+            pgrp,
+            state,
+            tty,
+            age: Duration::from_secs(age),
+            rss_bytes: rss_kib.saturating_mul(1024),
+            // Linux's kthreadd (pid 2) and its children have no argv to read.
+            kthread: cfg!(target_os = "linux") && (ppid == 2 || pid == 2),
+            args: (0, 0),
         },
-        ppid,
-        name: name.to_string(),
-        state,
-        tty,
-        age: Duration::from_secs(age),
-        // Linux's kthreadd (pid 2) and its children have no argv to read.
-        kthread: cfg!(target_os = "linux") && (ppid == 2 || pid == 2),
-        rss_bytes: rss_kib.saturating_mul(1024),
-        listed_uid: Some(uid),
-        args: (0, 0),
-    })
+        uid,
+    ))
 }

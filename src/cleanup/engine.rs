@@ -6,12 +6,14 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::{Action, ActionKind, Delivery as Path, Report};
-use crate::classify::{undecided, Kind, ProcessInfo, Scan, Verdict, VerdictKind};
+use crate::classify::{Kind, ProcessInfo, Subject, VerdictKind};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ledger::{Entry, Ledger};
+use crate::process::{boot_clock, Identity, Stat};
+use crate::scan::{Judged, Scan};
 use crate::signal::{self, Sent, Sig, Target};
-use crate::snapshot::{boot_clock, unkillable_reason, Identity};
+use crate::snapshot::{unkillable_reason, Facts, Seen, Snapshot};
 
 enum Delivery {
     /// Sent (or would be, in a dry run); the pin, when there is one.
@@ -55,14 +57,52 @@ fn gone_info(id: Identity, name: &str) -> ProcessInfo {
     }
 }
 
+/// The last checks right before a signal, on a fresh read of the process
+/// and its ancestry (never the scan's view): still the same identity, still
+/// the same kind of process, and still a candidate. `Err` holds the failed
+/// check.
+fn reverify(scan: &Scan, id: Identity, subject: &Subject) -> std::result::Result<Stat, String> {
+    let rules = &scan.rules;
+    let fresh = Snapshot::new(&rules.cfg).map_err(|e| e.to_string())?;
+    let st = fresh.stat(id.pid).ok_or("process is gone")?;
+    if st.id != id {
+        return Err(format!(
+            "pid {} now belongs to another process (start time {} != {})",
+            id.pid, st.id.start_time, id.start_time
+        ));
+    }
+    let seen = Seen {
+        uid: fresh.uid(id.pid),
+        st,
+    };
+    let subject = match subject {
+        Subject::Descendant(_) => subject.clone(),
+        _ => match rules.subject(&fresh, &seen) {
+            Some(now) if std::mem::discriminant(&now) == std::mem::discriminant(subject) => now,
+            _ if matches!(subject, Subject::Agent) => {
+                return Err(format!(
+                    "no longer an agent process (name {:?})",
+                    seen.st.comm.lossy()
+                ))
+            }
+            _ => return Err("no longer carries a leak marker".into()),
+        },
+    };
+    let j = rules.judge(&fresh, &seen, &subject);
+    match j.verdict {
+        VerdictKind::Orphan | VerdictKind::Leaked => Ok(seen.st),
+        v => Err(format!("{v}: {}", j.reason)),
+    }
+}
+
 impl<'a> Step<'a> {
-    fn new(scan: &'a Scan, candidates: &[Verdict]) -> Step<'a> {
+    fn new(scan: &'a Scan, candidates: &[Judged]) -> Step<'a> {
         let cfg = &scan.rules.cfg;
         Step {
             scan,
             dry_run: cfg.dry_run,
             kill_tree: cfg.kill_tree,
-            candidates: candidates.iter().map(|v| v.process.id).collect(),
+            candidates: candidates.iter().map(|j| j.verdict.process.id).collect(),
             tracked: HashSet::new(),
             sent: HashSet::new(),
             actions: Vec::new(),
@@ -106,25 +146,39 @@ impl<'a> Step<'a> {
     fn deliver(
         &mut self,
         info: &ProcessInfo,
+        subject: &Subject,
         sig: Sig,
         kind: ActionKind,
     ) -> (Delivery, Vec<ProcessInfo>) {
-        let delivery = self.send_one(info, sig, kind, None);
+        // The tree as it is before the signal: an agent that exits on it
+        // leaves its children to another parent.
+        let below = if self.kill_tree {
+            self.scan.snap.descendants(info.id.pid)
+        } else {
+            Vec::new()
+        };
+        let delivery = self.send_one(info, subject, sig, kind);
         let mut tree = Vec::new();
-        if self.kill_tree && matches!(delivery, Delivery::Sent(_)) {
-            for pid in self.scan.snap.descendants(info.id.pid) {
-                let Some(p) = self.scan.snap.get(pid) else {
+        if matches!(delivery, Delivery::Sent(_)) {
+            let snap = &self.scan.snap;
+            for pid in below {
+                let Some(st) = snap.stat(pid) else {
                     continue;
                 };
-                if self.candidates.contains(&p.id)
-                    || self.tracked.contains(&p.id)
-                    || self.sent.contains(&(p.id, sig))
-                    || self.sent.contains(&(p.id, Sig::Kill))
+                if self.candidates.contains(&st.id)
+                    || self.tracked.contains(&st.id)
+                    || self.sent.contains(&(st.id, sig))
+                    || self.sent.contains(&(st.id, Sig::Kill))
                 {
                     continue;
                 }
-                let child = self.scan.rules.info(&self.scan.snap, p);
-                if let Delivery::Sent(_) = self.send_one(&child, sig, kind, Some(info.id)) {
+                let seen = Seen {
+                    uid: snap.uid(pid),
+                    st,
+                };
+                let child = self.scan.rules.info(snap, &seen);
+                let as_tree = Subject::Descendant(info.id);
+                if let Delivery::Sent(_) = self.send_one(&child, &as_tree, sig, kind) {
                     self.sent.insert((child.id, sig));
                     tree.push(child);
                 }
@@ -133,18 +187,23 @@ impl<'a> Step<'a> {
         (delivery, tree)
     }
 
-    /// Sends to one process; `tree_of` names the agent when it is one of its
-    /// descendants (`kill_tree`).
+    /// Sends to one process, re-verified as `subject` (a descendant of its
+    /// agent for `kill_tree`).
     fn send_one(
         &mut self,
         info: &ProcessInfo,
+        subject: &Subject,
         sig: Sig,
         kind: ActionKind,
-        tree_of: Option<Identity>,
     ) -> Delivery {
         let rules = &self.scan.rules;
-        let (source, timeout) = (self.scan.snap.source(), self.scan.snap.timeout());
-        let verify = || rules.reverify(source, info.id, tree_of);
+        let scan = self.scan;
+        let (source, timeout) = (scan.snap.source(), scan.snap.timeout());
+        let verify = || reverify(scan, info.id, subject);
+        let tree_of = match subject {
+            Subject::Descendant(a) => Some(*a),
+            _ => None,
+        };
         let sent = if self.dry_run {
             match verify() {
                 Ok(_) => None,
@@ -230,12 +289,12 @@ impl<'a> Step<'a> {
 
 /// Why `id` is not a candidate, for a `skipped` report.
 fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
-    match scan.verdict_of(id) {
-        Some(v) => {
-            let why = format!("{}: {}", v.verdict, v.reason);
-            (v.process, why)
+    match scan.judged_of(id) {
+        Some(j) => {
+            let why = format!("{}: {}", j.verdict.verdict, j.verdict.reason);
+            (j.verdict.process, why)
         }
-        None => (gone_info(id, ""), "no such agent process".into()),
+        None => (gone_info(id, ""), "no such agent or marker process".into()),
     }
 }
 
@@ -273,12 +332,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
         return Ok(Report::default());
     }
-    // TODO(leaked): the leaked rule
-    let candidates = if kind == Kind::Leaked {
-        Vec::new()
-    } else {
-        scan.orphans()
-    };
+    let candidates: Vec<Judged> = scan.candidate_verdicts(kind)?.to_vec();
     let mut contents = loaded.contents;
     let mut step = Step::new(&scan, &candidates);
     // A reap set signals exactly the approved identities: no descendants.
@@ -307,7 +361,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             kept.push(e);
             continue;
         }
-        let Some(p) = scan.snap.get(e.id.pid).filter(|p| p.id == e.id) else {
+        let Some(seen) = scan.seen_of(e.id) else {
             step.push(
                 gone_info(e.id, &e.name),
                 ActionKind::Exited,
@@ -316,24 +370,39 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             );
             continue;
         };
-        // The verdict an agent gets, or the kill_tree rules for a descendant.
-        let (verdict, reason, info) = match e.tree_of {
+        let p = &seen.st;
+        // The verdict an agent or marker process gets, or the kill_tree
+        // rules for a descendant.
+        let (verdict, reason, info, doubt, subject) = match e.tree_of {
             None => match candidates
                 .iter()
-                .find(|c| c.process.id == e.id)
+                .find(|c| c.verdict.process.id == e.id)
                 .cloned()
-                .or_else(|| scan.verdict_of(e.id))
+                .or_else(|| scan.judged_of(e.id))
             {
-                Some(v) => (Some(v.verdict), v.reason, v.process),
+                Some(j) => (
+                    Some(j.verdict.verdict),
+                    j.verdict.reason,
+                    j.verdict.process,
+                    j.doubt,
+                    j.subject,
+                ),
                 None => {
-                    let doubt = scan.rules.agent_unknown(&scan.snap, p).unwrap_or_default();
-                    (None, doubt.to_string(), scan.rules.info(&scan.snap, p))
+                    let doubt = scan.rules.agent_in_doubt(&scan.snap, p);
+                    let why = if doubt {
+                        "argv[0] unreadable: cannot tell whether it is still an agent process"
+                    } else {
+                        ""
+                    };
+                    let info = scan.rules.info(&scan.snap, &seen);
+                    (None, why.to_string(), info, doubt, Subject::Agent)
                 }
             },
             Some(agent) => {
-                let source = scan.snap.source();
-                let (k, why) = scan.rules.descendant_verdict(&scan.snap, p, agent, source);
-                (Some(k), why, scan.rules.info(&scan.snap, p))
+                let subject = Subject::Descendant(agent);
+                let j = scan.rules.judge(&scan.snap, &seen, &subject);
+                let info = scan.rules.info(&scan.snap, &seen);
+                (Some(j.verdict), j.reason, info, j.doubt, subject)
             }
         };
         if p.is_defunct() {
@@ -341,7 +410,8 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             step.push(info, ActionKind::Exited, None, why);
             continue;
         }
-        if verdict != Some(VerdictKind::Orphan) && undecided(&reason) && e.scope == scope {
+        let candidate = matches!(verdict, Some(VerdictKind::Orphan | VerdictKind::Leaked));
+        if !candidate && doubt && e.scope == scope {
             // Not readable this moment: neither a candidate nor released.
             // (Another configuration's entry stays put silently, below.)
             let v = verdict.map_or(String::new(), |v| format!("{v}: "));
@@ -350,7 +420,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             kept.push(e);
             continue;
         }
-        if verdict != Some(VerdictKind::Orphan) {
+        if !candidate {
             // Protected or got a terminal: facts about the process, for every
             // configuration (and every rule for a descendant is one). Any
             // other verdict is this configuration's own view, which releases
@@ -384,9 +454,9 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             }
             _ if since >= cfg.grace => {
                 let (delivery, tree) = match e.tree_of {
-                    None => step.deliver(&info, Sig::Kill, ActionKind::Sigkill),
-                    Some(agent) => (
-                        step.send_one(&info, Sig::Kill, ActionKind::Sigkill, Some(agent)),
+                    None => step.deliver(&info, &subject, Sig::Kill, ActionKind::Sigkill),
+                    Some(_) => (
+                        step.send_one(&info, &subject, Sig::Kill, ActionKind::Sigkill),
                         Vec::new(),
                     ),
                 };
@@ -413,12 +483,13 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         kept.push(e);
     }
 
-    for v in &candidates {
+    for j in &candidates {
+        let v = &j.verdict;
         let id = v.process.id;
         if seen.contains(&id) || !wanted(&id) {
             continue;
         }
-        let (delivery, tree) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm);
+        let (delivery, tree) = step.deliver(&v.process, &j.subject, Sig::Term, ActionKind::Sigterm);
         track(tree, id, Sig::Term, &mut kept);
         if let Delivery::Sent(_) = delivery {
             kept.push(Entry {
@@ -473,7 +544,16 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     }
     let (ledger, scan, loaded) = open_ledger_and_scan(cfg)?;
     let mut contents = loaded.contents;
-    let candidates = scan.orphans();
+    let mut candidates: Vec<Judged> = scan.orphan_verdicts()?.to_vec();
+    // Reap now takes any candidate it is given: an orphan or a leaked
+    // descendant. Marker processes are read only when a target is not an
+    // agent candidate.
+    if ids
+        .iter()
+        .any(|id| !candidates.iter().any(|c| c.verdict.process.id == *id))
+    {
+        candidates.extend(scan.leaked_verdicts()?.iter().cloned());
+    }
     let mut step = Step::new(&scan, &candidates);
     step.tracked = contents.entries.iter().map(|e| e.id).collect();
     let scope = cfg.scope();
@@ -488,19 +568,20 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     };
     let mut recorded: Vec<Entry> = Vec::new();
     let mut done: HashSet<Identity> = HashSet::new();
-    let mut pinned: Vec<(ProcessInfo, Target)> = Vec::new();
+    let mut pinned: Vec<(ProcessInfo, Subject, Target)> = Vec::new();
     let started = Instant::now();
     let mut unique: HashSet<Identity> = HashSet::new();
     for id in ids.iter().filter(|id| unique.insert(**id)) {
-        let Some(v) = candidates.iter().find(|v| v.process.id == *id) else {
+        let Some(j) = candidates.iter().find(|j| j.verdict.process.id == *id) else {
             let (info, why) = not_a_candidate(&scan, *id);
             step.push(info, ActionKind::Skipped, None, why);
             continue;
         };
-        let (delivery, tree) = step.deliver(&v.process, Sig::Term, ActionKind::Sigterm);
+        let v = &j.verdict;
+        let (delivery, tree) = step.deliver(&v.process, &j.subject, Sig::Term, ActionKind::Sigterm);
         recorded.extend(tree.iter().map(|t| record(t, Sig::Term, Some(*id))));
         match delivery {
-            Delivery::Sent(Some(t)) => pinned.push((v.process.clone(), t)),
+            Delivery::Sent(Some(t)) => pinned.push((v.process.clone(), j.subject.clone(), t)),
             Delivery::Sent(None) => recorded.push(record(&v.process, Sig::Term, None)),
             Delivery::Gone => {
                 done.insert(*id);
@@ -508,10 +589,10 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             Delivery::NotSent => {}
         }
     }
-    let targets: Vec<&Target> = pinned.iter().map(|(_, t)| t).collect();
+    let targets: Vec<&Target> = pinned.iter().map(|(_, _, t)| t).collect();
     let exited = signal::wait_exit(&targets, started + deadline);
     let mut killed: Vec<(ProcessInfo, Target)> = Vec::new();
-    for ((info, target), gone) in pinned.into_iter().zip(exited) {
+    for ((info, subject, target), gone) in pinned.into_iter().zip(exited) {
         if gone {
             let why = format!(
                 "exited within {:.1}s after SIGTERM",
@@ -521,7 +602,7 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             step.push(info, ActionKind::Exited, None, why);
             continue;
         }
-        let (delivery, tree) = step.deliver(&info, Sig::Kill, ActionKind::Sigkill);
+        let (delivery, tree) = step.deliver(&info, &subject, Sig::Kill, ActionKind::Sigkill);
         recorded.extend(tree.iter().map(|t| record(t, Sig::Kill, Some(info.id))));
         match delivery {
             Delivery::Sent(Some(t)) => {
@@ -549,8 +630,9 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
         } else {
             let why = scan
                 .snap
-                .get(info.id.pid)
-                .map(|p| unkillable_reason(scan.snap.source(), p))
+                .restat(info.id.pid)
+                .filter(|p| p.id == info.id)
+                .map(|p| unkillable_reason(scan.snap.source(), &p))
                 .unwrap_or_else(|| "still alive after SIGKILL".into());
             recorded.push(record(&info, Sig::Kill, None));
             step.push(info, ActionKind::Unkillable, None, why);

@@ -3,14 +3,15 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use crate::classify::{Kind, Scan};
+use crate::classify::Kind;
 use crate::cleanup::Report;
 use crate::ffi::config::{config_or_default, procreap_config};
 use crate::ffi::{
     array, check_out, ffi_guard, procreap_action_list, procreap_error, procreap_identity,
     procreap_process_list, procreap_status, procreap_verdict_list, write_out, Failure,
 };
-use crate::snapshot::Identity;
+use crate::process::Identity;
+use crate::scan::Scan;
 
 /// The library version ("MAJOR.MINOR.PATCH"), a static string.
 #[no_mangle]

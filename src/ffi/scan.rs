@@ -4,12 +4,13 @@
 
 use std::sync::Mutex;
 
-use crate::classify::{Kind, Scan};
+use crate::classify::Kind;
 use crate::ffi::config::{config_or_default, procreap_config};
 use crate::ffi::{
     check_out, ffi_guard, procreap_error, procreap_process_list, procreap_status,
     procreap_verdict_list, write_out, Failure,
 };
+use crate::scan::Scan;
 
 /// A scan (opaque): the process table read once, with the verdicts computed
 /// on demand and kept. A scan may be used from several threads at once.
@@ -116,7 +117,7 @@ pub extern "C" fn procreap_scan_explain(
 ) -> procreap_status {
     ffi_guard!(err, {
         check_out(out, "out")?;
-        let verdicts = with_scan(scan, |s| Ok(s.explain()))?;
+        let verdicts = with_scan(scan, |s| s.explain())?;
         write_out(out, procreap_verdict_list::new(&verdicts));
         Ok(())
     })

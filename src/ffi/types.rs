@@ -7,8 +7,8 @@ use std::ptr;
 use crate::classify::{ProcessInfo, Verdict, VerdictKind};
 use crate::cleanup::{ActionKind, Delivery, Report};
 use crate::ffi::{c_string, free_c_string};
+use crate::process::Identity;
 use crate::signal::Sig;
-use crate::snapshot::Identity;
 
 /// A process identity: pid plus start time (clock ticks since boot on Linux).
 #[repr(C)]

@@ -5,7 +5,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::Sig;
-use crate::snapshot::{Identity, Proc, Snapshot, Source};
+use crate::process::{Identity, Stat};
+use crate::snapshot::{read_now, Source};
 
 fn number(sig: Sig) -> libc::c_int {
     match sig {
@@ -19,7 +20,7 @@ fn number(sig: Sig) -> libc::c_int {
 #[derive(Debug)]
 pub(crate) enum Sent {
     /// Delivered to the verified process (fresh view of it attached).
-    Done(Proc, Target),
+    Done(Stat, Target),
     /// The re-verification failed: nothing was sent.
     Skipped(String),
     /// The identity no longer exists.
@@ -152,8 +153,8 @@ impl Target {
             Some(_) => unreachable!("no pidfds off Linux"),
             None => {
                 // No pidfd: the identity was re-read just before; check once more.
-                match Snapshot::read_one(self.source, self.timeout, self.id.pid) {
-                    Some(p) if p.id == self.id => {}
+                match read_now(self.source, self.timeout, self.id.pid) {
+                    Some((p, _)) if p.id == self.id => {}
                     _ => return Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
                 }
                 // SAFETY: plain kill(2).
@@ -179,8 +180,8 @@ impl Target {
             let n = unsafe { libc::poll(&mut p, 1, 0) };
             return n > 0;
         }
-        match Snapshot::read_one(self.source, self.timeout, self.id.pid) {
-            Some(p) => p.id != self.id || p.is_defunct(),
+        match read_now(self.source, self.timeout, self.id.pid) {
+            Some((p, _)) => p.id != self.id || p.is_defunct(),
             None => true,
         }
     }
@@ -195,7 +196,7 @@ pub(crate) fn send(
     source: Source,
     timeout: Duration,
     require_pidfd: bool,
-    verify: impl FnOnce() -> Result<Proc, String>,
+    verify: impl FnOnce() -> Result<Stat, String>,
 ) -> Sent {
     let target = match Target::open(id, source, timeout, require_pidfd) {
         Ok(t) => t,

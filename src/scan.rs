@@ -1,0 +1,411 @@
+//! The scan object: one view of the process table under one configuration,
+//! asked several questions (orphans, zombies, leaked, explain). Verdicts are
+//! computed on demand and kept; nothing here signals, and nothing here is
+//! used to decide a signal (cleanup re-reads every process first).
+
+use std::path::Path;
+
+use once_cell::unsync::OnceCell;
+
+use crate::classify::{Kind, ProcessInfo, Protection, Rules, Subject, Verdict, VerdictKind};
+use crate::config::{expand_home, Config};
+use crate::error::{Error, Result};
+use crate::process::Identity;
+use crate::snapshot::{place_of, Facts, Seen, Snapshot};
+use crate::tmux;
+
+/// A verdict with what cleanup needs to know about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Judged {
+    pub(crate) verdict: Verdict,
+    pub(crate) subject: Subject,
+    pub(crate) doubt: bool,
+}
+
+/// One scan: a lazily read view of the process table plus the rules it is
+/// judged by.
+pub struct Scan {
+    pub(crate) snap: Snapshot,
+    pub(crate) rules: Rules,
+    orphans: OnceCell<Vec<Judged>>,
+    leaked: OnceCell<Vec<Judged>>,
+    agents: OnceCell<Vec<Judged>>,
+    markers: OnceCell<Vec<Judged>>,
+}
+
+/// The pid in a protected pid file; `None` when there is no such file. A
+/// file that is not a regular file, is empty or holds no pid is an error: a
+/// protected root is never guessed away. An empty file is read once more at
+/// once (a writer may have truncated it and not yet written the pid).
+fn read_pid_file(path: &Path) -> Result<Option<i32>> {
+    for attempt in 0..2 {
+        match read_pid_file_once(path)? {
+            PidFile::Missing => return Ok(None),
+            PidFile::Pid(p) => return Ok(Some(p)),
+            PidFile::Empty if attempt == 0 => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            PidFile::Empty => {
+                return Err(Error::InvalidArgument(format!(
+                    "protected pid file {} is empty: nothing can be reaped while its \
+                     protected root is unknown; write the root's pid into it, or remove it \
+                     from protected_pid_files",
+                    path.display()
+                )))
+            }
+            PidFile::Garbled(t) => {
+                return Err(Error::InvalidArgument(format!(
+                    "protected pid file {} holds {t:?}, not a pid: nothing can be reaped while \
+                     its protected root is unknown; write the root's pid (a positive number) \
+                     into it, or remove it from protected_pid_files",
+                    path.display()
+                )))
+            }
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+enum PidFile {
+    Missing,
+    Empty,
+    Pid(i32),
+    Garbled(String),
+}
+
+fn read_pid_file_once(path: &Path) -> Result<PidFile> {
+    use std::io::Read;
+    #[cfg(unix)]
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+    };
+    #[cfg(not(unix))]
+    let opened = std::fs::File::open(path);
+    let f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PidFile::Missing),
+        Err(e) => {
+            return Err(Error::io(
+                format!("protected pid file {}", path.display()),
+                e,
+            ))
+        }
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file");
+        return Err(Error::io(
+            format!("protected pid file {}", path.display()),
+            e,
+        ));
+    }
+    let mut raw = Vec::new();
+    f.take(64)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(format!("protected pid file {}", path.display()), e))?;
+    let text = String::from_utf8_lossy(&raw);
+    Ok(match text.trim() {
+        "" => PidFile::Empty,
+        t => match t.parse::<i32>() {
+            Ok(pid) if pid > 0 => PidFile::Pid(pid),
+            _ => PidFile::Garbled(t.to_string()),
+        },
+    })
+}
+
+/// Reads what protects processes at scan time: the panes of configured
+/// tmux sockets (asked concurrently) and the protected roots.
+fn protection(cfg: &Config) -> Result<Protection> {
+    let mut prot = Protection::default();
+    let answers: Vec<(String, Result<Vec<i32>>)> = std::thread::scope(|s| {
+        let asks: Vec<_> = cfg
+            .tmux_sockets
+            .iter()
+            .map(|sock| {
+                let t = cfg.subprocess_timeout;
+                (sock.clone(), s.spawn(move || tmux::list_panes(sock, t)))
+            })
+            .collect();
+        asks.into_iter()
+            .map(|(sock, h)| {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(Error::TmuxFailed(format!(
+                        "tmux socket {sock:?}: query panicked"
+                    )))
+                });
+                (sock, r)
+            })
+            .collect()
+    });
+    for (sock, panes) in answers {
+        for pane in panes? {
+            prot.panes.insert(pane, format!("tmux socket {sock}"));
+        }
+    }
+    for file in &cfg.protected_pid_files {
+        let path = expand_home(file)?;
+        if let Some(pid) = read_pid_file(&path)? {
+            prot.roots
+                .insert(pid, format!("pid file {}", path.display()));
+        }
+    }
+    for pid in &cfg.protected_pids {
+        prot.roots.insert(*pid, "protected_pids".into());
+    }
+    Ok(prot)
+}
+
+impl Scan {
+    /// Validates `cfg`, asks the configured tmux sockets, reads the
+    /// protected pid files and opens the process table (checking that it
+    /// belongs to our pid namespace). The table itself is read by the first
+    /// question, once.
+    pub fn new(cfg: &Config) -> Result<Scan> {
+        cfg.validate()?;
+        let prot = protection(cfg)?;
+        let ws_root = cfg.workspace_root.as_deref().and_then(place_of);
+        let snap = Snapshot::new(cfg)?;
+        Ok(Scan {
+            rules: Rules::new(cfg, prot, ws_root),
+            snap,
+            orphans: OnceCell::new(),
+            leaked: OnceCell::new(),
+            agents: OnceCell::new(),
+            markers: OnceCell::new(),
+        })
+    }
+
+    fn judged(&self, seen: &Seen, subject: Subject) -> Judged {
+        let j = self.rules.judge(&self.snap, seen, &subject);
+        Judged {
+            verdict: Verdict {
+                process: self.rules.info(&self.snap, seen),
+                verdict: j.verdict,
+                reason: j.reason,
+            },
+            subject,
+            doubt: j.doubt,
+        }
+    }
+
+    /// The status line and owner of a listed pid.
+    fn seen(&self, pid: i32) -> Option<Seen> {
+        let st = self.snap.stat(pid)?;
+        Some(Seen {
+            uid: self.snap.uid(pid),
+            st,
+        })
+    }
+
+    /// Every agent process (phase 1 names them; phase 2 reads only them).
+    fn agent_seens(&self) -> Result<Vec<Seen>> {
+        self.snap.require_listing()?;
+        let listed = self.snap.listed().unwrap_or(&[]);
+        Ok(listed
+            .iter()
+            .filter(|(_, comm)| self.rules.could_be_agent(comm))
+            .filter_map(|(pid, _)| self.seen(*pid))
+            .filter(|s| self.rules.is_agent(&self.snap, &s.st))
+            .collect())
+    }
+
+    /// Agent processes whose verdict is `orphan`.
+    pub(crate) fn orphan_verdicts(&self) -> Result<&[Judged]> {
+        if let Some(v) = self.orphans.get() {
+            return Ok(v);
+        }
+        let found = match self.agents.get() {
+            Some(all) => all
+                .iter()
+                .filter(|j| j.verdict.verdict == VerdictKind::Orphan)
+                .cloned()
+                .collect(),
+            None => self
+                .agent_seens()?
+                .iter()
+                .filter(|s| self.rules.is_candidate(&self.snap, s, &Subject::Agent))
+                .map(|s| self.judged(s, Subject::Agent))
+                .filter(|j| j.verdict.verdict == VerdictKind::Orphan)
+                .collect(),
+        };
+        Ok(self.orphans.get_or_init(|| found))
+    }
+
+    /// Marker processes whose verdict is `leaked`: one status read per
+    /// process; the environment is read only for processes that pass the
+    /// cheap checks (yours, no terminal, old enough, group leader gone).
+    pub(crate) fn leaked_verdicts(&self) -> Result<&[Judged]> {
+        if let Some(v) = self.leaked.get() {
+            return Ok(v);
+        }
+        let found = match self.markers.get() {
+            Some(all) => all
+                .iter()
+                .filter(|j| j.verdict.verdict == VerdictKind::Leaked)
+                .cloned()
+                .collect(),
+            None => {
+                let probe = Subject::Marker(String::new());
+                let mut maybe = Vec::new();
+                if !self.rules.cfg.leak_markers.is_empty() {
+                    self.snap.each_seen(&mut |s| {
+                        if !s.st.kthread && self.rules.passes_cheap(&self.snap, s, &probe) {
+                            maybe.push(s.clone());
+                        }
+                    });
+                    self.snap.require_listing()?;
+                }
+                maybe
+                    .into_iter()
+                    .filter_map(|s| match self.rules.subject(&self.snap, &s) {
+                        Some(m @ Subject::Marker(_)) => Some((s, m)),
+                        _ => None,
+                    })
+                    .filter(|(s, m)| self.rules.is_candidate(&self.snap, s, m))
+                    .map(|(s, m)| self.judged(&s, m))
+                    .filter(|j| j.verdict.verdict == VerdictKind::Leaked)
+                    .collect()
+            }
+        };
+        Ok(self.leaked.get_or_init(|| found))
+    }
+
+    /// The candidates of `kind`, as verdicts (cleanup's starting point).
+    pub(crate) fn candidate_verdicts(&self, kind: Kind) -> Result<&[Judged]> {
+        match kind {
+            Kind::Orphans => self.orphan_verdicts(),
+            Kind::Zombies if !self.zombie_scan_can_see()? => Ok(&[]),
+            Kind::Zombies => self.orphan_verdicts(),
+            Kind::Leaked => self.leaked_verdicts(),
+        }
+    }
+
+    /// The candidates of a scan of `kind`. A zombie scan refuses to run
+    /// blind: with nothing protected and no tmux server it fails with
+    /// "tmux unavailable"; with a server but no panes it finds nothing (even
+    /// when a protected root is alive).
+    pub fn candidates(&self, kind: Kind) -> Result<Vec<ProcessInfo>> {
+        Ok(self
+            .candidate_verdicts(kind)?
+            .iter()
+            .map(|j| j.verdict.process.clone())
+            .collect())
+    }
+
+    /// Orphans (SPEC §1).
+    pub fn orphans(&self) -> Result<Vec<ProcessInfo>> {
+        self.candidates(Kind::Orphans)
+    }
+
+    /// Zombies (SPEC §1): the orphan test, refusing to run blind.
+    pub fn zombies(&self) -> Result<Vec<ProcessInfo>> {
+        self.candidates(Kind::Zombies)
+    }
+
+    /// Leaked descendants: marker processes whose agent is gone.
+    pub fn leaked(&self) -> Result<Vec<ProcessInfo>> {
+        self.candidates(Kind::Leaked)
+    }
+
+    fn agent_verdicts(&self) -> Result<&[Judged]> {
+        if let Some(v) = self.agents.get() {
+            return Ok(v);
+        }
+        let all = self
+            .agent_seens()?
+            .iter()
+            .map(|s| self.judged(s, Subject::Agent))
+            .collect();
+        Ok(self.agents.get_or_init(|| all))
+    }
+
+    /// Every marker process (yours, or anyone's you may consider) with its
+    /// verdict: one status read per process and one environment read per
+    /// process whose memory may be read.
+    fn marker_verdicts(&self) -> Result<&[Judged]> {
+        if let Some(v) = self.markers.get() {
+            return Ok(v);
+        }
+        let mut all = Vec::new();
+        if !self.rules.cfg.leak_markers.is_empty() {
+            let mut own = Vec::new();
+            self.snap.each_seen(&mut |s| {
+                if !s.st.kthread && self.rules.may_read(s.uid) {
+                    own.push(s.clone());
+                }
+            });
+            self.snap.require_listing()?;
+            for s in own {
+                if let Some(m @ Subject::Marker(_)) = self.rules.subject(&self.snap, &s) {
+                    all.push(self.judged(&s, m));
+                }
+            }
+        }
+        Ok(self.markers.get_or_init(|| all))
+    }
+
+    /// Every agent process and every marker process with its verdict and
+    /// reason.
+    pub fn explain(&self) -> Result<Vec<Verdict>> {
+        let mut out: Vec<Verdict> = self
+            .agent_verdicts()?
+            .iter()
+            .map(|j| j.verdict.clone())
+            .collect();
+        out.extend(self.marker_verdicts()?.iter().map(|j| j.verdict.clone()));
+        Ok(out)
+    }
+
+    /// The status line and owner of `id`, when that very process is in the
+    /// table.
+    pub(crate) fn seen_of(&self, id: Identity) -> Option<Seen> {
+        self.seen(id.pid).filter(|s| s.st.id == id)
+    }
+
+    /// The verdict on the process with identity `id`, when it is an agent
+    /// process or a marker process of this scan.
+    pub(crate) fn judged_of(&self, id: Identity) -> Option<Judged> {
+        let seen = self.seen(id.pid).filter(|s| s.st.id == id)?;
+        let subject = self.rules.subject(&self.snap, &seen)?;
+        Some(self.judged(&seen, subject))
+    }
+
+    /// The zombie safety rule (SPEC §1): a tmux pane anywhere → scan;
+    /// a tmux server that has no panes → `Ok(false)` (an empty list, whatever
+    /// else is protected); no server but a live protected root → scan;
+    /// nothing at all → `Err` (a scan would be blind). A server counts only
+    /// when its executable really is tmux.
+    pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
+        self.snap.require_listing()?;
+        let listed = self.snap.listed().unwrap_or(&[]);
+        let servers: Vec<i32> = listed
+            .iter()
+            .filter(|(_, c)| {
+                let c = c.as_bytes();
+                c.ends_with(b": server") || c.to_ascii_lowercase().starts_with(b"tmux")
+            })
+            .filter_map(|(pid, _)| self.snap.stat(*pid))
+            .filter(|st| self.rules.tmux_server_strict(&self.snap, st))
+            .map(|st| st.id.pid)
+            .collect();
+        let live = |pid: &i32| self.snap.stat(*pid).is_some_and(|s| !s.is_defunct());
+        let any_pane = servers.iter().any(|s| !self.snap.children(*s).is_empty())
+            || self.rules.prot.panes.keys().any(live);
+        if any_pane {
+            return Ok(true);
+        }
+        if !servers.is_empty() {
+            return Ok(false);
+        }
+        if self.rules.prot.roots.keys().any(live) {
+            return Ok(true);
+        }
+        Err(Error::TmuxUnavailable(
+            "no tmux server is running and nothing is protected: a zombie scan would be blind"
+                .into(),
+        ))
+    }
+}
