@@ -612,6 +612,13 @@ mod tests {
     }
 
     #[test]
+    fn handles_can_go_to_a_worker_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Cwd>();
+        send_sync::<Place>();
+    }
+
+    #[test]
     fn marker_components_refuse_escapes() {
         assert_eq!(
             marker_components("mayor/./town.json"),

@@ -22,6 +22,14 @@ fn is_root() -> bool {
     me() == 0
 }
 
+/// Whether we are root; says why the test is skipped otherwise.
+fn root_or_skip(why: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipped: needs root {why}");
+    }
+    is_root()
+}
+
 /// A directory (and its parents) with exactly `mode`, whatever the umask.
 fn dir_mode(p: &Path, mode: u32) -> PathBuf {
     std::fs::create_dir_all(p).unwrap();
@@ -45,6 +53,15 @@ fn town(t: &Path) -> PathBuf {
     dir(t);
     file(&t.join(MARKER));
     t.to_path_buf()
+}
+
+/// `top/dotfiles/mayor/town.json`, and a town `top/name` whose `mayor` is a
+/// relative link to it, as a dotfile manager makes; (dotfiles, town).
+fn linked_town(top: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let dots = town(&top.join("dotfiles"));
+    let t = dir(&top.join(name));
+    symlink("../dotfiles/mayor", t.join("mayor")).unwrap();
+    (dots, t)
 }
 
 /// The workspace root of `pid` as procreap's callers ask for it: markers
@@ -130,8 +147,7 @@ fn a_deleted_cwd_walks_up_to_its_live_town() {
 /// belongs to one of the owners the caller names.
 #[test]
 fn a_marker_of_another_user_makes_no_workspace() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give a marker to uid 65534");
+    if !root_or_skip("to give a marker to uid 65534") {
         return;
     }
     let mut lab = Lab::new();
@@ -170,11 +186,8 @@ fn without_symlinks_only_the_marker_owner_counts() {
 #[test]
 fn symlinked_mayor_and_town_json_owned_by_the_user_are_accepted() {
     let mut lab = Lab::new();
-    let dots = dir(&lab.dir.join("dotfiles"));
-    town(&dots);
     // `mayor` is a relative link into the dotfiles.
-    let a = dir(&lab.dir.join("town-a"));
-    symlink("../dotfiles/mayor", a.join("mayor")).unwrap();
+    let (_, a) = linked_town(&lab.dir, "town-a");
     let rig = dir(&a.join("rig"));
     // `town.json` is a link inside a real `mayor` directory.
     let b = dir(&lab.dir.join("town-b"));
@@ -200,19 +213,10 @@ fn symlinked_mayor_and_town_json_owned_by_the_user_are_accepted() {
 /// directory (when nothing above it is group- or world-writable).
 #[test]
 fn an_absolute_link_through_private_directories_is_accepted() {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-{}", token()));
-    let shared = canon(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .ancestors()
-        .find(|a| {
-            let m = std::fs::metadata(a).unwrap();
-            m.permissions().mode() & 0o022 != 0
-        })
-        .map(Path::to_path_buf);
-    if let Some(a) = shared {
-        eprintln!("skipped: {} is group- or world-writable", a.display());
+    let Some(scratch) = private_scratch() else {
         return;
-    }
-    let _cleanup = RemoveOnDrop(base.clone());
+    };
+    let base = scratch.0.clone();
     let mut lab = Lab::new();
     let dots = dir(&base.join("dotfiles"));
     town(&dots);
@@ -225,12 +229,28 @@ fn an_absolute_link_through_private_directories_is_accepted() {
     assert_eq!(root_of(d.pid), None);
 }
 
-struct RemoveOnDrop(PathBuf);
+/// A directory of ours, removed on drop.
+struct Scratch(PathBuf);
 
-impl Drop for RemoveOnDrop {
+impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A scratch directory with nothing group- or world-writable above it
+/// (below the target directory: the lab lives in /tmp, which anyone can
+/// write); `None` (and why, printed) where there is none.
+fn private_scratch() -> Option<Scratch> {
+    let top = canon(Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let shared = top
+        .ancestors()
+        .find(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o022 != 0));
+    if let Some(a) = shared {
+        eprintln!("skipped: {} is group- or world-writable", a.display());
+        return None;
+    }
+    Some(Scratch(dir(&top.join(format!("ws-{}", token())))))
 }
 
 /// A marker reached through a directory others can write could have been
@@ -238,10 +258,7 @@ impl Drop for RemoveOnDrop {
 #[test]
 fn a_symlinked_marker_through_a_shared_directory_is_refused() {
     let mut lab = Lab::new();
-    let dots = dir(&lab.dir.join("dotfiles"));
-    town(&dots);
-    let t = dir(&lab.dir.join("town"));
-    symlink("../dotfiles/mayor", t.join("mayor")).unwrap();
+    let (dots, t) = linked_town(&lab.dir, "town");
     let d = lab.agent(Some(&t));
     assert!(root_of(d.pid).is_some(), "the layout is accepted as built");
     // The link's target directory, writable by its group.
@@ -276,7 +293,7 @@ fn a_link_into_tmp_is_refused() {
     }
     let mut lab = Lab::new();
     let planted = dir(&tmp.join(format!("prt-planted-{}", token())));
-    let _cleanup = RemoveOnDrop(planted.clone());
+    let _cleanup = Scratch(planted.clone());
     town(&planted);
     let t = dir(&lab.dir.join("town"));
     symlink(planted.join("mayor"), t.join("mayor")).unwrap();
@@ -297,16 +314,12 @@ fn a_link_into_tmp_is_refused() {
 /// when everything it points to is.
 #[test]
 fn a_link_owned_by_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give a link to uid 65534");
+    if !root_or_skip("to give a link to uid 65534") {
         return;
     }
     let mut lab = Lab::new();
-    let dots = dir(&lab.dir.join("dotfiles"));
-    town(&dots);
-    let t = dir(&lab.dir.join("town"));
+    let (dots, t) = linked_town(&lab.dir, "town");
     let link = t.join("mayor");
-    symlink("../dotfiles/mayor", &link).unwrap();
     std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
     let d = lab.agent(Some(&t));
     assert_eq!(root_of(d.pid), None);
@@ -477,15 +490,10 @@ fn a_private_tmpfs_over_a_town_is_not_that_town() {
 /// namespace finds the town for it and not for a process of ours.
 #[test]
 fn absolute_link_targets_resolve_in_the_process_namespace() {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-{}", token()));
-    let writable = canon(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .ancestors()
-        .any(|a| std::fs::metadata(a).unwrap().permissions().mode() & 0o022 != 0);
-    if writable {
-        eprintln!("skipped: a directory above the target dir is group- or world-writable");
+    let Some(scratch) = private_scratch() else {
         return;
-    }
-    let _cleanup = RemoveOnDrop(base.clone());
+    };
+    let base = scratch.0.clone();
     let mut lab = Lab::new();
     let Some(unshare) = mount_namespace(&lab) else {
         return;
@@ -560,26 +568,19 @@ fn the_project_is_judged_in_the_process_namespace() {
     let repo = dir(&lab.dir.join("repo"));
     dir(&repo.join(".git"));
     let sub = dir(&repo.join("sub"));
+    let mut project_in = |mkdir: &str| {
+        let setup = format!("mount -t tmpfs prt \"$1\"; mkdir {mkdir}; cd \"$1/sub\"");
+        let pid = in_namespace(&mut lab, &unshare, &setup, &repo);
+        open_cwd(pid).unwrap().project().unwrap()
+    };
     // No repository in the decoy's view: its project is its cwd, a
     // directory of the tmpfs, not the host's repo/sub.
-    let bare = in_namespace(
-        &mut lab,
-        &unshare,
-        "mount -t tmpfs prt \"$1\"; mkdir \"$1/sub\"; cd \"$1/sub\"",
-        &repo,
-    );
-    let p = open_cwd(bare).unwrap().project().unwrap();
+    let p = project_in("\"$1/sub\"");
     assert_eq!(p.path, canon(&sub));
     assert_ne!(p, place(&sub));
     assert_ne!(p, place(&repo));
     // A repository of its own at the same path: the same path, another place.
-    let own = in_namespace(
-        &mut lab,
-        &unshare,
-        "mount -t tmpfs prt \"$1\"; mkdir \"$1/.git\" \"$1/sub\"; cd \"$1/sub\"",
-        &repo,
-    );
-    let p = open_cwd(own).unwrap().project().unwrap();
+    let p = project_in("\"$1/.git\" \"$1/sub\"");
     assert_eq!(p.path, canon(&repo));
     assert_ne!(p, place(&repo));
     // Ours, at the same path, is the host repository.
