@@ -250,7 +250,12 @@ fn private_scratch() -> Option<Scratch> {
         eprintln!("skipped: {} is group- or world-writable", a.display());
         return None;
     }
-    Some(Scratch(dir(&top.join(format!("ws-{}", token())))))
+    let p = top.join(format!("ws-{}", token()));
+    if let Err(e) = std::fs::create_dir(&p) {
+        eprintln!("skipped: cannot make {}: {e}", p.display());
+        return None;
+    }
+    Some(Scratch(dir(&p)))
 }
 
 /// A marker reached through a directory others can write could have been
