@@ -1,93 +1,679 @@
-//! Workspace roots: the nearest directory at or above a process's cwd that
-//! holds the workspace marker.
+//! Workspace and project roots, judged where the process lives.
+//!
+//! A process's current directory is opened as the kernel knows it (a
+//! descriptor of `/proc/PID/cwd`, in the process's own mount namespace) and
+//! walked upward with `openat("..")` until the process's root. A cwd path
+//! string is never re-resolved in our namespace, so an agent in a container,
+//! under `unshare -m` or in a private mount is never placed in a host town
+//! that merely shares its path. Directories compare by (st_dev, st_ino):
+//! the same directory is equal whatever path or namespace named it.
+//!
+//! Every step is a system call relative to a descriptor; nothing follows a
+//! symlink implicitly. The functions hold no lock and no global state, so a
+//! caller can run them on a worker thread and abandon one that hangs on a
+//! dead NFS or FUSE mount.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::hash::{Hash, Hasher};
+use std::path::{Component, Path, PathBuf};
 
-/// A cwd whose directory was removed reads as `/path (deleted)`.
+/// A directory as the kernel knows it: its path as we display it and its
+/// (st_dev, st_ino). Two places are equal exactly when they are the same
+/// directory, whatever namespace or path named them (`path` is display
+/// only and takes no part in `==` or hashing).
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The path to show: as `/proc/PID/cwd` reads (our view of the
+    /// process's directory), cut to the level where the walk stopped.
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl PartialEq for Place {
+    fn eq(&self, other: &Place) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
+    }
+}
+
+impl Eq for Place {}
+
+impl Hash for Place {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.dev, self.ino).hash(h);
+    }
+}
+
+/// A process's current directory, held open, with the process's root
+/// directory (where absolute symlink targets start and the walk upward
+/// stops). Safe to send to and use from another thread.
+#[derive(Debug)]
+pub struct Cwd {
+    dir: sys::Fd,
+    root: sys::Fd,
+    root_meta: Meta,
+    /// Display path of `dir`, without a trailing " (deleted)".
+    path: PathBuf,
+}
+
+/// Most levels a walk climbs: a bound, not a limit any real tree reaches.
+const MAX_DEPTH: usize = 4096;
+/// Most symlinks one marker lookup follows (Linux's own MAXSYMLINKS).
+const MAX_LINKS: u32 = 40;
+/// What the kernel appends to the path of a removed directory.
+const DELETED: &str = " (deleted)";
+
+/// The current directory of process `pid`, opened in the process's own
+/// mount namespace (`/proc/PID/cwd`); `None` when that cannot be done (the
+/// process is gone, not ours to read, or this is not Linux).
+pub fn open_cwd(pid: i32) -> Option<Cwd> {
+    #[cfg(target_os = "linux")]
+    {
+        let proc_dir = sys::open_dir(None, format!("/proc/{pid}").as_bytes())?;
+        Cwd::open_at(&proc_dir)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// The configured `workspace_root` (or any directory named in our
+/// namespace, symlinks followed) as a [`Place`]; `None` when it cannot be
+/// opened.
+pub fn place_of(root: &Path) -> Option<Place> {
+    let fd = sys::open_dir(None, root.as_os_str().as_encoded_bytes())?;
+    let m = sys::stat(&fd)?;
+    Some(Place {
+        path: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+        dev: m.dev,
+        ino: m.ino,
+    })
+}
+
+impl Cwd {
+    /// The cwd of the process whose `/proc/PID` directory is `proc_dir`.
+    /// Opening both links through one `/proc/PID` descriptor ties cwd and
+    /// root to the same process even if the pid is reused meanwhile.
+    #[cfg(target_os = "linux")]
+    pub fn open_at(proc_dir: impl std::os::fd::AsFd) -> Option<Cwd> {
+        use std::os::fd::AsRawFd;
+        let proc_dir = proc_dir.as_fd();
+        let dir = sys::open_dir_in(proc_dir, b"cwd")?;
+        let root = sys::open_dir_in(proc_dir, b"root")?;
+        // The path of the directory we hold, not of whatever the process's
+        // cwd is a moment later: both read through the kernel's d_path.
+        let link = nix::fcntl::readlink(format!("/proc/self/fd/{}", dir.as_raw_fd()).as_str())
+            .or_else(|_| nix::fcntl::readlinkat(Some(proc_dir.as_raw_fd()), "cwd"))
+            .ok()?;
+        let deleted = sys::stat(&dir)?.nlink == 0;
+        Cwd::new(dir, root, display_path(PathBuf::from(link), deleted))
+    }
+
+    /// The portable variant, for a cwd known only as a path in our own
+    /// namespace (the `ps`/`lsof` backend; no mount namespaces there): the
+    /// same walk and rules, started from the path opened here, with our own
+    /// root. A removed directory (`… (deleted)`, or gone) starts the walk at
+    /// its nearest ancestor that still exists.
+    pub fn from_path(path: &Path) -> Option<Cwd> {
+        let root = sys::open_dir(None, b"/")?;
+        let open = |p: &Path| sys::open_dir(None, p.as_os_str().as_encoded_bytes());
+        if let Some(dir) = open(path) {
+            return Cwd::new(dir, root, path.to_path_buf());
+        }
+        let gone = display_path(path.to_path_buf(), true);
+        let (dir, at) = gone
+            .ancestors()
+            .find_map(|a| open(a).map(|d| (d, a.to_path_buf())))?;
+        Cwd::new(dir, root, at)
+    }
+
+    fn new(dir: sys::Fd, root: sys::Fd, path: PathBuf) -> Option<Cwd> {
+        let root_meta = sys::stat(&root)?;
+        Some(Cwd {
+            dir,
+            root,
+            root_meta,
+            path,
+        })
+    }
+
+    /// The cwd's path as we display it (no trailing " (deleted)").
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The nearest directory at or above the cwd holding `marker` (a
+    /// relative path such as `mayor/town.json`). The marker counts only as a
+    /// regular file owned by one of `owners`. A path to it through symlinks
+    /// counts only when every link, every directory looked in on the way and
+    /// the marker itself belong to `proc_uid` (the process's owner) or root
+    /// and are not group- or world-writable (sshd's StrictModes rule): a
+    /// marker or link planted in a shared directory makes no workspace.
+    /// `None` also when the walk cannot be made.
+    pub fn find_root(&self, marker: &str, owners: &[u32], proc_uid: u32) -> Option<Place> {
+        let marker = marker_components(marker)?;
+        let trust = Trust { owners, proc_uid };
+        let found = self.walk_up(|dir, m| Ok(self.has_marker(dir, m, &marker, &trust)));
+        found.ok().flatten()
+    }
+
+    /// The process's project: the nearest directory at or above the cwd
+    /// holding a `.git` entry of any type (a repository's directory, a
+    /// worktree's file), or the cwd itself where there is none. `None` when
+    /// the walk cannot be completed: the project is then unknown.
+    pub fn project(&self) -> Option<Place> {
+        match self.walk_up(|dir, _| sys::has_entry(dir, b".git")) {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => Some(self.place(0, &sys::stat(&self.dir)?)),
+            Err(Blocked) => None,
+        }
+    }
+
+    /// Whether the cwd is `root` or lies below it, by device and inode along
+    /// the walk upward (a bind mount or a symlinked path of `root` is the
+    /// same directory).
+    pub fn is_under(&self, root: &Place) -> bool {
+        let same = |m: &Meta| (m.dev, m.ino) == (root.dev, root.ino);
+        matches!(self.walk_up(|_, m| Ok(same(m))), Ok(Some(_)))
+    }
+
+    /// Visits the cwd and every directory above it, nearest first, up to
+    /// the process's root (or the top of its mount namespace), and returns
+    /// the place of the first one `visit` accepts. `Err` when a step
+    /// cannot be taken, so what lies above is unknown.
+    ///
+    /// A directory with the root's (st_dev, st_ino) ends the walk even if it
+    /// is another mount of it: stopping early only finds less.
+    fn walk_up(
+        &self,
+        mut visit: impl FnMut(&sys::Fd, &Meta) -> Result<bool, Blocked>,
+    ) -> Result<Option<Place>, Blocked> {
+        let mut above: Option<sys::Fd> = None;
+        let mut meta = sys::stat(&self.dir).ok_or(Blocked)?;
+        for level in 0..MAX_DEPTH {
+            let at = above.as_ref().unwrap_or(&self.dir);
+            if visit(at, &meta)? {
+                return Ok(Some(self.place(level, &meta)));
+            }
+            if meta.same(&self.root_meta) {
+                return Ok(None);
+            }
+            let up = sys::open_dir(Some(at), b"..").ok_or(Blocked)?;
+            let up_meta = sys::stat(&up).ok_or(Blocked)?;
+            if up_meta.same(&meta) {
+                return Ok(None); // the top: ".." is itself
+            }
+            above = Some(up);
+            meta = up_meta;
+        }
+        Err(Blocked)
+    }
+
+    fn place(&self, level: usize, m: &Meta) -> Place {
+        Place {
+            path: cut(&self.path, level),
+            dev: m.dev,
+            ino: m.ino,
+        }
+    }
+
+    /// Whether `dir` holds the marker under the ownership and symlink rules
+    /// of [`Cwd::find_root`].
+    fn has_marker(&self, dir: &sys::Fd, meta: &Meta, marker: &[Vec<u8>], trust: &Trust) -> bool {
+        let Some(r) = self.resolve(dir, *meta, marker, trust) else {
+            return false;
+        };
+        trust.owners.contains(&r.file.uid) && (r.links == 0 || r.strict)
+    }
+
+    /// Looks `path` up below `start` one component at a time, following
+    /// symlinks by hand: each read with readlinkat on the link itself, an
+    /// absolute target restarting at the process's root, a relative one at
+    /// the link's directory, `..` never climbing above the root. Records
+    /// whether every directory looked in, every link and the final file
+    /// pass the strict rule. `None` unless it ends at a regular file.
+    fn resolve(
+        &self,
+        start: &sys::Fd,
+        start_meta: Meta,
+        path: &[Vec<u8>],
+        trust: &Trust,
+    ) -> Option<Resolved> {
+        let root_meta = self.root_meta;
+        let mut todo: Vec<Vec<u8>> = path.iter().rev().cloned().collect();
+        // The directory names are looked up in: `start`, the root, or one we opened.
+        let mut held: Option<sys::Fd> = None;
+        let mut at_root = false;
+        let mut at_meta = start_meta;
+        let mut links = 0;
+        let mut strict = true;
+        while let Some(name) = todo.pop() {
+            let at = match (&held, at_root) {
+                (_, true) => &self.root,
+                (Some(fd), false) => fd,
+                (None, false) => start,
+            };
+            match name.as_slice() {
+                b"" | b"." => continue,
+                b".." if at_meta.same(&root_meta) => continue,
+                b".." => {
+                    let up = sys::open_dir(Some(at), b"..")?;
+                    at_meta = sys::stat(&up)?;
+                    (held, at_root) = (Some(up), false);
+                    continue;
+                }
+                _ => {}
+            }
+            strict &= trust.strict(&at_meta, false);
+            let last = todo.is_empty();
+            match sys::lookup(at, &name)? {
+                Node::Link(m, target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return None;
+                    }
+                    strict &= trust.strict(&m, true);
+                    todo.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+                    if target.starts_with(b"/") {
+                        (held, at_root, at_meta) = (None, true, root_meta);
+                    }
+                }
+                Node::Dir(fd, m) if !last => {
+                    (held, at_root, at_meta) = (Some(fd), false, m);
+                }
+                Node::File(m) if last => {
+                    strict &= trust.strict(&m, false);
+                    return Some(Resolved {
+                        file: m,
+                        links,
+                        strict,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// Legacy path-based lookup, kept only so `classify` builds until it calls
+/// [`Cwd`]: the path is re-resolved in *our* mount namespace, which is the
+/// bug `open_cwd` fixes. `owners`' last entry stands for the process's
+/// owner (root when unknown). Remove together with its caller.
+pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
+    let proc_uid = *owners.last()?;
+    Cwd::from_path(cwd)?
+        .find_root(marker, owners, proc_uid)
+        .map(|p| p.path)
+}
+
+/// Legacy, for `classify` until it calls [`Cwd`]: a cwd whose directory
+/// was removed reads as `/path (deleted)`.
 pub fn strip_deleted(cwd: &Path) -> PathBuf {
     if cwd.exists() {
         return cwd.to_path_buf();
     }
-    match cwd.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
-        Some(s) => PathBuf::from(s),
-        None => cwd.to_path_buf(),
+    display_path(cwd.to_path_buf(), true)
+}
+
+/// Legacy, for `classify` until it calls [`place_of`]: `root` resolved
+/// through symlinks when it exists.
+pub fn canonical(root: &Path) -> PathBuf {
+    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+}
+
+/// A walk that could not go on: what lies above is unknown.
+#[derive(Debug)]
+struct Blocked;
+
+/// The part of a stat that the rules read.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    kind: Kind,
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    uid: u32,
+    /// Read only to tell a removed cwd (Linux).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    nlink: u64,
+}
+
+impl Meta {
+    fn same(&self, other: &Meta) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
     }
 }
 
-/// Walks up from `cwd` to the first directory containing `marker`. The cwd
-/// itself may no longer exist (a deleted worktree inside a live town).
-/// A marker counts only when it is a regular file owned by one of `owners`,
-/// reached without a symlink (neither the file nor a directory on the way
-/// from `dir`, such as `mayor`): anyone can plant `mayor/town.json`, or a
-/// `mayor` symlink to a real town, in `/tmp`.
-pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
-    let start = strip_deleted(cwd);
-    start
-        .ancestors()
-        .find(|dir| marker_owner(dir, marker).is_some_and(|uid| owners.contains(&uid)))
-        .map(Path::to_path_buf)
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Dir,
+    File,
+    Link,
+    Other,
 }
 
-/// The owner of `marker` below `dir` when it is a regular file reached
-/// without following a symlink. Each directory is opened relative to the
-/// one before with `O_NOFOLLOW` and the file is looked at with
-/// `AT_SYMLINK_NOFOLLOW`, so swapping a directory for a symlink between two
-/// checks cannot redirect the walk.
-#[cfg(unix)]
-fn marker_owner(dir: &Path, marker: &str) -> Option<u32> {
-    use std::ffi::{CString, OsStr};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::Component;
-    #[cfg(target_os = "linux")]
-    const DIR: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-    #[cfg(not(target_os = "linux"))]
-    const DIR: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-    let open = |at: libc::c_int, name: &OsStr, extra: libc::c_int| -> Option<OwnedFd> {
-        let name = CString::new(name.as_bytes()).ok()?;
-        // SAFETY: openat with a NUL-terminated name; a new fd or -1.
-        let fd = unsafe { libc::openat(at, name.as_ptr(), DIR | extra) };
-        // SAFETY: the kernel just gave us this fd.
-        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-    };
-    // `dir` comes from the kernel's own cwd path: no symlink to fear there.
-    let mut at = open(libc::AT_FDCWD, dir.as_os_str(), 0)?;
-    let marker = Path::new(marker);
-    for c in marker.parent()?.components() {
+/// One name looked up without following it.
+enum Node {
+    Dir(sys::Fd, Meta),
+    File(Meta),
+    /// A symlink and its target, read from the link itself.
+    Link(Meta, Vec<u8>),
+    Other,
+}
+
+/// A marker lookup that ended at a regular file.
+struct Resolved {
+    file: Meta,
+    links: u32,
+    /// Every directory looked in, every link and the file passed [`Trust::strict`].
+    strict: bool,
+}
+
+/// Who a marker may belong to.
+struct Trust<'a> {
+    owners: &'a [u32],
+    proc_uid: u32,
+}
+
+impl Trust<'_> {
+    /// sshd's StrictModes rule: owned by the process's user or root, and,
+    /// unless it is a link (whose mode means nothing), not writable by group
+    /// or others. The sticky bit does not help: anyone can still create a
+    /// name in `/tmp`.
+    fn strict(&self, m: &Meta, link: bool) -> bool {
+        (m.uid == 0 || m.uid == self.proc_uid) && (link || m.mode & 0o022 == 0)
+    }
+}
+
+/// `marker` as path components: relative, no `..`, a file name last.
+fn marker_components(marker: &str) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for c in Path::new(marker).components() {
         match c {
-            Component::Normal(n) => at = open(at.as_raw_fd(), n, libc::O_NOFOLLOW)?,
+            Component::Normal(n) => out.push(n.as_encoded_bytes().to_vec()),
             Component::CurDir => {}
             _ => return None,
         }
     }
-    let file = CString::new(marker.file_name()?.as_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstatat on our fd with a NUL-terminated name, into `st`.
-    let rc = unsafe {
-        libc::fstatat(
-            at.as_raw_fd(),
-            file.as_ptr(),
-            st.as_mut_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc != 0 {
-        return None;
+    (!out.is_empty()).then_some(out)
+}
+
+/// `path` without the " (deleted)" the kernel appends to a removed directory.
+fn display_path(path: PathBuf, deleted: bool) -> PathBuf {
+    if !deleted {
+        return path;
     }
-    // SAFETY: fstatat succeeded, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    (st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_uid)
+    match path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_suffix(DELETED.as_bytes())
+    {
+        // SAFETY: cut at an ASCII suffix of bytes that came from an OsStr.
+        Some(b) => PathBuf::from(unsafe { OsStr::from_encoded_bytes_unchecked(b) }),
+        None => path,
+    }
 }
 
+/// `path` with its last `levels` components removed; the topmost ancestor
+/// when the path is shorter than the walk (a path the kernel shows from
+/// outside the process's namespace).
+fn cut(path: &Path, levels: usize) -> PathBuf {
+    path.ancestors()
+        .nth(levels)
+        .or_else(|| path.ancestors().last())
+        .unwrap_or(path)
+        .to_path_buf()
+}
+
+/// The system calls, each relative to a descriptor and never following a
+/// symlink it was not asked to.
+#[cfg(unix)]
+mod sys {
+    use super::{Kind, Meta, Node};
+    use nix::fcntl::{openat, readlinkat, OFlag};
+    use nix::sys::stat::{fstat, Mode};
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStringExt;
+
+    pub type Fd = OwnedFd;
+
+    /// Directories are opened for walking only: `O_PATH` on Linux (no read
+    /// permission needed, no side effect), read-only elsewhere.
+    #[cfg(target_os = "linux")]
+    const DIR: OFlag = OFlag::O_PATH
+        .union(OFlag::O_DIRECTORY)
+        .union(OFlag::O_CLOEXEC);
+    #[cfg(not(target_os = "linux"))]
+    const DIR: OFlag = OFlag::O_RDONLY
+        .union(OFlag::O_DIRECTORY)
+        .union(OFlag::O_CLOEXEC);
+
+    fn open(at: Option<BorrowedFd<'_>>, name: &[u8], flags: OFlag) -> Option<Fd> {
+        let fd = openat(at.map(|f| f.as_raw_fd()), name, flags, Mode::empty()).ok()?;
+        // SAFETY: openat just returned this descriptor; nothing else owns it.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// The directory `name` (relative to `at`, or to our cwd), following a
+    /// symlink only where the name is a path we were given, never in a walk
+    /// (`..` is no symlink).
+    pub fn open_dir(at: Option<&Fd>, name: &[u8]) -> Option<Fd> {
+        open(at.map(AsFd::as_fd), name, DIR)
+    }
+
+    /// [`open_dir`] in a directory we do not own (a `/proc/PID` of the caller's).
+    #[cfg(target_os = "linux")]
+    pub fn open_dir_in(at: BorrowedFd<'_>, name: &[u8]) -> Option<Fd> {
+        open(Some(at), name, DIR)
+    }
+
+    #[allow(clippy::unnecessary_cast)] // the stat field types vary by OS
+    fn meta(st: &libc::stat) -> Meta {
+        let kind = match st.st_mode as u32 & libc::S_IFMT as u32 {
+            k if k == libc::S_IFDIR as u32 => Kind::Dir,
+            k if k == libc::S_IFLNK as u32 => Kind::Link,
+            k if k == libc::S_IFREG as u32 => Kind::File,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32,
+            uid: st.st_uid as u32,
+            nlink: st.st_nlink as u64,
+        }
+    }
+
+    pub fn stat(fd: &impl AsFd) -> Option<Meta> {
+        fstat(fd.as_fd().as_raw_fd()).ok().map(|st| meta(&st))
+    }
+
+    /// `name` in `at`, not followed. On Linux the name is opened once with
+    /// `O_PATH|O_NOFOLLOW` and everything after reads that descriptor (a
+    /// link's target with readlinkat on the link itself), so a name swapped
+    /// between two calls cannot mix two files' facts.
+    #[cfg(target_os = "linux")]
+    pub fn lookup(at: &Fd, name: &[u8]) -> Option<Node> {
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = open(Some(at.as_fd()), name, flags)?;
+        let m = stat(&fd)?;
+        Some(match m.kind {
+            Kind::Dir => Node::Dir(fd, m),
+            Kind::Link => {
+                let target = readlinkat(Some(fd.as_raw_fd()), "").ok()?;
+                Node::Link(m, target.into_vec())
+            }
+            Kind::File => Node::File(m),
+            Kind::Other => Node::Other,
+        })
+    }
+
+    /// Elsewhere a link cannot be opened itself: its target is read by name
+    /// and kept only if the name still holds the same link afterwards; a
+    /// directory's facts come from the descriptor opened `O_NOFOLLOW`.
+    #[cfg(not(target_os = "linux"))]
+    pub fn lookup(at: &Fd, name: &[u8]) -> Option<Node> {
+        use nix::fcntl::AtFlags;
+        use nix::sys::stat::fstatat;
+        let raw = Some(at.as_raw_fd());
+        let lstat = || {
+            fstatat(raw, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ok()
+                .map(|s| meta(&s))
+        };
+        let m = lstat()?;
+        Some(match m.kind {
+            Kind::Dir => {
+                let fd = open(Some(at.as_fd()), name, DIR | OFlag::O_NOFOLLOW)?;
+                let m = stat(&fd)?;
+                Node::Dir(fd, m)
+            }
+            Kind::Link => {
+                let target = readlinkat(raw, name).ok()?;
+                let again = lstat()?;
+                if !again.same(&m) || again.kind != Kind::Link {
+                    return None;
+                }
+                Node::Link(m, target.into_vec())
+            }
+            Kind::File => Node::File(m),
+            Kind::Other => Node::Other,
+        })
+    }
+
+    /// Whether `at` holds an entry `name` of any type. `Err` when that
+    /// cannot be told (not "no").
+    pub fn has_entry(at: &Fd, name: &[u8]) -> Result<bool, super::Blocked> {
+        use nix::errno::Errno;
+        use nix::fcntl::AtFlags;
+        use nix::sys::stat::fstatat;
+        match fstatat(Some(at.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+            Err(_) => Err(super::Blocked),
+        }
+    }
+}
+
+/// No descriptors off Unix: nothing opens, so no [`Cwd`] exists.
 #[cfg(not(unix))]
-fn marker_owner(dir: &Path, marker: &str) -> Option<u32> {
-    std::fs::symlink_metadata(dir.join(marker))
-        .is_ok_and(|m| m.is_file())
-        .then_some(0)
+mod sys {
+    use super::{Blocked, Meta, Node};
+
+    #[derive(Debug)]
+    pub enum Fd {}
+
+    pub fn open_dir(_at: Option<&Fd>, _name: &[u8]) -> Option<Fd> {
+        None
+    }
+
+    pub fn stat(fd: &Fd) -> Option<Meta> {
+        match *fd {}
+    }
+
+    pub fn lookup(at: &Fd, _name: &[u8]) -> Option<Node> {
+        match *at {}
+    }
+
+    pub fn has_entry(at: &Fd, _name: &[u8]) -> Result<bool, Blocked> {
+        match *at {}
+    }
 }
 
-/// `root` as configured, resolved through symlinks when it exists, so it
-/// compares equal to paths the kernel reports.
-pub fn canonical(root: &Path) -> PathBuf {
-    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_compare_by_identity_not_path() {
+        let a = Place {
+            path: "/a".into(),
+            dev: 1,
+            ino: 2,
+        };
+        let b = Place {
+            path: "/b".into(),
+            dev: 1,
+            ino: 2,
+        };
+        let c = Place {
+            path: "/a".into(),
+            dev: 1,
+            ino: 3,
+        };
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let set: std::collections::HashSet<Place> = [a, b, c].into_iter().collect();
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn handles_can_go_to_a_worker_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Cwd>();
+        send_sync::<Place>();
+    }
+
+    #[test]
+    fn marker_components_refuse_escapes() {
+        assert_eq!(
+            marker_components("mayor/./town.json"),
+            Some(vec![b"mayor".to_vec(), b"town.json".to_vec()])
+        );
+        assert_eq!(marker_components("/etc/passwd"), None);
+        assert_eq!(marker_components("../town.json"), None);
+        assert_eq!(marker_components("mayor/../x"), None);
+        assert_eq!(marker_components(""), None);
+        assert_eq!(marker_components("."), None);
+    }
+
+    #[test]
+    fn display_paths_lose_only_the_deleted_suffix_of_a_deleted_dir() {
+        let p = PathBuf::from("/t/wt (deleted)");
+        assert_eq!(display_path(p.clone(), true), PathBuf::from("/t/wt"));
+        // A directory really named so keeps its name.
+        assert_eq!(display_path(p.clone(), false), p);
+        assert_eq!(display_path("/t/wt".into(), true), PathBuf::from("/t/wt"));
+    }
+
+    #[test]
+    fn cut_removes_levels_and_stops_at_the_top() {
+        assert_eq!(cut(Path::new("/a/b/c"), 0), PathBuf::from("/a/b/c"));
+        assert_eq!(cut(Path::new("/a/b/c"), 2), PathBuf::from("/a"));
+        assert_eq!(cut(Path::new("/a/b/c"), 3), PathBuf::from("/"));
+        assert_eq!(cut(Path::new("/a/b/c"), 9), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn the_strict_rule_is_owner_and_no_group_or_world_write() {
+        let t = Trust {
+            owners: &[0, 1000],
+            proc_uid: 1000,
+        };
+        let m = |uid, mode| Meta {
+            kind: Kind::Other,
+            dev: 0,
+            ino: 0,
+            mode,
+            uid,
+            nlink: 1,
+        };
+        assert!(t.strict(&m(1000, 0o40755), false));
+        assert!(t.strict(&m(0, 0o40755), false));
+        assert!(!t.strict(&m(1001, 0o40755), false));
+        assert!(!t.strict(&m(1000, 0o40775), false));
+        assert!(
+            !t.strict(&m(0, 0o41777), false),
+            "sticky /tmp is still shared"
+        );
+        assert!(
+            t.strict(&m(1000, 0o120777), true),
+            "a link's mode means nothing"
+        );
+        assert!(!t.strict(&m(1001, 0o120777), true));
+    }
 }
