@@ -665,7 +665,7 @@ impl Rules {
                 f.cwd_display(pid).unwrap_or_default()
             )),
             Ok(Some(root)) => match (&self.ws_root, want) {
-                (Some(w), _) if w.dev == root.dev && w.ino == root.ino => None,
+                (Some(w), _) if *w == root => None,
                 (_, Some(want)) => fail(format!(
                     "in workspace {}, not {}",
                     root.path.display(),

@@ -5,7 +5,6 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -310,11 +309,6 @@ impl Proc {
         out.sort_unstable();
         out.dedup();
         Some(out)
-    }
-
-    /// The cwd as `/proc/PID/cwd` reads (for display), `None` when unreadable.
-    pub(crate) fn cwd_path(&self, pid: i32) -> Option<PathBuf> {
-        std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
     }
 }
 

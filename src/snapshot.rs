@@ -7,7 +7,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,15 +61,7 @@ pub(crate) struct Argv {
     pub(crate) truncated: bool,
 }
 
-/// A directory as the kernel knows it: a path to show, and (device, inode)
-/// to compare, so two places are equal exactly when they are the same
-/// directory, whatever namespace or path named them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Place {
-    pub(crate) path: PathBuf,
-    pub(crate) dev: u64,
-    pub(crate) ino: u64,
-}
+pub(crate) use crate::workspace::Place;
 
 /// What the rules may ask about processes. Every answer is for the moment
 /// it was first read, then kept: a rule sees one consistent view of each
@@ -121,7 +112,7 @@ struct Lazy {
     children: OnceCell<Vec<i32>>,
     argv: OnceCell<std::result::Result<Arc<Argv>, String>>,
     marker: OnceCell<std::result::Result<Option<String>, String>>,
-    cwd: OnceCell<Option<PathBuf>>,
+    cwd: OnceCell<Option<String>>,
     workspace: OnceCell<std::result::Result<Option<Place>, String>>,
     project: OnceCell<std::result::Result<Place, String>>,
 }
@@ -143,6 +134,9 @@ pub(crate) struct Snapshot {
     children_map: OnceCell<HashMap<i32, Vec<i32>>>,
     agents: OnceCell<Vec<i32>>,
 }
+
+/// Why a workspace or project cannot be judged.
+const CWD_UNREADABLE: &str = "cwd unreadable";
 
 /// The reason a memory read gives when it has nothing to say.
 const ARGV_EMPTY: &str = "argv is empty (mid-exec, or a blanked title)";
@@ -307,21 +301,17 @@ impl Snapshot {
         })
     }
 
-    fn cwd_path(&self, pid: i32) -> Option<PathBuf> {
-        self.lazy(pid)
-            .cwd
-            .get_or_init(|| match self.source {
-                Source::Proc => {
-                    #[cfg(target_os = "linux")]
-                    {
-                        self.procfs()?.cwd_path(pid)
-                    }
-                    #[cfg(not(target_os = "linux"))]
-                    None
-                }
-                Source::Ps => crate::ps::cwd(pid, self.timeout()),
-            })
-            .clone()
+    /// The process's cwd, opened where the process lives (its own mount
+    /// namespace); opened afresh each time it is needed and closed after,
+    /// so a scan holds no descriptors of other processes' directories.
+    fn open_cwd(&self, pid: i32) -> Option<crate::workspace::Cwd> {
+        match self.source {
+            Source::Proc => crate::workspace::open_cwd(pid),
+            Source::Ps => {
+                let path = crate::ps::cwd(pid, self.timeout())?;
+                crate::workspace::Cwd::from_path(&path)
+            }
+        }
     }
 
     fn read_argv(&self, pid: i32) -> std::result::Result<Arc<Argv>, String> {
@@ -467,30 +457,28 @@ impl Facts for Snapshot {
             .workspace
             .get_or_init(|| {
                 let cwd = self
-                    .cwd_path(pid)
-                    .ok_or_else(|| "cwd unreadable".to_string())?;
-                let mut owners = vec![self.euid, 0];
-                owners.extend(self.uid(pid));
-                Ok(
-                    crate::workspace::find_root(&cwd, &self.cfg.workspace_marker, &owners)
-                        .and_then(|p| place_of(&p)),
-                )
+                    .open_cwd(pid)
+                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                let proc_uid = self.uid(pid).ok_or_else(|| "owner unknown".to_string())?;
+                // The marker must belong to us, root, or the process's user.
+                let owners = [self.euid, 0, proc_uid];
+                Ok(cwd.find_root(&self.cfg.workspace_marker, &owners, proc_uid))
             })
             .clone()
     }
 
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String> {
         let cwd = self
-            .cwd_path(pid)
-            .ok_or_else(|| "cwd unreadable".to_string())?;
-        let cwd = crate::workspace::strip_deleted(&cwd);
-        Ok(cwd
-            .ancestors()
-            .any(|a| place_of(a).is_some_and(|p| p.dev == root.dev && p.ino == root.ino)))
+            .open_cwd(pid)
+            .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+        Ok(cwd.is_under(root))
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
-        self.cwd_path(pid).map(|p| p.display().to_string())
+        self.lazy(pid)
+            .cwd
+            .get_or_init(|| self.open_cwd(pid).map(|c| c.path().display().to_string()))
+            .clone()
     }
 
     fn project(&self, pid: i32) -> std::result::Result<Place, String> {
@@ -498,14 +486,10 @@ impl Facts for Snapshot {
             .project
             .get_or_init(|| {
                 let cwd = self
-                    .cwd_path(pid)
-                    .ok_or_else(|| "cwd unreadable".to_string())?;
-                let cwd = crate::workspace::strip_deleted(&cwd);
-                cwd.ancestors()
-                    .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
-                    .and_then(place_of)
-                    .or_else(|| place_of(&cwd))
-                    .ok_or_else(|| format!("cwd {} unreadable", cwd.display()))
+                    .open_cwd(pid)
+                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                cwd.project()
+                    .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
             })
             .clone()
     }
@@ -524,24 +508,7 @@ pub(crate) fn read_now(source: Source, timeout: Duration, pid: i32) -> Option<(S
     }
 }
 
-/// The directory at `p` in our namespace, as a [`Place`].
-pub(crate) fn place_of(p: &std::path::Path) -> Option<Place> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(p).ok()?;
-        Some(Place {
-            path: p.to_path_buf(),
-            dev: m.dev(),
-            ino: m.ino(),
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = p;
-        None
-    }
-}
+pub(crate) use crate::workspace::place_of;
 
 /// Why a SIGKILLed process is still alive, for the `unkillable` report.
 pub(crate) fn unkillable_reason(source: Source, p: &Stat) -> String {

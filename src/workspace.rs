@@ -298,32 +298,6 @@ impl Cwd {
     }
 }
 
-/// Legacy path-based lookup, kept only so `classify` builds until it calls
-/// [`Cwd`]: the path is re-resolved in *our* mount namespace, which is the
-/// bug `open_cwd` fixes. `owners`' last entry stands for the process's
-/// owner (root when unknown). Remove together with its caller.
-pub fn find_root(cwd: &Path, marker: &str, owners: &[u32]) -> Option<PathBuf> {
-    let proc_uid = *owners.last()?;
-    Cwd::from_path(cwd)?
-        .find_root(marker, owners, proc_uid)
-        .map(|p| p.path)
-}
-
-/// Legacy, for `classify` until it calls [`Cwd`]: a cwd whose directory
-/// was removed reads as `/path (deleted)`.
-pub fn strip_deleted(cwd: &Path) -> PathBuf {
-    if cwd.exists() {
-        return cwd.to_path_buf();
-    }
-    display_path(cwd.to_path_buf(), true)
-}
-
-/// Legacy, for `classify` until it calls [`place_of`]: `root` resolved
-/// through symlinks when it exists.
-pub fn canonical(root: &Path) -> PathBuf {
-    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
-}
-
 /// A walk that could not go on: what lies above is unknown.
 #[derive(Debug)]
 struct Blocked;

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -819,14 +820,18 @@ fn bad_configuration_is_a_clear_error() {
 #[test]
 fn a_planted_workspace_marker_does_not_count() {
     let mut lab = Lab::new();
+    // A shared directory, like /tmp: anyone may plant files in it.
     let shared = lab.dir.join("shared");
     std::fs::create_dir_all(shared.join("mayor")).unwrap();
     std::fs::create_dir_all(shared.join("job")).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let d = lab.agent(Some(&shared.join("job")));
     let mut cfg = lab.config();
     cfg.workspace_marker = "mayor/town.json".into();
     let marker = shared.join("mayor/town.json");
-    // A symlink to a file we own is not a marker.
+    // A symlink planted in a shared directory is not a marker, even to a
+    // file we own (issue 10 item 14: links count only on a path nobody else
+    // can write to).
     let real = lab.dir.join("real.json");
     std::fs::write(&real, "{}").unwrap();
     std::os::unix::fs::symlink(&real, &marker).unwrap();
@@ -835,7 +840,8 @@ fn a_planted_workspace_marker_does_not_count() {
         VerdictKind::OutsideWorkspace
     );
     std::fs::remove_file(&marker).unwrap();
-    // Nor is a `mayor` symlink to a real town's `mayor` directory.
+    // Nor is a `mayor` symlink planted there to a real town's `mayor`
+    // directory.
     let real_town = town(&lab, "real-town");
     std::fs::remove_dir(shared.join("mayor")).unwrap();
     std::os::unix::fs::symlink(real_town.join("mayor"), shared.join("mayor")).unwrap();
@@ -846,6 +852,7 @@ fn a_planted_workspace_marker_does_not_count() {
     std::fs::remove_file(shared.join("mayor")).unwrap();
     std::fs::create_dir(shared.join("mayor")).unwrap();
     std::fs::write(&marker, "{}").unwrap();
+    // A plain marker file of ours: a workspace.
     assert_eq!(verdict_of(&cfg, d.pid).verdict, VerdictKind::Orphan);
     if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(&marker, Some(65534), Some(65534)).unwrap();
