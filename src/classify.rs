@@ -801,7 +801,21 @@ impl Rules {
     /// memory and directories are read only for processes that could still
     /// be candidates.
     pub(crate) fn is_candidate(&self, f: &dyn Facts, seen: &Seen, subject: &Subject) -> bool {
-        let applies = RULES.iter().filter(|r| (r.applies)(subject));
+        self.candidate_but(f, seen, subject, None)
+    }
+
+    /// [`Rules::is_candidate`], ignoring the checks that give `except`
+    /// (e.g. too-young: will it be a candidate once old enough?).
+    pub(crate) fn candidate_but(
+        &self,
+        f: &dyn Facts,
+        seen: &Seen,
+        subject: &Subject,
+        except: Option<VerdictKind>,
+    ) -> bool {
+        let applies = RULES
+            .iter()
+            .filter(|r| (r.applies)(subject) && Some(r.verdict) != except);
         let (cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
         cheap
             .into_iter()
@@ -809,12 +823,19 @@ impl Rules {
             .all(|r| (r.check)(self, f, seen, subject).is_none())
     }
 
-    /// Whether `st` passes the cheap checks for `subject` (used before the
-    /// subject is known for sure: a marker needs an environment read).
-    pub(crate) fn passes_cheap(&self, f: &dyn Facts, seen: &Seen, subject: &Subject) -> bool {
+    /// Whether `seen` passes the cheap checks for `subject`, but those that
+    /// give `except` (used before the subject is known for sure: a marker
+    /// needs an environment read).
+    pub(crate) fn passes_cheap(
+        &self,
+        f: &dyn Facts,
+        seen: &Seen,
+        subject: &Subject,
+        except: Option<VerdictKind>,
+    ) -> bool {
         RULES
             .iter()
-            .filter(|r| r.cheap && (r.applies)(subject))
+            .filter(|r| r.cheap && (r.applies)(subject) && Some(r.verdict) != except)
             .all(|r| (r.check)(self, f, seen, subject).is_none())
     }
 

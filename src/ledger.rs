@@ -1,6 +1,10 @@
 //! The ledger: which identities procreap signalled, with what, and when. One
-//! file for both scans, in a private state directory, under a lock held for a
-//! whole step. A ledger procreap cannot trust is moved aside, never used.
+//! file for every kind, in a private state directory, under a lock held for
+//! a whole call. An entry is written (and fsync'd) *before* its signal is
+//! sent — the intent is the record — so a crash at any point never earns an
+//! identity a second SIGTERM. A ledger procreap cannot trust is moved aside,
+//! never used. The audit trail (`audit`) lives beside it, under the same
+//! rules.
 
 use std::time::Duration;
 
@@ -9,11 +13,15 @@ use crate::process::Identity;
 use crate::signal::Sig;
 
 #[cfg(unix)]
+pub(crate) mod audit;
+#[cfg(unix)]
 mod store;
 #[cfg(unix)]
 pub use store::{Ledger, Loaded};
 
-const MAGIC: &str = "procreap-ledger 1";
+const MAGIC: &str = "procreap-ledger 2";
+/// The first format (no resident memory per entry): still read.
+const MAGIC_V1: &str = "procreap-ledger 1";
 /// Far more than any real ledger; a larger file is not ours.
 pub(crate) const MAX_LEDGER_BYTES: u64 = 1 << 20;
 
@@ -38,6 +46,8 @@ pub struct Entry {
     pub tree_of: Option<Identity>,
     /// Its name, for reports after it is gone.
     pub name: String,
+    /// Its resident memory when it was signalled (what its exit reclaims).
+    pub rss_bytes: u64,
 }
 
 /// The ledger's contents: the boot they belong to and the entries.
@@ -107,7 +117,7 @@ impl Contents {
         );
         for e in &self.entries {
             s.push_str(&format!(
-                "{} {} {} {} {} {} {} {}\n",
+                "{} {} {} {} {} {} {} {} {}\n",
                 e.id.pid,
                 e.id.start_time,
                 e.kind.as_str(),
@@ -116,7 +126,8 @@ impl Contents {
                 escape(&e.scope),
                 e.tree_of
                     .map_or("-".into(), |a| format!("{}:{}", a.pid, a.start_time)),
-                escape(&e.name)
+                escape(&e.name),
+                e.rss_bytes,
             ));
         }
         let sum = fnv64(s.as_bytes());
@@ -137,9 +148,11 @@ impl Contents {
             .ok_or("too short: no trailer")?;
         let (body, trailer) = text.split_at(body_end);
         let mut lines = body.lines();
-        if lines.next() != Some(MAGIC) {
-            return Err("not a procreap ledger (bad first line)".into());
-        }
+        let v1 = match lines.next() {
+            Some(MAGIC) => false,
+            Some(MAGIC_V1) => true,
+            _ => return Err("not a procreap ledger (bad first line)".into()),
+        };
         let boot = lines
             .next()
             .and_then(|l| l.strip_prefix("boot "))
@@ -153,8 +166,11 @@ impl Contents {
         let mut entries = Vec::new();
         for (n, line) in lines.enumerate() {
             let bad = || format!("bad entry on line {}", n + 4);
-            let f: Vec<&str> = line.split(' ').collect();
-            let [pid, start, kind, sig, at, scope, tree, name] = f[..] else {
+            let mut f: Vec<&str> = line.split(' ').collect();
+            if v1 {
+                f.push("0");
+            }
+            let [pid, start, kind, sig, at, scope, tree, name, rss] = f[..] else {
                 return Err(bad());
             };
             let pid: i32 = pid.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
@@ -180,6 +196,7 @@ impl Contents {
                     }
                 },
                 name: unescape(name).ok_or_else(bad)?,
+                rss_bytes: rss.parse().map_err(|_| bad())?,
             });
         }
         let t: Vec<&str> = trailer.trim_end_matches('\n').split(' ').collect();

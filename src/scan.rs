@@ -4,6 +4,7 @@
 //! used to decide a signal (cleanup re-reads every process first).
 
 use std::path::Path;
+use std::time::Duration;
 
 use once_cell::unsync::OnceCell;
 
@@ -31,6 +32,8 @@ pub struct Scan {
     leaked: OnceCell<Vec<Judged>>,
     agents: OnceCell<Vec<Judged>>,
     markers: OnceCell<Vec<Judged>>,
+    /// Marker processes that pass every cheap check but age (for `young_due`).
+    young_markers: OnceCell<Vec<Seen>>,
 }
 
 /// The pid in a protected pid file; `None` when there is no such file. A
@@ -175,6 +178,7 @@ impl Scan {
             leaked: OnceCell::new(),
             agents: OnceCell::new(),
             markers: OnceCell::new(),
+            young_markers: OnceCell::new(),
         })
     }
 
@@ -249,15 +253,26 @@ impl Scan {
                 .collect(),
             None => {
                 let probe = Subject::Marker(String::new());
+                let min_age = self.rules.cfg.min_age;
+                let young_kind = Some(VerdictKind::TooYoung);
                 let mut maybe = Vec::new();
+                let mut young = Vec::new();
                 if !self.rules.cfg.leak_markers.is_empty() {
                     self.snap.each_seen(&mut |s| {
-                        if !s.st.kthread && self.rules.passes_cheap(&self.snap, s, &probe) {
+                        if s.st.kthread
+                            || !self.rules.passes_cheap(&self.snap, s, &probe, young_kind)
+                        {
+                            return;
+                        }
+                        if s.st.age < min_age {
+                            young.push(s.clone());
+                        } else {
                             maybe.push(s.clone());
                         }
                     });
                     self.snap.require_listing()?;
                 }
+                let _ = self.young_markers.set(young);
                 maybe
                     .into_iter()
                     .filter_map(|s| match self.rules.subject(&self.snap, &s) {
@@ -271,6 +286,43 @@ impl Scan {
             }
         };
         Ok(self.leaked.get_or_init(|| found))
+    }
+
+    /// How long until the youngest process that would be a candidate of
+    /// `kind` but for its age reaches `min_age` (for a report's next due
+    /// time); `None` when there is none.
+    pub(crate) fn young_due(&self, kind: Kind) -> Result<Option<Duration>> {
+        let min_age = self.rules.cfg.min_age;
+        let young = Some(VerdictKind::TooYoung);
+        let due = |s: &Seen| min_age.saturating_sub(s.st.age);
+        Ok(match kind {
+            Kind::Zombies if !self.zombie_scan_can_see()? => None,
+            Kind::Orphans | Kind::Zombies => self
+                .agent_seens()?
+                .iter()
+                .filter(|s| s.st.age < min_age)
+                .filter(|s| {
+                    self.rules
+                        .candidate_but(&self.snap, s, &Subject::Agent, young)
+                })
+                .map(due)
+                .min(),
+            Kind::Leaked => {
+                self.leaked_verdicts()?;
+                self.young_markers
+                    .get()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| match self.rules.subject(&self.snap, s) {
+                        Some(m @ Subject::Marker(_)) => self
+                            .rules
+                            .candidate_but(&self.snap, s, &m, young)
+                            .then(|| due(s)),
+                        _ => None,
+                    })
+                    .min()
+            }
+        })
     }
 
     /// The candidates of `kind`, as verdicts (cleanup's starting point).

@@ -240,6 +240,7 @@ fn a_recycled_pid_in_the_ledger_is_never_that_process() {
             scope: lab.config().scope(),
             tree_of: None,
             name: "old".into(),
+            rss_bytes: 0,
         }],
     );
     let r = step(&lab.config(), Kind::Orphans);
@@ -515,6 +516,7 @@ fn untrusted_ledgers_are_quarantined_and_never_used() {
             scope: "any".into(),
             tree_of: None,
             name: "x".into(),
+            rss_bytes: 0,
         }],
     }
     .encode();
@@ -638,6 +640,7 @@ fn ledger_entries_naming_unrelated_processes_get_no_signal() {
                 scope: scope.clone(),
                 tree_of: None,
                 name: "x".into(),
+                rss_bytes: 0,
             })
             .collect()
     };

@@ -144,6 +144,7 @@ fn arbitrary_ledger_bytes_never_panic_and_are_rejected() {
                 start_time: 99,
             }),
             name: format!("na me)\n\\{i}\u{e9}"),
+            rss_bytes: 0,
         });
     }
     let good = c.encode();

@@ -1,6 +1,12 @@
 //! The Unix half of [`crate::cleanup`]: one step, reap set and reap now.
-//! Every path goes through [`Step::deliver`]: re-verify, then signal through
-//! the identity pin.
+//!
+//! Every call has the same shape. Take the ledger lock and scan; decide
+//! every signal of the call; write those intents to the ledger (fsync'd) —
+//! when that fails nothing is sent; then for each signal: pin the process,
+//! re-verify it on a fresh read, send through the pin, append an audit
+//! line; finally write the ledger as the call ended. A crash at any point
+//! leaves each signalled identity recorded, so it never gets a second
+//! SIGTERM.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -9,14 +15,19 @@ use super::{Action, ActionKind, Delivery as Path, Report};
 use crate::classify::{Kind, ProcessInfo, Subject, VerdictKind};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::audit::{Line, Trail};
+use crate::ledger::{Contents, Entry, Ledger};
 use crate::process::{boot_clock, Identity, Stat};
 use crate::scan::{Judged, Scan};
 use crate::signal::{self, Sent, Sig, Target};
 use crate::snapshot::{unkillable_reason, Facts, Seen, Snapshot};
 
-enum Delivery {
-    /// Sent (or would be, in a dry run); the pin, when there is one.
+/// How long a SIGKILLed process may take to die before it is `unkillable`.
+const DYING: Duration = Duration::from_secs(1);
+
+/// How one signal attempt ended.
+enum Outcome {
+    /// Sent (or, in a dry run, would be); the pin, when there is one.
     Sent(Option<Target>),
     /// Not sent: the process is gone.
     Gone,
@@ -24,37 +35,22 @@ enum Delivery {
     NotSent,
 }
 
-/// Shared machinery of every cleanup path.
-struct Step<'a> {
-    scan: &'a Scan,
-    dry_run: bool,
-    kill_tree: bool,
-    /// Identities that are candidates themselves (never signalled as tree members).
-    candidates: HashSet<Identity>,
-    /// Identities the ledger already tracks (escalated from their own entry).
-    tracked: HashSet<Identity>,
-    /// Descendants already sent a signal by this call, with that signal: a
-    /// descendant of nested agents gets a signal once (none after a
-    /// SIGKILL), while reap now's SIGKILL pass still reaches the descendants
-    /// its SIGTERM pass reached.
-    sent: HashSet<(Identity, Sig)>,
-    actions: Vec<Action>,
-    failures: Vec<String>,
-}
-
-fn gone_info(id: Identity, name: &str) -> ProcessInfo {
-    ProcessInfo {
-        id,
-        ppid: 0,
-        name: name.to_string(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-        uid: None,
-        rss_bytes: 0,
-    }
+/// A signal this call means to send.
+struct Attempt {
+    info: ProcessInfo,
+    subject: Subject,
+    sig: Sig,
+    action: ActionKind,
+    /// The entry the ledger holds once it is sent (written first, as the
+    /// intent).
+    entry: Entry,
+    /// The entry to keep when nothing was sent (an escalation keeps its
+    /// SIGTERM record); `None` drops it.
+    before: Option<Entry>,
+    /// The agent's descendants (`kill_tree`), captured before any signal of
+    /// this call: an agent that exits on its signal leaves its children to
+    /// another parent.
+    tree: Vec<ProcessInfo>,
 }
 
 /// The last checks right before a signal, on a fresh read of the process
@@ -95,18 +91,66 @@ fn reverify(scan: &Scan, id: Identity, subject: &Subject) -> std::result::Result
     }
 }
 
-impl<'a> Step<'a> {
-    fn new(scan: &'a Scan, candidates: &[Judged]) -> Step<'a> {
+fn gone_info(id: Identity, name: &str) -> ProcessInfo {
+    ProcessInfo {
+        id,
+        ppid: 0,
+        name: name.to_string(),
+        age: Duration::ZERO,
+        tty: None,
+        state: '?',
+        workspace_root: None,
+        cmdline: String::new(),
+        uid: None,
+        rss_bytes: 0,
+    }
+}
+
+/// The state of one cleanup call.
+struct Call<'a> {
+    scan: &'a Scan,
+    cfg: &'a Config,
+    /// `step`, `reap-set` or `reap-now` (for the audit trail).
+    name: &'static str,
+    kind: Kind,
+    scope: String,
+    trail: Trail<'a>,
+    /// Identities that are candidates themselves (never signalled as tree members).
+    candidates: HashSet<Identity>,
+    /// Identities the ledger already tracks (escalated from their own entry).
+    tracked: HashSet<Identity>,
+    /// Signals already sent by this call: a descendant of nested agents
+    /// gets a signal once (none after a SIGKILL), while reap now's SIGKILL
+    /// pass still reaches the descendants its SIGTERM pass reached.
+    sent: HashSet<(Identity, Sig)>,
+    actions: Vec<Action>,
+    failures: Vec<String>,
+    reclaimed: u64,
+}
+
+impl<'a> Call<'a> {
+    fn new(
+        scan: &'a Scan,
+        ledger: &'a Ledger,
+        name: &'static str,
+        kind: Kind,
+        candidates: &[Judged],
+        contents: &Contents,
+    ) -> Call<'a> {
         let cfg = &scan.rules.cfg;
-        Step {
+        Call {
             scan,
-            dry_run: cfg.dry_run,
-            kill_tree: cfg.kill_tree,
+            cfg,
+            name,
+            kind,
+            scope: cfg.scope(),
+            trail: Trail::new(ledger, cfg),
             candidates: candidates.iter().map(|j| j.verdict.process.id).collect(),
-            tracked: HashSet::new(),
+            tracked: contents.entries.iter().map(|e| e.id).collect(),
             sent: HashSet::new(),
             actions: Vec::new(),
             failures: Vec::new(),
+            reclaimed: 0,
         }
     }
 
@@ -135,93 +179,169 @@ impl<'a> Step<'a> {
             reason,
             error: None,
             delivery,
-            dry_run: self.dry_run,
+            dry_run: self.cfg.dry_run,
         });
     }
 
-    /// Re-verifies `info` and sends `sig`, reporting the outcome as `kind`.
-    /// With `kill_tree`, its descendants from the snapshot follow (those the
-    /// ledger does not track already), each through its own identity check;
-    /// the ones signalled are returned so the ledger can track them.
-    fn deliver(
-        &mut self,
-        info: &ProcessInfo,
-        subject: &Subject,
-        sig: Sig,
-        kind: ActionKind,
-    ) -> (Delivery, Vec<ProcessInfo>) {
-        // The tree as it is before the signal: an agent that exits on it
-        // leaves its children to another parent.
-        let below = if self.kill_tree {
-            self.scan.snap.descendants(info.id.pid)
-        } else {
-            Vec::new()
-        };
-        let delivery = self.send_one(info, subject, sig, kind);
-        let mut tree = Vec::new();
-        if matches!(delivery, Delivery::Sent(_)) {
-            let snap = &self.scan.snap;
-            for pid in below {
-                let Some(st) = snap.stat(pid) else {
-                    continue;
-                };
-                if self.candidates.contains(&st.id)
-                    || self.tracked.contains(&st.id)
-                    || self.sent.contains(&(st.id, sig))
-                    || self.sent.contains(&(st.id, Sig::Kill))
-                {
-                    continue;
-                }
-                let seen = Seen {
-                    uid: snap.uid(pid),
-                    st,
-                };
-                let child = self.scan.rules.info(snap, &seen);
-                let as_tree = Subject::Descendant(info.id);
-                if let Delivery::Sent(_) = self.send_one(&child, &as_tree, sig, kind) {
-                    self.sent.insert((child.id, sig));
-                    tree.push(child);
-                }
-            }
+    /// An entry for `info`, signalled with `sig` now.
+    fn entry(&self, info: &ProcessInfo, sig: Sig, tree_of: Option<Identity>) -> Entry {
+        Entry {
+            id: info.id,
+            kind: self.kind,
+            signal: sig,
+            sent_at: boot_clock(),
+            scope: self.scope.clone(),
+            tree_of,
+            name: info.name.clone(),
+            rss_bytes: info.rss_bytes,
         }
-        (delivery, tree)
     }
 
-    /// Sends to one process, re-verified as `subject` (a descendant of its
-    /// agent for `kill_tree`).
-    fn send_one(
-        &mut self,
+    /// Plans `sig` to `info`; with `kill_tree` (and not for a reap set or a
+    /// descendant) its descendants are captured now.
+    fn plan(
+        &self,
         info: &ProcessInfo,
         subject: &Subject,
         sig: Sig,
-        kind: ActionKind,
-    ) -> Delivery {
-        let rules = &self.scan.rules;
-        let scan = self.scan;
-        let (source, timeout) = (scan.snap.source(), scan.snap.timeout());
-        let verify = || reverify(scan, info.id, subject);
+        before: Option<Entry>,
+        tree: bool,
+    ) -> Attempt {
         let tree_of = match subject {
             Subject::Descendant(a) => Some(*a),
             _ => None,
         };
-        let sent = if self.dry_run {
+        let tree = if tree && tree_of.is_none() {
+            let snap = &self.scan.snap;
+            snap.descendants(info.id.pid)
+                .into_iter()
+                .filter_map(|pid| {
+                    let st = snap.stat(pid)?;
+                    let seen = Seen {
+                        uid: snap.uid(pid),
+                        st,
+                    };
+                    Some(self.scan.rules.info(snap, &seen))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Attempt {
+            info: info.clone(),
+            subject: subject.clone(),
+            sig,
+            action: if sig == Sig::Kill {
+                ActionKind::Sigkill
+            } else {
+                ActionKind::Sigterm
+            },
+            entry: self.entry(info, sig, tree_of),
+            before,
+            tree,
+        }
+    }
+
+    /// Whether a tree member is left to others: a candidate itself, tracked
+    /// by its own entry, or already sent this signal (or SIGKILL) by this call.
+    fn spared(&self, id: Identity, sig: Sig) -> bool {
+        self.candidates.contains(&id)
+            || self.tracked.contains(&id)
+            || self.sent.contains(&(id, sig))
+            || self.sent.contains(&(id, Sig::Kill))
+    }
+
+    /// The ledger as it must be before `attempts` are made: `kept` plus
+    /// every planned signal, tree members included.
+    fn intents(&self, kept: &[Entry], attempts: &[Attempt]) -> Vec<Entry> {
+        let mut all: Vec<Entry> = kept.to_vec();
+        for a in attempts {
+            all.push(a.entry.clone());
+            all.extend(
+                a.tree
+                    .iter()
+                    .filter(|t| !self.spared(t.id, a.sig))
+                    .map(|t| self.entry(t, a.sig, Some(a.info.id))),
+            );
+        }
+        one_per_identity(&mut all);
+        all
+    }
+
+    /// Makes one attempt: the process, then (when it was sent) its tree.
+    /// Returns the outcome and the entries of the tree members signalled.
+    fn attempt(&mut self, a: &Attempt) -> (Outcome, Vec<Entry>) {
+        let outcome = self.send(&a.info, &a.subject, a.sig, a.action);
+        let mut tree = Vec::new();
+        if matches!(outcome, Outcome::Sent(_)) {
+            self.sent.insert((a.info.id, a.sig));
+            let as_tree = Subject::Descendant(a.info.id);
+            for t in &a.tree {
+                if self.spared(t.id, a.sig) {
+                    continue;
+                }
+                if let Outcome::Sent(_) = self.send(t, &as_tree, a.sig, a.action) {
+                    self.sent.insert((t.id, a.sig));
+                    tree.push(self.entry(t, a.sig, Some(a.info.id)));
+                }
+            }
+        }
+        (outcome, tree)
+    }
+
+    /// Re-verifies `info` as `subject` and sends `sig` through its pin,
+    /// reporting the outcome as `action` and in the audit trail.
+    fn send(
+        &mut self,
+        info: &ProcessInfo,
+        subject: &Subject,
+        sig: Sig,
+        action: ActionKind,
+    ) -> Outcome {
+        let scan = self.scan;
+        let (source, timeout) = (scan.snap.source(), scan.snap.timeout());
+        let verify = || reverify(scan, info.id, subject);
+        let agent = match subject {
+            Subject::Descendant(a) => Some(*a),
+            _ => None,
+        };
+        let sent = if self.cfg.dry_run {
             match verify() {
                 Ok(_) => None,
                 Err(why) => Some(Sent::Skipped(why)),
             }
         } else {
-            let require = rules.cfg.require_pidfd;
+            let require = self.cfg.require_pidfd;
             Some(signal::send(info.id, sig, source, timeout, require, verify))
         };
-        let mut reason = match (tree_of, self.dry_run) {
-            (Some(agent), _) => format!("descendant of agent pid {} (kill_tree)", agent.pid),
+        let mut reason = match (agent, self.cfg.dry_run) {
+            (Some(a), _) => format!("descendant of agent pid {} (kill_tree)", a.pid),
             (None, true) => "dry run: verified, not sent".to_string(),
             (None, false) => format!("{} sent", sig.name()),
         };
+        let call = if agent.is_some() {
+            "kill-tree"
+        } else {
+            self.name
+        };
+        let audit =
+            |trail: &mut Trail, action: &str, reason: &str, delivery: Path, error: Option<&str>| {
+                trail.append(&Line {
+                    call,
+                    kind: self.kind.as_str(),
+                    action,
+                    signal: sig.name(),
+                    process: info,
+                    reason,
+                    delivery: delivery.as_str(),
+                    error,
+                    agent,
+                })
+            };
         match sent {
             None => {
-                self.push(info.clone(), kind, Some(sig), reason);
-                Delivery::Sent(None)
+                self.push(info.clone(), action, Some(sig), reason);
+                Outcome::Sent(None)
             }
             Some(Sent::Done(fresh, target)) => {
                 if sig == Sig::Term && matches!(fresh.state, 'T' | 't') {
@@ -231,58 +351,89 @@ impl<'a> Step<'a> {
                 if path == Path::Kill {
                     reason.push_str(" through kill(2): no pidfd here");
                 }
-                self.push_via(info.clone(), kind, Some(sig), reason, path);
-                Delivery::Sent(Some(target))
+                let why = self.verdict_reason(info.id, &reason);
+                audit(&mut self.trail, action.as_str(), &why, path, None);
+                self.push_via(info.clone(), action, Some(sig), reason, path);
+                Outcome::Sent(Some(target))
             }
             Some(Sent::Skipped(why)) => {
-                self.push(
-                    info.clone(),
-                    ActionKind::Skipped,
-                    None,
-                    format!("{} not sent: {why}", sig.name()),
-                );
-                Delivery::NotSent
+                let reason = format!("{} not sent: {why}", sig.name());
+                audit(&mut self.trail, "skipped", &reason, Path::None, None);
+                self.push(info.clone(), ActionKind::Skipped, None, reason);
+                Outcome::NotSent
             }
             Some(Sent::Gone) => {
-                self.push(
-                    info.clone(),
-                    ActionKind::Exited,
-                    None,
-                    format!("exited before {}", sig.name()),
-                );
-                Delivery::Gone
+                let reason = format!("exited before {}", sig.name());
+                self.push(info.clone(), ActionKind::Exited, None, reason);
+                Outcome::Gone
             }
             Some(Sent::Failed(e)) => {
                 let msg = format!("{} to pid {} failed: {e}", sig.name(), info.id.pid);
+                audit(
+                    &mut self.trail,
+                    action.as_str(),
+                    &reason,
+                    Path::None,
+                    Some(&msg),
+                );
                 self.failures.push(msg.clone());
                 self.actions.push(Action {
                     process: info.clone(),
-                    action: kind,
+                    action,
                     signal: None,
                     reason,
                     error: Some(msg),
                     delivery: Path::None,
-                    dry_run: self.dry_run,
+                    dry_run: self.cfg.dry_run,
                 });
-                Delivery::NotSent
+                Outcome::NotSent
             }
         }
     }
 
-    fn finish(self, problem: Option<Error>) -> Report {
-        let error = problem.or_else(|| match self.failures.len() {
-            0 => None,
-            1 => Some(Error::SignalFailed(self.failures[0].clone())),
-            n => Some(Error::SignalFailed(format!(
-                "{n} signals failed; first: {}",
-                self.failures[0]
-            ))),
+    /// The verdict's reason for the audit trail: why it is a candidate.
+    fn verdict_reason(&self, id: Identity, fallback: &str) -> String {
+        self.scan
+            .judged_of(id)
+            .map(|j| j.verdict.reason)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| fallback.to_string())
+    }
+
+    /// When the next step has something to do: the earliest grace running
+    /// out, SIGKILL re-check, or (`young`) candidate reaching `min_age`.
+    fn next_due(&self, kept: &[Entry], young: Option<Duration>) -> Option<Duration> {
+        let now = boot_clock();
+        let ours = kept
+            .iter()
+            .filter(|e| e.scope == self.scope || e.tree_of.is_some());
+        let entries = ours.map(|e| match e.signal {
+            Sig::Kill if now.saturating_sub(e.sent_at) < DYING => {
+                (e.sent_at + DYING).saturating_sub(now)
+            }
+            Sig::Kill => self.cfg.grace,
+            _ => (e.sent_at + self.cfg.grace).saturating_sub(now),
         });
+        entries.chain(young).min()
+    }
+
+    fn finish(self, problem: Option<Error>, next_due: Option<Duration>) -> Report {
+        let audit = self.trail.finish();
+        let error = problem
+            .or_else(|| match self.failures.len() {
+                0 => None,
+                1 => Some(Error::SignalFailed(self.failures[0].clone())),
+                n => Some(Error::SignalFailed(format!(
+                    "{n} signals failed; first: {}",
+                    self.failures[0]
+                ))),
+            })
+            .or(audit);
         Report {
             actions: self.actions,
             error,
-            next_due: None,
-            reclaimed_bytes: 0,
+            next_due,
+            reclaimed_bytes: self.reclaimed,
         }
     }
 }
@@ -298,11 +449,9 @@ fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
     }
 }
 
-/// Takes the ledger lock, scans, and loads the ledger (refused when it holds
-/// identities of the other backend).
-fn open_ledger_and_scan(cfg: &Config) -> Result<(Ledger, Scan, crate::ledger::Loaded)> {
-    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
-    let scan = Scan::new(cfg)?;
+/// Loads the ledger (quarantining an untrusted one); refused when it holds
+/// identities of the other backend.
+fn load(ledger: &Ledger, scan: &Scan, cfg: &Config) -> Result<crate::ledger::Loaded> {
     let mut loaded = ledger.load(cfg.dry_run);
     let ids = scan.snap.source().name();
     if !loaded.contents.entries.is_empty() && loaded.contents.ids != ids {
@@ -314,7 +463,7 @@ fn open_ledger_and_scan(cfg: &Config) -> Result<(Ledger, Scan, crate::ledger::Lo
         )));
     }
     loaded.contents.ids = ids.to_string();
-    Ok((ledger, scan, loaded))
+    Ok(loaded)
 }
 
 /// One entry per identity (a ledger with a duplicate would be refused, and
@@ -324,45 +473,63 @@ fn one_per_identity(entries: &mut Vec<Entry>) {
     entries.dedup_by_key(|e| e.id);
 }
 
+/// Writes the intents of `attempts` before any is made. `Err` (nothing may
+/// be sent) when the ledger cannot be written.
+fn record_intents(
+    ledger: &Ledger,
+    call: &Call,
+    contents: &Contents,
+    kept: &[Entry],
+    attempts: &[Attempt],
+) -> Result<()> {
+    if call.cfg.dry_run || attempts.is_empty() {
+        return Ok(());
+    }
+    let mut intent = contents.clone();
+    intent.entries = call.intents(kept, attempts);
+    ledger.save(&intent).map_err(|e| match e {
+        Error::Io { context, source } => Error::Io {
+            context: format!("{context} (the intent to signal: nothing was sent)"),
+            source,
+        },
+        e => e,
+    })
+}
+
 /// One cleanup step of `kind`, or (with `only`) a reap of exactly those
 /// identities. Holds the ledger lock from load to save.
 pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
     cfg.validate()?;
-    let (ledger, scan, loaded) = open_ledger_and_scan(cfg)?;
+    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
+    let scan = Scan::new(cfg)?;
+    // A zombie step that cannot run stops before it touches the ledger.
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
         return Ok(Report::default());
     }
     let candidates: Vec<Judged> = scan.candidate_verdicts(kind)?.to_vec();
-    let mut contents = loaded.contents;
-    let mut step = Step::new(&scan, &candidates);
+    let young = match only {
+        None => scan.young_due(kind)?,
+        Some(_) => None,
+    };
+    let loaded = load(&ledger, &scan, cfg)?;
+    let contents = loaded.contents;
+    let name = if only.is_some() { "reap-set" } else { "step" };
+    let mut call = Call::new(&scan, &ledger, name, kind, &candidates, &contents);
     // A reap set signals exactly the approved identities: no descendants.
-    step.kill_tree &= only.is_none();
-    let scope = cfg.scope();
+    let kill_tree = cfg.kill_tree && only.is_none();
     let wanted = |id: &Identity| only.is_none_or(|ids| ids.contains(id));
     let now = boot_clock();
     let mut kept: Vec<Entry> = Vec::new();
-    let seen: HashSet<Identity> = contents.entries.iter().map(|e| e.id).collect();
-    step.tracked = seen.clone();
-    // Descendants signalled with their agent become entries of their own.
-    let track = |tree: Vec<ProcessInfo>, agent: Identity, signal: Sig, kept: &mut Vec<Entry>| {
-        kept.extend(tree.into_iter().map(|p| Entry {
-            id: p.id,
-            kind,
-            signal,
-            sent_at: now,
-            scope: scope.clone(),
-            tree_of: Some(agent),
-            name: p.name,
-        }));
-    };
+    let mut attempts: Vec<Attempt> = Vec::new();
 
-    for mut e in std::mem::take(&mut contents.entries) {
+    for e in &contents.entries {
         if !wanted(&e.id) {
-            kept.push(e);
+            kept.push(e.clone());
             continue;
         }
         let Some(seen) = scan.seen_of(e.id) else {
-            step.push(
+            call.reclaimed += e.rss_bytes;
+            call.push(
                 gone_info(e.id, &e.name),
                 ActionKind::Exited,
                 None,
@@ -406,18 +573,19 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             }
         };
         if p.is_defunct() {
+            call.reclaimed += e.rss_bytes;
             let why = format!("defunct: parent pid {} must reap it", p.ppid);
-            step.push(info, ActionKind::Exited, None, why);
+            call.push(info, ActionKind::Exited, None, why);
             continue;
         }
         let candidate = matches!(verdict, Some(VerdictKind::Orphan | VerdictKind::Leaked));
-        if !candidate && doubt && e.scope == scope {
+        if !candidate && doubt && e.scope == call.scope {
             // Not readable this moment: neither a candidate nor released.
             // (Another configuration's entry stays put silently, below.)
             let v = verdict.map_or(String::new(), |v| format!("{v}: "));
             let why = format!("{v}{reason}; still tracked, nothing sent this step");
-            step.push(info, ActionKind::Skipped, None, why);
-            kept.push(e);
+            call.push(info, ActionKind::Skipped, None, why);
+            kept.push(e.clone());
             continue;
         }
         if !candidate {
@@ -427,104 +595,82 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
             // only its own entries (another town's stay put).
             let fact = e.tree_of.is_some()
                 || matches!(verdict, Some(VerdictKind::Protected | VerdictKind::HasTty));
-            if e.scope != scope && !fact {
-                kept.push(e);
+            if e.scope != call.scope && !fact {
+                kept.push(e.clone());
                 continue;
             }
             let why = match verdict {
                 Some(v) => format!("{v}: {reason}"),
                 None => "no longer an agent process".into(),
             };
-            step.push(info, ActionKind::Released, None, why);
+            call.push(info, ActionKind::Released, None, why);
             continue;
         }
         let since = now.saturating_sub(e.sent_at);
         match e.signal {
-            Sig::Kill if since < Duration::from_secs(1) => {
-                step.push(
-                    info,
-                    ActionKind::Waiting,
-                    None,
-                    "SIGKILL sent; waiting for it to exit".into(),
-                );
+            Sig::Kill if since < DYING => {
+                let why = "SIGKILL sent; waiting for it to exit".into();
+                call.push(info, ActionKind::Waiting, None, why);
+                kept.push(e.clone());
             }
             Sig::Kill => {
                 let why = unkillable_reason(scan.snap.source(), p);
-                step.push(info, ActionKind::Unkillable, None, why);
+                call.push(info, ActionKind::Unkillable, None, why);
+                kept.push(e.clone());
             }
             _ if since >= cfg.grace => {
-                let (delivery, tree) = match e.tree_of {
-                    None => step.deliver(&info, &subject, Sig::Kill, ActionKind::Sigkill),
-                    Some(_) => (
-                        step.send_one(&info, &subject, Sig::Kill, ActionKind::Sigkill),
-                        Vec::new(),
-                    ),
-                };
-                track(tree, e.id, Sig::Kill, &mut kept);
-                match delivery {
-                    Delivery::Sent(_) => {
-                        e.signal = Sig::Kill;
-                        e.sent_at = now;
-                    }
-                    Delivery::Gone => continue,
-                    Delivery::NotSent => {}
-                }
+                attempts.push(call.plan(&info, &subject, Sig::Kill, Some(e.clone()), kill_tree));
             }
             _ => {
                 let left = cfg.grace.saturating_sub(since);
-                step.push(
-                    info,
-                    ActionKind::Waiting,
-                    None,
-                    format!("{:.1}s of grace left", left.as_secs_f64()),
-                );
+                let why = format!("{:.1}s of grace left", left.as_secs_f64());
+                call.push(info, ActionKind::Waiting, None, why);
+                kept.push(e.clone());
             }
         }
-        kept.push(e);
     }
 
     for j in &candidates {
-        let v = &j.verdict;
-        let id = v.process.id;
-        if seen.contains(&id) || !wanted(&id) {
+        let id = j.verdict.process.id;
+        if call.tracked.contains(&id) || !wanted(&id) {
             continue;
         }
-        let (delivery, tree) = step.deliver(&v.process, &j.subject, Sig::Term, ActionKind::Sigterm);
-        track(tree, id, Sig::Term, &mut kept);
-        if let Delivery::Sent(_) = delivery {
-            kept.push(Entry {
-                id,
-                kind,
-                signal: Sig::Term,
-                sent_at: now,
-                scope: scope.clone(),
-                tree_of: None,
-                name: v.process.name.clone(),
-            });
-        }
+        attempts.push(call.plan(&j.verdict.process, &j.subject, Sig::Term, None, kill_tree));
     }
 
-    let is_candidate = |id: &Identity| step.candidates.contains(id);
     let skipped: Vec<Identity> = only
         .unwrap_or(&[])
         .iter()
-        .filter(|id| !seen.contains(id) && !is_candidate(id))
+        .filter(|id| !call.tracked.contains(id) && !call.candidates.contains(id))
         .copied()
         .collect();
     for id in skipped {
         let (info, why) = not_a_candidate(&scan, id);
-        step.push(info, ActionKind::Skipped, None, why);
+        call.push(info, ActionKind::Skipped, None, why);
+    }
+
+    record_intents(&ledger, &call, &contents, &kept, &attempts)?;
+    for a in &attempts {
+        let (outcome, tree) = call.attempt(a);
+        kept.extend(tree);
+        match outcome {
+            Outcome::Sent(_) => kept.push(a.entry.clone()),
+            Outcome::Gone => call.reclaimed += a.before.as_ref().map_or(0, |b| b.rss_bytes),
+            Outcome::NotSent => kept.extend(a.before.clone()),
+        }
     }
 
     one_per_identity(&mut kept);
     let mut problem = loaded.problem;
     if !cfg.dry_run {
-        contents.entries = kept;
-        if let Err(e) = ledger.save(&contents) {
+        let mut last = contents.clone();
+        last.entries = kept.clone();
+        if let Err(e) = ledger.save(&last) {
             problem = problem.or(Some(e));
         }
     }
-    Ok(step.finish(problem))
+    let due = call.next_due(&kept, young);
+    Ok(call.finish(problem, due))
 }
 
 /// See [`super::reap_now`]. Holds the ledger lock throughout and records
@@ -542,8 +688,8 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     if ids.is_empty() {
         return Ok(Report::default()); // nothing to do: no lock, no files
     }
-    let (ledger, scan, loaded) = open_ledger_and_scan(cfg)?;
-    let mut contents = loaded.contents;
+    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
+    let scan = Scan::new(cfg)?;
     let mut candidates: Vec<Judged> = scan.orphan_verdicts()?.to_vec();
     // Reap now takes any candidate it is given: an orphan or a leaked
     // descendant. Marker processes are read only when a target is not an
@@ -554,75 +700,110 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     {
         candidates.extend(scan.leaked_verdicts()?.iter().cloned());
     }
-    let mut step = Step::new(&scan, &candidates);
-    step.tracked = contents.entries.iter().map(|e| e.id).collect();
-    let scope = cfg.scope();
-    let record = |p: &ProcessInfo, signal: Sig, tree_of: Option<Identity>| Entry {
-        id: p.id,
-        kind: Kind::Orphans,
-        signal,
-        sent_at: boot_clock(),
-        scope: scope.clone(),
-        tree_of,
-        name: p.name.clone(),
-    };
-    let mut recorded: Vec<Entry> = Vec::new();
-    let mut done: HashSet<Identity> = HashSet::new();
-    let mut pinned: Vec<(ProcessInfo, Subject, Target)> = Vec::new();
+    let loaded = load(&ledger, &scan, cfg)?;
+    let mut contents = loaded.contents;
+    let mut call = Call::new(
+        &scan,
+        &ledger,
+        "reap-now",
+        Kind::Orphans,
+        &candidates,
+        &contents,
+    );
     let started = Instant::now();
+
+    // SIGTERM every target that is still a candidate.
     let mut unique: HashSet<Identity> = HashSet::new();
+    let mut planned: HashSet<Identity> = HashSet::new();
+    let mut terms: Vec<Attempt> = Vec::new();
     for id in ids.iter().filter(|id| unique.insert(**id)) {
         let Some(j) = candidates.iter().find(|j| j.verdict.process.id == *id) else {
             let (info, why) = not_a_candidate(&scan, *id);
-            step.push(info, ActionKind::Skipped, None, why);
+            call.push(info, ActionKind::Skipped, None, why);
             continue;
         };
-        let v = &j.verdict;
-        let (delivery, tree) = step.deliver(&v.process, &j.subject, Sig::Term, ActionKind::Sigterm);
-        recorded.extend(tree.iter().map(|t| record(t, Sig::Term, Some(*id))));
-        match delivery {
-            Delivery::Sent(Some(t)) => pinned.push((v.process.clone(), j.subject.clone(), t)),
-            Delivery::Sent(None) => recorded.push(record(&v.process, Sig::Term, None)),
-            Delivery::Gone => {
-                done.insert(*id);
+        call.kind = match j.subject {
+            Subject::Marker(_) => Kind::Leaked,
+            _ => Kind::Orphans,
+        };
+        let before = contents.entries.iter().find(|e| e.id == *id).cloned();
+        planned.insert(*id);
+        terms.push(call.plan(
+            &j.verdict.process,
+            &j.subject,
+            Sig::Term,
+            before,
+            cfg.kill_tree,
+        ));
+    }
+    let others: Vec<Entry> = contents
+        .entries
+        .iter()
+        .filter(|e| !planned.contains(&e.id))
+        .cloned()
+        .collect();
+    record_intents(&ledger, &call, &contents, &others, &terms)?;
+    let mut recorded: Vec<Entry> = Vec::new();
+    let mut done: HashSet<Identity> = HashSet::new();
+    let mut pinned: Vec<(Attempt, Target)> = Vec::new();
+    for a in terms {
+        let (outcome, tree) = call.attempt(&a);
+        recorded.extend(tree);
+        match outcome {
+            Outcome::Sent(Some(t)) => pinned.push((a, t)),
+            Outcome::Sent(None) => recorded.push(a.entry.clone()),
+            Outcome::Gone => {
+                done.insert(a.info.id);
             }
-            Delivery::NotSent => {}
+            Outcome::NotSent => recorded.extend(a.before.clone()),
         }
     }
-    let targets: Vec<&Target> = pinned.iter().map(|(_, _, t)| t).collect();
+
+    // Wait for them; SIGKILL the survivors.
+    let targets: Vec<&Target> = pinned.iter().map(|(_, t)| t).collect();
     let exited = signal::wait_exit(&targets, started + deadline);
-    let mut killed: Vec<(ProcessInfo, Target)> = Vec::new();
-    for ((info, subject, target), gone) in pinned.into_iter().zip(exited) {
+    let mut kills: Vec<Attempt> = Vec::new();
+    for ((a, _target), gone) in pinned.into_iter().zip(exited) {
         if gone {
             let why = format!(
                 "exited within {:.1}s after SIGTERM",
                 started.elapsed().as_secs_f64()
             );
-            done.insert(info.id);
-            step.push(info, ActionKind::Exited, None, why);
+            call.reclaimed += a.info.rss_bytes;
+            done.insert(a.info.id);
+            call.push(a.info.clone(), ActionKind::Exited, None, why);
             continue;
         }
-        let (delivery, tree) = step.deliver(&info, &subject, Sig::Kill, ActionKind::Sigkill);
-        recorded.extend(tree.iter().map(|t| record(t, Sig::Kill, Some(info.id))));
-        match delivery {
-            Delivery::Sent(Some(t)) => {
-                drop(target);
-                killed.push((info, t));
-            }
-            Delivery::Gone => {
-                done.insert(info.id);
+        let mut k = call.plan(&a.info, &a.subject, Sig::Kill, Some(a.entry.clone()), false);
+        k.tree = a.tree;
+        kills.push(k);
+    }
+    let mut survivors: Vec<Entry> = others.clone();
+    survivors.extend(recorded.iter().cloned());
+    record_intents(&ledger, &call, &contents, &survivors, &kills)?;
+    let mut killed: Vec<(Attempt, Target)> = Vec::new();
+    for a in kills {
+        let (outcome, tree) = call.attempt(&a);
+        recorded.extend(tree);
+        match outcome {
+            Outcome::Sent(Some(t)) => killed.push((a, t)),
+            Outcome::Sent(None) => recorded.push(a.entry.clone()),
+            Outcome::Gone => {
+                call.reclaimed += a.info.rss_bytes;
+                done.insert(a.info.id);
             }
             // Not killed: a step escalates it from its SIGTERM.
-            _ => recorded.push(record(&info, Sig::Term, None)),
+            Outcome::NotSent => recorded.extend(a.before.clone()),
         }
     }
     let targets: Vec<&Target> = killed.iter().map(|(_, t)| t).collect();
-    let exited = signal::wait_exit(&targets, Instant::now() + Duration::from_secs(1));
-    for ((info, _), gone) in killed.into_iter().zip(exited) {
+    let exited = signal::wait_exit(&targets, Instant::now() + DYING);
+    for ((a, _), gone) in killed.into_iter().zip(exited) {
         if gone {
-            done.insert(info.id);
-            step.push(
-                info,
+            call.reclaimed += a.info.rss_bytes;
+            done.insert(a.info.id);
+            call.push(
+                a.info,
                 ActionKind::Exited,
                 None,
                 "exited after SIGKILL".into(),
@@ -630,22 +811,26 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
         } else {
             let why = scan
                 .snap
-                .restat(info.id.pid)
-                .filter(|p| p.id == info.id)
+                .restat(a.info.id.pid)
+                .filter(|p| p.id == a.info.id)
                 .map(|p| unkillable_reason(scan.snap.source(), &p))
                 .unwrap_or_else(|| "still alive after SIGKILL".into());
-            recorded.push(record(&info, Sig::Kill, None));
-            step.push(info, ActionKind::Unkillable, None, why);
+            recorded.push(a.entry.clone());
+            call.push(a.info, ActionKind::Unkillable, None, why);
         }
     }
     let mut problem = loaded.problem;
+    contents
+        .entries
+        .retain(|e| !done.contains(&e.id) && !planned.contains(&e.id));
+    contents.entries.extend(recorded);
+    contents.entries.retain(|e| !done.contains(&e.id));
+    one_per_identity(&mut contents.entries);
     if !cfg.dry_run {
-        contents.entries.retain(|e| !done.contains(&e.id));
-        contents.entries.extend(recorded);
-        one_per_identity(&mut contents.entries);
         if let Err(e) = ledger.save(&contents) {
             problem = problem.or(Some(e));
         }
     }
-    Ok(step.finish(problem))
+    let due = call.next_due(&contents.entries, None);
+    Ok(call.finish(problem, due))
 }

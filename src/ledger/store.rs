@@ -17,9 +17,10 @@ use crate::error::{Error, Result};
 
 const FILE: &str = "ledger";
 const LOCK: &str = "ledger.lock";
+const TEMP_PREFIX: &str = "ledger.tmp-";
 
 /// Why `m` (of a state dir or ledger) is not ours alone, if it is not.
-fn not_private(m: &std::fs::Metadata) -> Option<String> {
+pub(crate) fn not_private(m: &std::fs::Metadata) -> Option<String> {
     let me = crate::config::euid();
     if m.uid() != me {
         return Some(format!("is owned by uid {}, not {me}", m.uid()));
@@ -66,12 +67,26 @@ fn open_private_dir(dir: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A locked ledger. The lock is released when this is dropped.
+/// A locked ledger. The lock is released (explicitly, `LOCK_UN`) when this
+/// is dropped: a child the host forked meanwhile shares the lock's open
+/// file and would otherwise keep it held for as long as it lives.
 pub struct Ledger {
     dir: PathBuf,
     /// The state directory, opened once; `None` for a dry run with no dir.
     fd: Option<OwnedFd>,
-    _lock: Option<File>,
+    /// The lock; `None` for a dry run, which writes nothing (not even the
+    /// lock file) and reads the ledger without it (it is replaced
+    /// atomically, never written in place).
+    lock: Option<File>,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if let Some(lock) = &self.lock {
+            // SAFETY: flock on a file descriptor we own.
+            unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
+        }
+    }
 }
 
 /// What loading found.
@@ -87,16 +102,17 @@ fn c_name(name: &str) -> CString {
 }
 
 impl Ledger {
-    /// Prepares `dir` (0700, ours, no symlink) and takes the lock within
-    /// `timeout`. With `read_only` a missing directory is not created and the
-    /// ledger is taken as empty.
+    /// Prepares `dir` (0700, ours, no symlink), takes the lock within
+    /// `timeout` and removes temp files a crashed writer left. With
+    /// `read_only` (a dry run) nothing is created or written: a missing
+    /// directory reads as an empty ledger, and no lock is taken.
     pub fn open(dir: &Path, timeout: Duration, read_only: bool) -> Result<Ledger> {
         match std::fs::symlink_metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => {
                 return Ok(Ledger {
                     dir: dir.to_path_buf(),
                     fd: None,
-                    _lock: None,
+                    lock: None,
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -112,8 +128,11 @@ impl Ledger {
         let mut ledger = Ledger {
             dir: dir.to_path_buf(),
             fd: Some(fd),
-            _lock: None,
+            lock: None,
         };
+        if read_only {
+            return Ok(ledger);
+        }
         let lock_path = dir.join(LOCK);
         let lock = ledger
             .open_at(
@@ -152,8 +171,50 @@ impl Ledger {
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(25));
         }
-        ledger._lock = Some(lock);
+        ledger.lock = Some(lock);
+        ledger.remove_stale_temp_files();
         Ok(ledger)
+    }
+
+    /// Temp files of writers that died mid-save (`ledger.tmp-PID`): under
+    /// the lock no other writer is running, so every one is stale.
+    fn remove_stale_temp_files(&self) {
+        let Ok(d) = self.dir_fd() else { return };
+        // SAFETY: dup of our directory fd; fdopendir takes ownership of the dup.
+        let dup = unsafe { libc::fcntl(d, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return;
+        }
+        // SAFETY: a directory fd we own (the dup).
+        let dirp = unsafe { libc::fdopendir(dup) };
+        if dirp.is_null() {
+            // SAFETY: the dup is still ours when fdopendir fails.
+            unsafe { libc::close(dup) };
+            return;
+        }
+        let mut stale = Vec::new();
+        loop {
+            // SAFETY: a valid DIR*; readdir returns NULL at the end.
+            let ent = unsafe { libc::readdir(dirp) };
+            if ent.is_null() {
+                break;
+            }
+            // SAFETY: d_name is NUL-terminated within the entry.
+            let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+            if let Some(name) = name.to_str().ok().filter(|n| n.starts_with(TEMP_PREFIX)) {
+                stale.push(name.to_string());
+            }
+        }
+        // SAFETY: closes the DIR* and its (dup'ed) fd.
+        unsafe { libc::closedir(dirp) };
+        for name in stale {
+            self.unlink_at(&name);
+        }
+    }
+
+    /// The state directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The ledger file's path.
@@ -169,7 +230,7 @@ impl Ledger {
     }
 
     /// `openat` in the state directory (files are created 0600).
-    fn open_at(&self, name: &str, flags: i32) -> std::io::Result<File> {
+    pub(crate) fn open_at(&self, name: &str, flags: i32) -> std::io::Result<File> {
         let name = c_name(name);
         // SAFETY: a directory fd we own, a valid C string, a mode for O_CREAT.
         let fd =
@@ -182,7 +243,7 @@ impl Ledger {
     }
 
     /// `renameat` within the state directory.
-    fn rename_at(&self, from: &str, to: &str) -> std::io::Result<()> {
+    pub(crate) fn rename_at(&self, from: &str, to: &str) -> std::io::Result<()> {
         let (from, to) = (c_name(from), c_name(to));
         let d = self.dir_fd()?;
         // SAFETY: a directory fd we own and two valid C strings.
@@ -279,7 +340,7 @@ impl Ledger {
     /// Writes the ledger atomically: a temp file in the same directory,
     /// fsync, rename, fsync of the directory.
     pub fn save(&self, contents: &Contents) -> Result<()> {
-        let tmp = format!("{FILE}.tmp-{}", std::process::id());
+        let tmp = format!("{TEMP_PREFIX}{}", std::process::id());
         let ctx = |what: &str| format!("{what} {}", self.dir.join(&tmp).display());
         self.unlink_at(&tmp);
         let mut f = self
