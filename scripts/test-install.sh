@@ -123,7 +123,7 @@ name="prt-inst$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 check "bin/procreap --version" grep -qx "procreap $version" <("$prefix/bin/procreap" --version)
 scan=$("$prefix/bin/procreap" scan --agent-name "$name" --json) || bad "bin/procreap scan exited $?"
 check "bin/procreap scan --json: schema 1, no error" \
-  grep -q '^{"schema":1,"command":"scan",.*"error":null' <<<"$scan"
+  grep -q '^{"schema":1,"command":"scan",.*"error":null}$' <<<"$scan"
 check "man page renders" grep -q '^\.TH' "$prefix/share/man/man1/procreap.1"
 check "bash completion parses" bash -n "$prefix/share/bash-completion/completions/procreap"
 check "bash completion completes subcommands" bash -c "

@@ -73,6 +73,7 @@ than --min-age are never touched. Try `procreap cleanup --dry-run` first.";
     after_help = EXIT_STATUS,
     after_long_help = TOP_AFTER_HELP,
     propagate_version = true,
+    args_override_self = true,
     subcommand_required = true
 )]
 pub struct Cli {
@@ -84,18 +85,18 @@ pub struct Cli {
 pub enum Cmd {
     /// Orphans, zombies and leaked descendants from one snapshot, with the memory
     /// they hold. Sends no signal.
-    #[command(after_help = SUB_AFTER_HELP)]
+    #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Scan(ScanArgs),
     /// Every agent process with its verdict and the reason. Sends no signal.
-    #[command(after_help = SUB_AFTER_HELP)]
+    #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Explain(ScanArgs),
     /// One cleanup step: SIGTERM new candidates, SIGKILL those whose grace ran
     /// out, report the rest. Run it repeatedly (the ledger in --state-dir remembers).
-    #[command(after_help = SUB_AFTER_HELP)]
+    #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Cleanup(CleanupArgs),
     /// SIGTERM these processes, wait up to --deadline for them to exit, then
     /// SIGKILL. A PID that is not an orphan agent is skipped, never signalled.
-    #[command(after_help = SUB_AFTER_HELP)]
+    #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     ReapNow(ReapNowArgs),
     /// Start a throw-away agent of its own (private name, temp workspace and
     /// state dir), find it, reap it. Touches nothing else.
@@ -274,7 +275,9 @@ fn argv0_parser() -> impl TypedValueParser<Value = Argv0Match> {
 
 /// `90s`, `5m`, `1h30m`, `500ms`, `2d`; a bare number (fractions too) is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (e.g. 90s, 5m, 1h30m, 500ms; a bare number is seconds)");
+    let bad = || {
+        format!("{s:?} is not a duration (e.g. 90s, 5m, 1h30m, 500ms; a bare number is seconds)")
+    };
     let t = s.trim();
     if t.is_empty() {
         return Err(bad());
@@ -447,7 +450,11 @@ impl Act {
 }
 
 /// Builds and validates a configuration; an invalid one is a usage error.
-pub fn config(select: &Select, act: Option<&Act>, grace: Option<Duration>) -> Result<Config, String> {
+pub fn config(
+    select: &Select,
+    act: Option<&Act>,
+    grace: Option<Duration>,
+) -> Result<Config, String> {
     let mut cfg = Config::default();
     select.apply(&mut cfg);
     if let Some(a) = act {

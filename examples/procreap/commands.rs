@@ -52,7 +52,11 @@ pub fn scan_sections(scan: &Scan) -> Vec<Section> {
 fn union_totals(sections: &[Section]) -> (usize, u64) {
     let mut seen: HashSet<Identity> = HashSet::new();
     let mut rss = 0;
-    for p in sections.iter().filter_map(|s| s.result.as_ref().ok()).flatten() {
+    for p in sections
+        .iter()
+        .filter_map(|s| s.result.as_ref().ok())
+        .flatten()
+    {
         if seen.insert(p.id) {
             rss += p.rss_bytes;
         }
@@ -161,7 +165,11 @@ pub fn scan(cfg: &Config, json: bool) -> Result<i32, Failure> {
             eprintln!("procreap: {} scan: {e}", s.kind);
         }
     }
-    Ok(if failed.is_empty() { code } else { EXIT_PARTIAL })
+    Ok(if failed.is_empty() {
+        code
+    } else {
+        EXIT_PARTIAL
+    })
 }
 
 pub fn explain(cfg: &Config, json: bool) -> Result<i32, Failure> {
@@ -214,7 +222,10 @@ fn emit_report(
         }
         document(command, v)
     } else if report.actions.is_empty() {
-        format!("{title}: nothing to do; {}\n", output::report_summary(report))
+        format!(
+            "{title}: nothing to do; {}\n",
+            output::report_summary(report)
+        )
     } else {
         format!(
             "{title}: {} action(s)\n{}{}\n",

@@ -87,7 +87,10 @@ fn run() -> i32 {
 /// Runs a parsed command; returns its name (for the JSON document) and outcome.
 fn dispatch(cmd: Cmd) -> (&'static str, Result<i32, Failure>) {
     match cmd {
-        Cmd::Scan(a) => ("scan", with_config(&a.select, None, None).and_then(|c| commands::scan(&c, a.out.json))),
+        Cmd::Scan(a) => (
+            "scan",
+            with_config(&a.select, None, None).and_then(|c| commands::scan(&c, a.out.json)),
+        ),
         Cmd::Explain(a) => (
             "explain",
             with_config(&a.select, None, None).and_then(|c| commands::explain(&c, a.out.json)),

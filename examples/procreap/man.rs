@@ -18,24 +18,23 @@ pub fn render() -> std::io::Result<String> {
     page.extend_from_slice(b".SH COMMANDS\n");
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let full = format!("procreap {}", sub.get_name());
-        let sub = sub.clone().bin_name(full);
+        let sub = sub.clone().bin_name(full.clone());
         let mut part = Vec::new();
         let m = Man::new(sub);
         m.render_synopsis_section(&mut part)?;
         m.render_description_section(&mut part)?;
         m.render_options_section(&mut part)?;
-        // Each command's own sections become subsections of COMMANDS.
+        // Each command's own sections become a subsection of COMMANDS:
+        // its synopsis, its description, its groups of flags.
         let part = String::from_utf8_lossy(&part);
         for line in part.lines() {
-            match line.strip_prefix(".SH ") {
-                Some("SYNOPSIS") => {}
-                Some("DESCRIPTION") => {}
-                Some(h) => page.extend_from_slice(format!(".TP\n.B {}\n", h.trim_matches('"')).as_bytes()),
-                None => {
-                    page.extend_from_slice(line.as_bytes());
-                    page.push(b'\n');
-                }
-            }
+            let out = match line.strip_prefix(".SH ") {
+                Some("SYNOPSIS") => format!(".SS \"{full}\"\n"),
+                Some("DESCRIPTION") => ".PP\n".to_string(),
+                Some(h) => format!(".PP\n\\fB{}\\fR\n", h.trim_matches('"')),
+                None => format!("{line}\n"),
+            };
+            page.extend_from_slice(out.as_bytes());
         }
     }
     text_section(&mut page, "EXIT STATUS", EXIT_STATUS);

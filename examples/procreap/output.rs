@@ -350,8 +350,13 @@ fn fmt_due(d: Duration) -> String {
     }
 }
 
+/// The least a cut CMD keeps, even when the columns before it already fill
+/// the terminal (explain's reasons): the line then wraps.
+const MIN_CMD: usize = 16;
+
 /// An aligned table. The last column (CMD) is not padded and is cut so that
-/// each line fits `width` characters (a cut ends in `…`).
+/// each line fits `width` characters (a cut ends in `…`), keeping at least
+/// [`MIN_CMD`] of it.
 pub fn table(head: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
     let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -366,7 +371,7 @@ pub fn table(head: &[&str], rows: &[Vec<String>], width: Option<usize>) -> Strin
         for (i, c) in cells.iter().enumerate() {
             if i == last {
                 let used = l.chars().count();
-                l.push_str(&cut(c, width.map(|w| w.saturating_sub(used))));
+                l.push_str(&cut(c, width.map(|w| w.saturating_sub(used).max(MIN_CMD))));
             } else {
                 let _ = write!(l, "{c:<w$}  ", w = widths[i]);
             }
@@ -411,13 +416,17 @@ mod tests {
 
     #[test]
     fn the_last_column_is_cut_to_the_width() {
-        let rows = vec![vec!["1".to_string(), "a long command line".to_string()]];
-        let t = table(&["PID", "CMD"], &rows, Some(12));
+        let cmd = "a long command line that does not fit";
+        let rows = vec![vec!["1".to_string(), cmd.to_string()]];
+        let t = table(&["PID", "CMD"], &rows, Some(24));
         for l in t.lines() {
-            assert!(l.chars().count() <= 12, "{l:?}");
+            assert!(l.chars().count() <= 24, "{l:?}");
         }
-        assert!(t.contains("1    a long …"), "{t}");
+        assert!(t.contains("1    a long command lin…"), "{t}");
+        // Never less than MIN_CMD characters of it.
+        let t = table(&["PID", "CMD"], &rows, Some(8));
+        assert!(t.contains("1    a long command …"), "{t}");
         let full = table(&["PID", "CMD"], &rows, None);
-        assert!(full.contains("a long command line"), "{full}");
+        assert!(full.contains(cmd), "{full}");
     }
 }

@@ -127,7 +127,8 @@ pub fn reap_now_status(
         .iter()
         .filter(|id| running(**id))
         .map(|id| {
-            let name = std::fs::read_to_string(format!("/proc/{}/comm", id.pid)).unwrap_or_default();
+            let name =
+                std::fs::read_to_string(format!("/proc/{}/comm", id.pid)).unwrap_or_default();
             format!("{} {}", id.pid, crate::output::clean(name.trim_end()))
         })
         .collect();
@@ -135,7 +136,11 @@ pub fn reap_now_status(
         return None;
     }
     let since = elapsed.saturating_sub(lock.waited_until.unwrap_or_default());
-    let what = format!("waiting for {} to exit (pid {})", plural(alive.len()), alive.join(", pid "));
+    let what = format!(
+        "waiting for {} to exit (pid {})",
+        plural(alive.len()),
+        alive.join(", pid ")
+    );
     Some(match deadline.checked_sub(since) {
         Some(left) => format!("reap-now: {what}: SIGKILL in {:.1}s", left.as_secs_f64()),
         None => format!("reap-now: {what}: SIGKILL sent, waiting for the kernel"),
