@@ -134,6 +134,14 @@ check "zsh completion defines _procreap" grep -q '^#compdef procreap' "$prefix/s
 check "fish completion names the subcommands" grep -q 'reap-now' "$prefix/share/fish/vendor_completions.d/procreap.fish"
 cd "$root"
 
+echo "== cargo install --locked --path . --example procreap"
+if cargo install --quiet --locked --path . --example procreap --root "$tmp/cargo" >"$tmp/cargo.log" 2>&1; then
+  check "cargo install: bin/procreap --version" grep -qx "procreap $version" <("$tmp/cargo/bin/procreap" --version)
+else
+  cat "$tmp/cargo.log" >&2
+  bad "cargo install --path . --example procreap"
+fi
+
 echo "== DESTDIR staging"
 stage=$tmp/stage
 $make --no-print-directory install PREFIX=/opt/prt DESTDIR="$stage" >"$tmp/stage.log" 2>&1 || {
