@@ -379,6 +379,16 @@ const PROCESS_KEYS: [&str; 12] = [
     "cmdline",
 ];
 
+/// The `action` of each action of a report document, in order.
+fn action_names(v: &Value) -> Vec<&str> {
+    v["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect()
+}
+
 fn my_uid() -> u32 {
     // SAFETY: getuid cannot fail.
     unsafe { libc::getuid() }
@@ -903,12 +913,7 @@ fn reap_now_shows_what_it_waits_for_on_a_terminal() {
     let v = r.json();
     assert_eq!(v["command"], "reap-now");
     assert_eq!(v["deadline_ms"], 2000, "{v}");
-    let actions: Vec<&str> = v["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap())
-        .collect();
+    let actions = action_names(&v);
     assert_eq!(actions, ["sigterm", "sigkill", "exited"], "{v}");
     let want = format!(
         "reap-now: waiting for 1 process to exit (pid {pid} {}): SIGKILL in ",
@@ -954,12 +959,7 @@ fn reap_now_reaps_the_decoy() {
         return;
     }
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let actions: Vec<&str> = v["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap())
-        .collect();
+    let actions = action_names(&v);
     assert_eq!(actions, ["sigterm", "exited"], "{v}");
     for key in ["next_due_ms", "reclaimed_bytes", "dry_run"] {
         assert!(v.get(key).is_some(), "no {key} in {v}");

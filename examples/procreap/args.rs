@@ -127,11 +127,7 @@ pub struct CleanupArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Acting")]
     pub grace: Option<Duration>,
     #[command(flatten)]
-    pub act: Act,
-    #[command(flatten)]
-    pub select: Select,
-    #[command(flatten)]
-    pub out: OutputArgs,
+    pub common: ActArgs,
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +138,13 @@ pub struct ReapNowArgs {
     /// How long to wait for exit after SIGTERM before SIGKILL
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Acting")]
     pub deadline: Duration,
+    #[command(flatten)]
+    pub common: ActArgs,
+}
+
+/// The flags of a command that signals.
+#[derive(Args, Debug)]
+pub struct ActArgs {
     #[command(flatten)]
     pub act: Act,
     #[command(flatten)]

@@ -97,13 +97,13 @@ fn dispatch(cmd: Cmd) -> (&'static str, Result<i32, Failure>) {
         ),
         Cmd::Cleanup(a) => (
             "cleanup",
-            with_config(&a.select, Some(&a.act), a.grace)
-                .and_then(|c| commands::cleanup(&c, a.kind, a.out.json)),
+            with_config(&a.common.select, Some(&a.common.act), a.grace)
+                .and_then(|c| commands::cleanup(&c, a.kind, a.common.out.json)),
         ),
         Cmd::ReapNow(a) => (
             "reap-now",
-            with_config(&a.select, Some(&a.act), None)
-                .and_then(|c| commands::reap_now(&c, &a.targets, a.deadline, a.out.json)),
+            with_config(&a.common.select, Some(&a.common.act), None)
+                .and_then(|c| commands::reap_now(&c, &a.targets, a.deadline, a.common.out.json)),
         ),
         Cmd::Demo(a) => ("demo", demo::demo(a.backend).map_err(Failure::Other)),
         Cmd::Completions { shell } => {
