@@ -5,6 +5,12 @@
  * provoke (and the name of each), every getter against its default and its
  * setter, the `_str` name functions, string lists, the scan object, and
  * what the header promises (`*err` untouched on success, SIGCHLD ignored).
+ * Provoked here: NULL_PARAMETER, INVALID_ARGUMENT, IO, UNSAFE_STATE_PATH,
+ * TMUX_UNAVAILABLE (when no tmux server runs), TMUX_FAILED, LEDGER_CORRUPT,
+ * LOCK_TIMEOUT, COMMAND_FAILED; PERMISSION, SIGNAL_FAILED, PID_NAMESPACE,
+ * UNSUPPORTED_PLATFORM and PANIC need what a C test cannot arrange (another
+ * user, a foreign /proc, another OS, a bug): their names are checked, their
+ * paths are the Rust suites'.
  * No process is signalled: configurations name only `prt-<random>` names
  * no process carries. Engine behaviour is the Rust suites' business; a
  * short behaviour check through C is smoke.c.
@@ -766,6 +772,20 @@ static void test_command_failed(void)
     procreap_config_free(cfg);
 }
 
+/* IO: a protected pid file that is a directory cannot be read. */
+static void test_io_status(void)
+{
+    procreap_config *cfg = private_config(g_unused, NULL);
+    const char *files[] = {g_tmp};
+    EXPECT(PROCREAP_STATUS_OK, procreap_config_set_protected_pid_files(cfg, files, 1, &err));
+    procreap_process_list *pl = NULL;
+    EXPECT(PROCREAP_STATUS_IO, procreap_find_orphans(cfg, &pl, &err));
+    procreap_scan *scan = NULL;
+    EXPECT(PROCREAP_STATUS_IO, procreap_scan_new(cfg, &scan, &err));
+    CHECK(pl == NULL && scan == NULL, "no result");
+    procreap_config_free(cfg);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -788,6 +808,7 @@ int main(void)
     test_err_untouched_on_success(cfg);
     test_sigchld_ignored();
     test_command_failed();
+    test_io_status();
     test_state_errors();
     procreap_config_free(cfg);
     return harness_finish("abi_contract");
