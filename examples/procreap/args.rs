@@ -83,30 +83,37 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Orphans, zombies and leaked descendants from one snapshot, with the memory
-    /// they hold. Sends no signal.
+    /// Orphans, zombies and leaked descendants, with their memory; no signals
+    ///
+    /// All three from one snapshot, with the memory each section holds, and a
+    /// count of every agent process by verdict.
     #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Scan(ScanArgs),
-    /// Every agent process with its verdict and the reason. Sends no signal.
+    /// Every agent process with its verdict and the reason; no signals
     #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Explain(ScanArgs),
-    /// One cleanup step: SIGTERM new candidates, SIGKILL those whose grace ran
-    /// out, report the rest. Run it repeatedly (the ledger in --state-dir remembers).
+    /// One cleanup step: SIGTERM, then SIGKILL after the grace; repeat it
+    ///
+    /// New candidates get SIGTERM, those whose grace ran out SIGKILL, the rest
+    /// is reported. The ledger in --state-dir remembers what was sent when.
     #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     Cleanup(CleanupArgs),
-    /// SIGTERM these processes, wait up to --deadline for them to exit, then
-    /// SIGKILL. A PID that is not an orphan agent is skipped, never signalled.
+    /// SIGTERM these processes, wait up to --deadline, then SIGKILL
+    ///
+    /// A PID that is not an orphan agent is skipped, never signalled.
     #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     ReapNow(ReapNowArgs),
-    /// Start a throw-away agent of its own (private name, temp workspace and
-    /// state dir), find it, reap it. Touches nothing else.
+    /// Show procreap reaping a throw-away agent of its own
+    ///
+    /// Starts an agent of its own (private name, temp workspace and state
+    /// dir), finds it, reaps it. Touches nothing else.
     Demo(DemoArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout: `procreap man | man -l -`.
+    /// Print the man page (roff): `procreap man | man -l -`
     Man,
 }
 
