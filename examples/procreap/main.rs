@@ -21,7 +21,7 @@ mod progress;
 use clap::{CommandFactory, Parser};
 
 use args::{Cli, Cmd, EXIT_ERROR, EXIT_USAGE};
-use output::{document, emit, error_json, lib_error_json, status_str};
+use output::{document, emit, error_json, status_str};
 
 /// Why a command did not run.
 pub enum Failure {
@@ -69,10 +69,7 @@ fn run() -> i32 {
                 ),
             };
             if json {
-                let err = match &f {
-                    Failure::Lib(e) => lib_error_json(e),
-                    _ => error_json(status, &message),
-                };
+                let err = error_json(status, &message);
                 emit(&document(name, serde_json::json!({ "error": err })));
             }
             eprintln!("procreap: {message}");
