@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all lib cli header header-check demo test test-rust test-c test-install test-go test-python test-platforms deps bench go clean install uninstall
+.PHONY: all lib header header-check demo test test-rust test-c test-go test-python test-platforms deps bench go clean
+.PHONY: cli install uninstall test-install
 
 all: lib header-check
 
