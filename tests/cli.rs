@@ -520,8 +520,6 @@ fn version_flag_and_per_command_help() {
 
 #[test]
 fn completions_and_man_page() {
-    let dir = std::env::temp_dir().join(format!("procreap-clitest-compl-{}", random_hex(6)));
-    std::fs::create_dir_all(&dir).unwrap();
     for (shell, marker) in [
         ("bash", "_procreap()"),
         ("zsh", "#compdef procreap"),
@@ -534,13 +532,19 @@ fn completions_and_man_page() {
             assert!(r.stdout.contains(word), "{shell} completion lacks {word}");
         }
         if shell == "bash" {
-            let f = dir.join("procreap.bash");
-            std::fs::write(&f, &r.stdout).unwrap();
-            let st = Command::new("bash").arg("-n").arg(&f).status().unwrap();
-            assert!(st.success(), "the bash completion does not parse");
+            // bash -n reads the script from stdin.
+            let mut sh = Command::new("bash")
+                .arg("-n")
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut sh.stdin.take().unwrap(), r.stdout.as_bytes()).unwrap();
+            assert!(
+                sh.wait().unwrap().success(),
+                "the bash completion does not parse"
+            );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(run(&["completions", "tcsh"], QUICK).code, 2);
     let man = run(&["man"], QUICK);
     assert_eq!(man.code, 0);
