@@ -10,6 +10,7 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v perl >/dev/null 2>&1 || need_apt+=(perl)
 command -v readelf >/dev/null 2>&1 || need_apt+=(binutils)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkgconf)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
