@@ -117,7 +117,7 @@ pub fn scan(cfg: &Config, json: bool) -> Result<i32, Failure> {
     let f = Fmt::new();
     let scan = Scan::new(cfg)?;
     let sections = scan_sections(&scan);
-    let agents = scan.explain();
+    let agents = scan.explain()?;
     let by_verdict = verdict_totals(&agents);
     let (count, rss) = union_totals(&sections);
     let failed: Vec<&Section> = sections
@@ -174,7 +174,7 @@ pub fn scan(cfg: &Config, json: bool) -> Result<i32, Failure> {
 
 pub fn explain(cfg: &Config, json: bool) -> Result<i32, Failure> {
     let f = Fmt::new();
-    let vs = Scan::new(cfg)?.explain();
+    let vs = Scan::new(cfg)?.explain()?;
     let totals = verdict_totals(&vs);
     let rss: u64 = vs.iter().map(|v| v.process.rss_bytes).sum();
     let text = if json {
@@ -289,7 +289,7 @@ pub fn reap_now(
     let f = Fmt::new();
     // Resolve bare pids to the identity holding them now. A pid that is not
     // an agent process is reported and never reaches the signalling code.
-    let verdicts = Scan::new(cfg)?.explain();
+    let verdicts = Scan::new(cfg)?.explain()?;
     let mut ids: Vec<Identity> = Vec::new();
     let mut unresolved: Vec<Action> = Vec::new();
     for t in targets {
