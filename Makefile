@@ -46,8 +46,11 @@ test-rust: deps
 test-c: lib
 	$(MAKE) -C tests/c
 
-# Builds the Rust archive the Go module links statically.
+# Builds the release archive and places it, with the header, inside the Go
+# module (bindings/go/lib/<goos>_<goarch>/, never committed), with the
+# generated file that tells the cgo build it is there.
 go: lib
+	bindings/go/place-archive.sh
 
 test-go: lib
 	scripts/test-go.sh
