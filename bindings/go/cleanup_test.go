@@ -230,7 +230,7 @@ func TestReapSet(t *testing.T) {
 	onlyPIDs(t, r.Actions, a.PID, b.PID)
 	want(t, r, a.PID, procreap.ActionSigterm, "SIGTERM")
 	s := want(t, r, b.PID, procreap.ActionSkipped, "")
-	if !strings.Contains(s.Reason, "no such agent process") {
+	if !strings.Contains(s.Reason, "no such agent") {
 		t.Errorf("stale identity reason %q", s.Reason)
 	}
 	if !a.WaitGone(5 * time.Second) {
