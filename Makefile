@@ -116,8 +116,11 @@ test-c: lib
 test-install: deps
 	scripts/test-install.sh
 
-# Builds the Rust archive the Go module links statically.
+# Builds the release archive and places it, with the header, inside the Go
+# module (bindings/go/lib/<goos>_<goarch>/, never committed), with the
+# generated file that tells the cgo build it is there.
 go: lib
+	bindings/go/place-archive.sh
 
 test-go: lib
 	scripts/test-go.sh

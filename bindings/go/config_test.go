@@ -1,13 +1,18 @@
+//go:build cgo
+
 package procreap_test
 
 import (
+	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"fmt"
+	"math"
 	"reflect"
 	"regexp"
-	"strconv"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,214 +21,330 @@ import (
 )
 
 func TestVersion(t *testing.T) {
-	v := procreap.Version()
-	if !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(v) {
-		t.Fatalf("Version() = %q", v)
-	}
-	if v != procreap.HeaderVersion {
-		t.Fatalf("linked library %q, header %q: rebuild with `make go`", v, procreap.HeaderVersion)
+	v, err := procreap.Version()
+	if err != nil || !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(v) {
+		t.Fatalf("Version() = %q, %v", v, err)
 	}
 }
 
-// headerDefault returns the "(default N)" documented on a setter in
-// include/procreap.h, the C contract DefaultConfig mirrors.
-func headerDefault(t *testing.T, header, setter string) string {
-	t.Helper()
-	i := strings.Index(header, setter+"(")
-	if i < 0 {
-		t.Fatalf("%s not in the header", setter)
-	}
-	doc := header[:i]
-	doc = doc[strings.LastIndex(doc, "/*"):]
-	m := regexp.MustCompile(`\(default ([^;)]+)`).FindStringSubmatch(doc)
-	if m == nil {
-		t.Fatalf("no documented default for %s in %q", setter, doc)
-	}
-	return strings.Trim(m[1], `"`)
-}
-
-func TestDefaultConfigMatchesTheHeader(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "include", "procreap.h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := string(b)
-	d := procreap.DefaultConfig()
-	ms := func(x time.Duration) string { return strconv.FormatInt(x.Milliseconds(), 10) }
-	for setter, got := range map[string]string{
-		"procreap_config_set_match_argv0":           strconv.FormatBool(d.MatchArgv0),
-		"procreap_config_set_min_age_ms":            ms(d.MinAge),
-		"procreap_config_set_grace_ms":              ms(d.Grace),
-		"procreap_config_set_workspace_marker":      d.WorkspaceMarker,
-		"procreap_config_set_all_users":             strconv.FormatBool(d.AllUsers),
-		"procreap_config_set_kill_tree":             strconv.FormatBool(d.KillTree),
-		"procreap_config_set_dry_run":               strconv.FormatBool(d.DryRun),
-		"procreap_config_set_subprocess_timeout_ms": ms(d.SubprocessTimeout),
-		"procreap_config_set_lock_timeout_ms":       ms(d.LockTimeout),
-	} {
-		if want := headerDefault(t, h, setter); got != want {
-			t.Errorf("%s: DefaultConfig has %s, the header documents %s", setter, got, want)
+// getters lists the Config getters (a method with no argument and one
+// result) by name, called on c.
+func getters(c *procreap.Config) map[string]any {
+	out := map[string]any{}
+	v := reflect.ValueOf(c)
+	for i := 0; i < v.NumMethod(); i++ {
+		m := v.Type().Method(i)
+		if m.Type.NumIn() == 1 && m.Type.NumOut() == 1 {
+			out[m.Name] = v.Method(i).Call(nil)[0].Interface()
 		}
 	}
-	if d.StateDir != "" || d.WorkspaceRoot != "" || d.Backend != procreap.BackendAuto ||
-		len(d.ProtectedPIDs) != 0 || len(d.TmuxSockets) != 0 {
-		t.Errorf("unset knobs are set: %+v", d)
+	return out
+}
+
+// TestDefaultsComeFromTheLibrary: a new Config reads, knob by knob, what
+// the library's getters give for a NULL configuration (its defaults).
+func TestDefaultsComeFromTheLibrary(t *testing.T) {
+	c := with(t, nil)
+	fromNew, fromNil := getters(c), getters(nil)
+	if len(fromNew) < 22 {
+		t.Fatalf("only %d getters: %v", len(fromNew), fromNew)
 	}
-	// Each call returns a fresh copy.
-	d.AgentNames[0] = "changed"
-	if procreap.DefaultConfig().AgentNames[0] != "claude" {
-		t.Error("DefaultConfig shares its slices")
+	if !reflect.DeepEqual(fromNew, fromNil) {
+		t.Errorf("NewConfig() reads\n %v\nthe library's defaults are\n %v", fromNew, fromNil)
 	}
-	c := d.Clone()
-	c.IDEMarkers[0] = "x"
-	if d.IDEMarkers[0] == "x" {
-		t.Error("Clone shares its slices")
+	// Spot checks that the values are real, not zero values.
+	if len(c.AgentNames()) == 0 || c.MinAge() <= 0 || c.SubprocessTimeout() <= 0 || c.Backend() != procreap.BackendAuto {
+		t.Errorf("defaults look empty: %v", fromNew)
+	}
+	dir, err := c.ResolvedStateDir()
+	if err != nil || !strings.HasPrefix(dir, "/") || c.StateDir() != "" {
+		t.Errorf("state dir %q (%q), %v", dir, c.StateDir(), err)
 	}
 }
 
-var ageInReason = regexp.MustCompile(`age \d+s`)
+// TestEveryOptionRoundTrips sets each knob to a value that is not its
+// default and reads it back; the other knobs and the original Config do
+// not change. The table must name every getter.
+func TestEveryOptionRoundTrips(t *testing.T) {
+	base := with(t, nil)
+	defaults := getters(base)
+	cases := []struct {
+		getter string
+		opt    procreap.Option
+		want   any
+	}{
+		{"AgentNames", procreap.WithAgentNames("prt-a", "prt-b"), []string{"prt-a", "prt-b"}},
+		{"Argv0Match", procreap.WithArgv0Match(procreap.Argv0Always), procreap.Argv0Always},
+		{"MinAge", procreap.WithMinAge(90 * time.Second), 90 * time.Second},
+		{"Grace", procreap.WithGrace(1500 * time.Millisecond), 1500 * time.Millisecond},
+		{"WorkspaceMarker", procreap.WithWorkspaceMarker("town.json"), "town.json"},
+		{"WorkspaceRoot", procreap.WithWorkspaceRoot("/prt/town"), "/prt/town"},
+		{"IDEMarkers", procreap.WithIDEMarkers("prt-ide"), []string{"prt-ide"}},
+		{"ProtectedPIDFiles", procreap.WithProtectedPIDFiles("/prt/a.pid", "~/b.pid"), []string{"/prt/a.pid", "~/b.pid"}},
+		{"ProtectedPIDs", procreap.WithProtectedPIDs(4242, 1), []int{4242, 1}},
+		{"TmuxSockets", procreap.WithTmuxSockets("prt-sock", "/prt/s"), []string{"prt-sock", "/prt/s"}},
+		{"AllUsers", procreap.WithAllUsers(true), true},
+		{"Users", procreap.WithUsers(0, 65534), []int{0, 65534}},
+		{"KillTree", procreap.WithKillTree(true), true},
+		{"StateDir", procreap.WithStateDir("/prt/state"), "/prt/state"},
+		{"DryRun", procreap.WithDryRun(true), true},
+		{"SubprocessTimeout", procreap.WithSubprocessTimeout(3 * time.Second), 3 * time.Second},
+		{"LockTimeout", procreap.WithLockTimeout(0), time.Duration(0)},
+		{"Backend", procreap.WithBackend(procreap.BackendPs), procreap.BackendPs},
+		{"RequirePidfd", procreap.WithRequirePidfd(true), true},
+		{"Audit", procreap.WithAudit(false), false},
+		{"AuditMaxBytes", procreap.WithAuditMaxBytes(1 << 20), uint64(1 << 20)},
+		{"LeakMarkers", procreap.WithLeakMarkers("PRT_LEAK_X=1", "PRT_ANY"), []string{"PRT_LEAK_X=1", "PRT_ANY"}},
+	}
+	var named, all []string
+	for _, tc := range cases {
+		named = append(named, tc.getter)
+		t.Run(tc.getter, func(t *testing.T) {
+			if reflect.DeepEqual(defaults[tc.getter], tc.want) {
+				t.Fatalf("%v is the default: the test would prove nothing", tc.want)
+			}
+			c := with(t, base, tc.opt)
+			got := getters(c)
+			if !reflect.DeepEqual(got[tc.getter], tc.want) {
+				t.Errorf("%s() = %#v, want %#v", tc.getter, got[tc.getter], tc.want)
+			}
+			for name, v := range got {
+				if name != tc.getter && !reflect.DeepEqual(v, defaults[name]) {
+					t.Errorf("%s changed %s: %v → %v", tc.getter, name, defaults[name], v)
+				}
+			}
+			if !reflect.DeepEqual(getters(base), defaults) {
+				t.Error("With changed the Config it was called on")
+			}
+		})
+	}
+	for name := range defaults {
+		all = append(all, name)
+	}
+	sort.Strings(named)
+	sort.Strings(all)
+	if !reflect.DeepEqual(named, all) {
+		t.Errorf("the table names %v, the getters are %v", named, all)
+	}
+	// "" unsets the optional strings; options apply in order.
+	c := with(t, base, procreap.WithWorkspaceRoot("/prt/town"), procreap.WithStateDir("/prt/s"),
+		procreap.WithAgentNames("prt-first"), procreap.WithAgentNames("prt-second"))
+	c = with(t, c, procreap.WithWorkspaceRoot(""), procreap.WithStateDir(""))
+	if c.WorkspaceRoot() != "" || c.StateDir() != "" || !reflect.DeepEqual(c.AgentNames(), []string{"prt-second"}) {
+		t.Errorf("unset: %v", getters(c))
+	}
+}
 
-// TestDefaultConfigMatchesCDefaults compares Explain under DefaultConfig()
-// with Explain under a NULL configuration (the C library's own defaults)
-// on decoys that tell the knobs apart: one per default agent name, one
-// matched through argv[0] only, one per IDE marker, one in a workspace
-// (marker), one named in the default protected pid file (under a temporary
-// HOME). Explain sends no signal, and every decoy is too young (< 60s) for
-// any default-configured cleanup to touch: they live for about a second.
-func TestDefaultConfigMatchesCDefaults(t *testing.T) {
-	k := decoy.New(t)
-	d := procreap.DefaultConfig()
-	home := k.WorkDir()
-	t.Setenv("HOME", home)
-	town := k.WorkDir()
-	if err := os.MkdirAll(filepath.Join(town, "mayor"), 0o700); err != nil {
-		t.Fatal(err)
+// TestDurationsRoundUp: durations go to the library in whole milliseconds,
+// rounded up (a positive duration never becomes 0), and read back the same.
+func TestDurationsRoundUp(t *testing.T) {
+	opts := map[string]func(time.Duration) procreap.Option{
+		"MinAge": procreap.WithMinAge, "Grace": procreap.WithGrace,
+		"SubprocessTimeout": procreap.WithSubprocessTimeout, "LockTimeout": procreap.WithLockTimeout,
 	}
-	if err := os.WriteFile(filepath.Join(town, "mayor", "town.json"), []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inTown := filepath.Join(town, "rig", "polecat")
-	if err := os.MkdirAll(inTown, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, n := range d.AgentNames {
-		pids = append(pids, k.Start(k.Sleeper(n), decoy.Opts{Dir: inTown}).PID)
-	}
-	private := decoy.Name()
-	pids = append(pids, k.Start(k.Sleeper(private), decoy.Opts{Argv0: "/opt/agent/" + d.AgentNames[0]}).PID)
-	for _, m := range d.IDEMarkers {
-		pids = append(pids, k.Start(k.Sleeper(private), decoy.Opts{Argv0: "/x/" + m + "/" + d.AgentNames[0]}).PID)
-	}
-	guarded := k.Start(k.Sleeper(d.AgentNames[0]), decoy.Opts{})
-	pids = append(pids, guarded.PID)
-	pidFile := strings.Replace(d.ProtectedPIDFiles[0], "~", home, 1)
-	if err := os.MkdirAll(filepath.Dir(pidFile), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(guarded.PID)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	fromC, err := procreap.ExplainWithCDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromGo, err := procreap.Explain(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range pids {
-		c, okC := findPID(fromC, pid, procOfV)
-		g, okG := findPID(fromGo, pid, procOfV)
-		if !okC || !okG {
-			t.Errorf("decoy %d: seen by C defaults %v, by DefaultConfig %v", pid, okC, okG)
-			continue
+	for name, opt := range opts {
+		for _, c := range []struct{ in, want time.Duration }{
+			{time.Nanosecond, time.Millisecond},
+			{999 * time.Microsecond, time.Millisecond},
+			{time.Millisecond, time.Millisecond},
+			{time.Millisecond + time.Nanosecond, 2 * time.Millisecond},
+			{1500 * time.Microsecond, 2 * time.Millisecond},
+			{7 * time.Second, 7 * time.Second},
+		} {
+			cfg := with(t, nil, opt(c.in))
+			if got := getters(cfg)[name]; got != c.want {
+				t.Errorf("%s(%v) reads %v, want %v", name, c.in, got, c.want)
+			}
 		}
-		// Age and the run state (R while starting, S once asleep) move between two scans.
-		c.Process.Age, g.Process.Age = 0, 0
-		c.Process.State, g.Process.State = "", ""
-		c.Reason = ageInReason.ReplaceAllString(c.Reason, "age Ns")
-		g.Reason = ageInReason.ReplaceAllString(g.Reason, "age Ns")
-		if !reflect.DeepEqual(c, g) {
-			t.Errorf("decoy %d:\n C defaults:    %+v\n DefaultConfig: %+v", pid, c, g)
+		if _, err := procreap.NewConfig(opt(-time.Nanosecond)); !errors.Is(err, procreap.ErrInvalidArgument) ||
+			!strings.Contains(err.Error(), "With"+name) {
+			t.Errorf("%s(-1ns): %v", name, err)
 		}
 	}
-	// The decoys were told apart as intended.
-	v, _ := findPID(fromGo, guarded.PID, procOfV)
-	if v.Verdict != procreap.VerdictProtected || !strings.Contains(v.Reason, "mayor-acp.pid") {
-		t.Errorf("pid-file decoy: %+v", v)
-	}
-	v, _ = findPID(fromGo, pids[0], procOfV)
-	if v.Verdict != procreap.VerdictTooYoung || !strings.Contains(v.Reason, "min_age 60s") {
-		t.Errorf("young decoy: %+v", v)
-	}
-	if real, _ := filepath.EvalSymlinks(town); v.Process.WorkspaceRoot != real {
-		t.Errorf("workspace root %q, want %q", v.Process.WorkspaceRoot, real)
-	}
-	v, _ = findPID(fromGo, pids[len(d.AgentNames)+1], procOfV)
-	if v.Verdict != procreap.VerdictIDELaunched {
-		t.Errorf("IDE decoy: %+v", v)
+	// Zero stays zero where the library allows it; the largest duration
+	// survives the round trip (the getter saturates).
+	if c := with(t, nil, procreap.WithMinAge(0), procreap.WithGrace(math.MaxInt64)); c.MinAge() != 0 || c.Grace() != math.MaxInt64 {
+		t.Errorf("0 and MaxInt64: %v %v", c.MinAge(), c.Grace())
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
-	k := decoy.New(t)
-	base := safeConfig(k, decoy.Name())
-	cases := []struct {
-		name   string
-		change func(*procreap.Config)
-		field  string
+	base := with(t, nil, procreap.WithAgentNames("prt-base"))
+	for _, tc := range []struct {
+		name string
+		opt  procreap.Option
+		has  string
 	}{
-		{"zero config", func(c *procreap.Config) { *c = procreap.Config{} }, "AgentNames"},
-		{"empty agent names", func(c *procreap.Config) { c.AgentNames = nil }, "AgentNames"},
-		{"agent name with a slash", func(c *procreap.Config) { c.AgentNames = []string{"a/b"} }, "AgentNames"},
-		{"NUL in a name", func(c *procreap.Config) { c.AgentNames = []string{"a\x00b"} }, "AgentNames"},
-		{"empty IDE marker", func(c *procreap.Config) { c.IDEMarkers = []string{""} }, "IDEMarkers"},
-		{"absolute marker", func(c *procreap.Config) { c.WorkspaceMarker = "/etc/passwd" }, "WorkspaceMarker"},
-		{"NUL in marker", func(c *procreap.Config) { c.WorkspaceMarker = "a\x00" }, "WorkspaceMarker"},
-		{"relative workspace root", func(c *procreap.Config) { c.WorkspaceRoot = "town" }, "WorkspaceRoot"},
-		{"NUL in state dir", func(c *procreap.Config) { c.StateDir = "/tmp/\x00" }, "StateDir"},
-		{"empty tmux socket", func(c *procreap.Config) { c.TmuxSockets = []string{""} }, "TmuxSockets"},
-		{"pid 0", func(c *procreap.Config) { c.ProtectedPIDs = []int{0} }, "ProtectedPIDs"},
-		{"pid beyond int32", func(c *procreap.Config) { c.ProtectedPIDs = []int{1 << 40} }, "ProtectedPIDs"},
-		{"negative min age", func(c *procreap.Config) { c.MinAge = -time.Second }, "MinAge"},
-		{"negative grace", func(c *procreap.Config) { c.Grace = -1 }, "Grace"},
-		{"zero subprocess timeout", func(c *procreap.Config) { c.SubprocessTimeout = 0 }, "SubprocessTimeout"},
-		{"negative lock timeout", func(c *procreap.Config) { c.LockTimeout = -time.Millisecond }, "LockTimeout"},
-		{"unknown backend", func(c *procreap.Config) { c.Backend = 7 }, "Backend"},
-	}
-	for _, tc := range cases {
+		{"no agent names", procreap.WithAgentNames(), "agent_names"},
+		{"agent name with a slash", procreap.WithAgentNames("a/b"), `"a/b"`},
+		{"NUL in a name", procreap.WithAgentNames("a\x00b"), "WithAgentNames"},
+		{"empty IDE marker", procreap.WithIDEMarkers(""), "IDE marker"},
+		{"absolute marker", procreap.WithWorkspaceMarker("/etc/passwd"), "workspace_marker"},
+		{"NUL in marker", procreap.WithWorkspaceMarker("a\x00"), "WithWorkspaceMarker"},
+		{"relative workspace root", procreap.WithWorkspaceRoot("town"), "workspace_root"},
+		{"relative state dir", procreap.WithStateDir("state"), "state_dir"},
+		{"NUL in state dir", procreap.WithStateDir("/tmp/\x00"), "WithStateDir"},
+		{"relative pid file", procreap.WithProtectedPIDFiles("x.pid"), "protected pid file"},
+		{"empty tmux socket", procreap.WithTmuxSockets(""), "tmux socket"},
+		{"pid 0", procreap.WithProtectedPIDs(0), "protected pid 0"},
+		{"pid beyond int32", procreap.WithProtectedPIDs(1 << 40), "32 bits"},
+		{"negative uid", procreap.WithUsers(-1), "32 bits"},
+		{"negative min age", procreap.WithMinAge(-time.Second), "WithMinAge"},
+		{"zero subprocess timeout", procreap.WithSubprocessTimeout(0), "subprocess_timeout"},
+		{"lock timeout over a day", procreap.WithLockTimeout(48 * time.Hour), "lock_timeout"},
+		{"unknown backend", procreap.WithBackend("bogus"), "auto, proc, ps"},
+		{"unknown argv0 rule", procreap.WithArgv0Match("sometimes"), "never, version-like, always"},
+		{"small audit cap", procreap.WithAuditMaxBytes(100), "audit_max_bytes"},
+		{"nameless leak marker", procreap.WithLeakMarkers("=1"), "leak marker"},
+		{"zero Option", procreap.Option{}, "With"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := base.Clone()
-			tc.change(&c)
-			// Every entry point builds the configuration first.
-			_, errs := procreap.FindOrphans(c)
-			for _, err := range []error{
-				errs,
-				func() error { _, e := procreap.FindZombies(c); return e }(),
-				func() error { _, e := procreap.Explain(c); return e }(),
-				func() error { _, e := procreap.CleanupStep(procreap.Orphans, c); return e }(),
-				func() error { _, e := procreap.ReapSet(nil, c); return e }(),
-				func() error { _, e := procreap.ReapNow(nil, time.Second, c); return e }(),
-			} {
-				if !errors.Is(err, procreap.ErrInvalidArgument) {
-					t.Fatalf("want ErrInvalidArgument, got %v", err)
-				}
-				var e *procreap.Error
-				if !errors.As(err, &e) || e.Code != procreap.StatusInvalidArgument {
-					t.Fatalf("not an *Error with the code: %#v", err)
-				}
-				if !strings.Contains(e.Message, tc.field) {
-					t.Errorf("message %q does not name %s", e.Message, tc.field)
-				}
+			c, err := base.With(procreap.WithDryRun(true), tc.opt)
+			if c != nil || !errors.Is(err, procreap.ErrInvalidArgument) {
+				t.Fatalf("want ErrInvalidArgument, got %v, %v", c, err)
+			}
+			var e *procreap.Error
+			if !errors.As(err, &e) || e.Code != procreap.StatusInvalidArgument {
+				t.Fatalf("not an *Error with the code: %#v", err)
+			}
+			// One category prefix, the library's; the detail names the knob.
+			if !strings.HasPrefix(e.Message, "invalid argument: ") || strings.Count(e.Message, "invalid argument") != 1 ||
+				!strings.Contains(e.Message, tc.has) {
+				t.Errorf("message %q (want one category and %q)", e.Message, tc.has)
+			}
+			if base.DryRun() || !reflect.DeepEqual(base.AgentNames(), []string{"prt-base"}) {
+				t.Error("a failed With changed the Config")
 			}
 		})
 	}
-	// Sub-millisecond durations round up: a positive timeout stays positive.
-	c := base.Clone()
-	c.SubprocessTimeout = time.Microsecond
-	if _, err := procreap.FindOrphans(c); err != nil {
-		t.Errorf("1µs subprocess timeout: %v", err)
+}
+
+// TestClosedConfig: after Close every call fails with ErrNullParameter and
+// every getter panics; a zero Config is the same, never the defaults.
+func TestClosedConfig(t *testing.T) {
+	k := decoy.New(t)
+	c, err := procreap.NewConfig(procreap.WithAgentNames(decoy.Name()), procreap.WithStateDir(k.StateDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c.Close() // harmless
+	(*procreap.Config)(nil).Close()
+	cancelled, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, cfg := range []*procreap.Config{c, {}} {
+		calls := map[string]error{}
+		_, calls["FindOrphans"] = procreap.FindOrphans(cfg)
+		_, calls["FindLeaked"] = procreap.FindLeaked(cfg)
+		_, calls["Explain"] = procreap.Explain(cfg)
+		_, calls["NewScan"] = procreap.NewScan(cfg)
+		_, calls["With"] = cfg.With()
+		_, calls["ResolvedStateDir"] = cfg.ResolvedStateDir()
+		_, calls["CleanupStep"] = procreap.CleanupStep(cfg, procreap.KindOrphans)
+		_, calls["CleanupStepContext"] = procreap.CleanupStepContext(cancelled, cfg, procreap.KindOrphans)
+		_, calls["ReapSet"] = procreap.ReapSet(cfg, nil)
+		_, calls["ReapNow"] = procreap.ReapNow(cfg, nil, time.Second)
+		for name, err := range calls {
+			if !errors.Is(err, procreap.ErrNullParameter) || !strings.Contains(err.Error(), "closed") {
+				t.Errorf("%s on a closed Config: %v", name, err)
+			}
+		}
+		func() {
+			defer func() {
+				if r, _ := recover().(error); !errors.Is(r, procreap.ErrNullParameter) {
+					t.Errorf("a getter on a closed Config: recovered %v", r)
+				}
+			}()
+			_ = cfg.AgentNames()
+		}()
+	}
+}
+
+// TestCloseWaitsForCalls: a Close while a call uses the Config returns
+// after the call, which sees a live configuration to the end.
+func TestCloseWaitsForCalls(t *testing.T) {
+	k := decoy.New(t)
+	cfg, err := procreap.NewConfig(procreap.WithAgentNames(decoy.Name()), procreap.WithStateDir(k.StateDir()),
+		procreap.WithLockTimeout(700*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, cfg)
+	done := make(chan error, 1)
+	go func() {
+		_, err := procreap.CleanupStep(cfg, procreap.KindOrphans) // waits 700ms for the lock
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // most likely inside the call by now
+	start := time.Now()
+	cfg.Close()
+	closing := time.Since(start)
+	switch err := <-done; {
+	case errors.Is(err, procreap.ErrLockTimeout):
+		// The call had the Config first: it ran to its end (about 500ms
+		// more) before Close could free it.
+		if closing < 300*time.Millisecond {
+			t.Errorf("Close returned after %v, while the call still used the Config", closing)
+		}
+	case errors.Is(err, procreap.ErrNullParameter):
+		// Close came first: the call saw a closed Config, never a freed one.
+	default:
+		t.Fatalf("step: %v", err)
+	}
+}
+
+// TestConfigsAreCollected: Configs and Scans nobody closes are freed by
+// their finalizers (GOGC=1 in the second run makes this bite).
+func TestConfigsAreCollected(t *testing.T) {
+	k := decoy.New(t)
+	for i := 0; i < 200; i++ {
+		c, err := procreap.NewConfig(procreap.WithAgentNames(decoy.Name()), procreap.WithStateDir(k.StateDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			if _, err := procreap.NewScan(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := c.AgentNames(); len(got) != 1 {
+			t.Fatal(got)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+}
+
+// TestConcurrentConfigUse: one Config shared by goroutines (and so by OS
+// threads), some deriving new Configs from it meanwhile.
+func TestConcurrentConfigUse(t *testing.T) {
+	k := decoy.New(t)
+	name := decoy.Name()
+	cfg := safeConfig(t, k, name)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 3; j++ {
+				if i%2 == 0 {
+					c, err := cfg.With(procreap.WithGrace(time.Duration(i) * time.Second))
+					if err != nil || c.Grace() != time.Duration(i)*time.Second {
+						errs <- fmt.Errorf("With: %v, %v", c, err)
+						return
+					}
+					c.Close()
+				} else if _, err := procreap.Explain(cfg); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

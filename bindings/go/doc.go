@@ -1,25 +1,41 @@
 // Package procreap finds AI-agent processes that outlived their sessions
-// (orphans and zombies) and reaps them safely: SIGTERM, a grace period, then
+// (orphans, zombies, and the tool processes a dead agent left behind:
+// leaked descendants) and reaps them safely: SIGTERM, a grace period, then
 // SIGKILL, one step per call, every signal tied to a process identity (pid +
 // start time) and re-verified immediately before it is sent.
 //
-// It is a thin layer over the procreap C ABI (include/procreap.h), linked
-// statically from target/release/libprocreap.a: build that archive first
-// with `make go` (or `cargo build --release --lib`) in the repository. The
-// resulting Go binaries need no shared library at run time.
+// It is a thin layer over the procreap C ABI (procreap.h). The library is
+// the one source of truth: a [Config] is a handle to a C configuration, its
+// defaults are the library's, its values are checked by the library's
+// setters, and the names of kinds, verdicts and actions are the library's.
 //
-// Every function takes a [Config]; start from [DefaultConfig] (the C
-// library's defaults, which are what Gas Town does today) and change what
-// you need. A zero Config is not the defaults: it has no agent names and is
-// rejected with [ErrInvalidArgument].
+// # Linking
+//
+// With cgo, on linux/amd64, linux/arm64, darwin/amd64 and darwin/arm64 the
+// package links the static archive lib/<goos>_<goarch>/libprocreap.a inside
+// this module, which `make go` builds and places there from a procreap
+// checkout; Go binaries then need no shared library at run time. A missing
+// archive fails the build with "undefined: procreap_archive_missing_run_make_go".
+// With the build tag procreap_system it links the installed library through
+// pkg-config instead (`make install`, then `go build -tags procreap_system`).
+//
+// Without cgo, or on any other platform, the package still compiles and
+// every call returns an error matching [ErrUnsupported] that says how to
+// enable it.
+//
+// # Use
+//
+// Make a configuration once with [NewConfig] and the With… options, and use
+// it for every call; a nil *Config means the library's defaults. Read-only
+// questions: [FindOrphans], [FindZombies], [FindLeaked], [Explain], or a
+// [Scan] that reads the process table once and answers all of them. Calls
+// that signal: [CleanupStep], [ReapSet], [ReapNow] (and the Context variants
+// for the calls that wait). They return a [Report] together with an error
+// when signals were sent before or despite a problem: always look at both.
 //
 // Results are copied into Go values and the C memory is freed before a
-// function returns. Errors are *[Error] values that match the exported
-// sentinels with errors.Is. The functions that send signals ([CleanupStep],
-// [ReapSet], [ReapNow]) may return actions together with an error: the
-// actions then list what was done (signals already sent) before or despite
-// the problem, so always look at both.
-//
-// All functions are safe for concurrent use; cleanup steps serialise on the
-// ledger lock in the state directory.
+// function returns. Errors are *[Error] values that match the [Status]
+// sentinels (ErrLockTimeout, …) with errors.Is. Every function is safe for
+// concurrent use; cleanup calls serialise on the ledger lock in the state
+// directory.
 package procreap

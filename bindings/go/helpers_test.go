@@ -1,3 +1,5 @@
+//go:build cgo
+
 package procreap_test
 
 import (
@@ -8,19 +10,33 @@ import (
 	"github.com/procreap/procreap/bindings/go/internal/decoy"
 )
 
-// safeConfig matches only the given private names, with its own state dir,
-// no workspace test, no protected pid file, MinAge 0 and a short grace: a
-// configuration that can only ever see the test's own decoys.
-func safeConfig(k *decoy.Kit, names ...string) procreap.Config {
-	c := procreap.DefaultConfig()
-	c.AgentNames = names
-	c.MinAge = 0
-	c.Grace = time.Second
-	c.WorkspaceMarker = ""
-	c.ProtectedPIDFiles = nil
-	c.StateDir = k.StateDir()
-	c.LockTimeout = 2 * time.Second
-	return c
+// with returns c changed by opts, closed when the test ends.
+func with(t testing.TB, c *procreap.Config, opts ...procreap.Option) *procreap.Config {
+	t.Helper()
+	n, err := c.With(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return n
+}
+
+// safeConfig matches only the given private names and a private leak
+// marker, with its own state dir, no workspace test, no protected pid file,
+// no minimum age and a short grace: a configuration that can only ever see
+// the test's own decoys.
+func safeConfig(t testing.TB, k *decoy.Kit, names ...string) *procreap.Config {
+	t.Helper()
+	return with(t, nil,
+		procreap.WithAgentNames(names...),
+		procreap.WithLeakMarkers(decoy.LeakMarker()),
+		procreap.WithMinAge(0),
+		procreap.WithGrace(time.Second),
+		procreap.WithWorkspaceMarker(""),
+		procreap.WithProtectedPIDFiles(),
+		procreap.WithStateDir(k.StateDir()),
+		procreap.WithLockTimeout(2*time.Second),
+	)
 }
 
 func findPID[T any](items []T, pid int, get func(T) procreap.Process) (T, bool) {
@@ -35,7 +51,6 @@ func findPID[T any](items []T, pid int, get func(T) procreap.Process) (T, bool) 
 
 func procOf(p procreap.Process) procreap.Process  { return p }
 func procOfV(v procreap.Verdict) procreap.Process { return v.Process }
-func procOfA(a procreap.Action) procreap.Process  { return a.Process }
 
 // actionsFor returns the actions concerning pid, in order.
 func actionsFor(acts []procreap.Action, pid int) []procreap.Action {
@@ -48,7 +63,7 @@ func actionsFor(acts []procreap.Action, pid int) []procreap.Action {
 	return out
 }
 
-// onlyPIDs fails when an action or process concerns a pid outside allowed.
+// onlyPIDs fails when an action concerns a pid outside allowed.
 func onlyPIDs(t *testing.T, acts []procreap.Action, allowed ...int) {
 	t.Helper()
 	ok := map[int]bool{}
@@ -60,4 +75,9 @@ func onlyPIDs(t *testing.T, acts []procreap.Action, allowed ...int) {
 			t.Errorf("action on a process the test did not start: %+v", a)
 		}
 	}
+}
+
+// idOf is a decoy's identity.
+func idOf(p *decoy.Proc) procreap.Identity {
+	return procreap.Identity{PID: p.PID, StartTime: p.StartTime}
 }

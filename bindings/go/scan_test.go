@@ -1,6 +1,9 @@
+//go:build cgo
+
 package procreap_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,8 +24,9 @@ func TestFindOrphans(t *testing.T) {
 	name, other := decoy.Name(), decoy.Name()
 	work := k.WorkDir()
 	p := k.Start(k.Sleeper(name), decoy.Opts{Dir: work, Args: []string{"301"}})
-	q := k.Start(k.Sleeper(other), decoy.Opts{}) // not in AgentNames
-	cfg := safeConfig(k, strings.ToUpper(name))  // names are case-insensitive
+	q := k.Start(k.Sleeper(other), decoy.Opts{})   // not in AgentNames
+	cfg := safeConfig(t, k, strings.ToUpper(name)) // names are case-insensitive
+	p.Asleep(t)
 
 	found, err := procreap.FindOrphans(cfg)
 	if err != nil {
@@ -34,7 +38,7 @@ func TestFindOrphans(t *testing.T) {
 	got := found[0]
 	if got.PID != p.PID || got.StartTime != p.StartTime || got.PPID != os.Getpid() ||
 		got.Name != name || got.TTY != "" || got.WorkspaceRoot != "" ||
-		got.Identity() != (procreap.Identity{PID: p.PID, StartTime: p.StartTime}) {
+		got.Identity() != idOf(p) || got.UID != os.Getuid() || got.RSSBytes == 0 {
 		t.Errorf("process fields: %+v (decoy %+v)", got, p)
 	}
 	if got.State != "S" && got.State != "R" {
@@ -51,9 +55,7 @@ func TestFindOrphans(t *testing.T) {
 	}
 
 	// MinAge keeps young processes out.
-	young := cfg.Clone()
-	young.MinAge = time.Hour
-	if found, err := procreap.FindOrphans(young); err != nil || len(found) != 0 {
+	if found, err := procreap.FindOrphans(with(t, cfg, procreap.WithMinAge(time.Hour))); err != nil || len(found) != 0 {
 		t.Errorf("MinAge 1h: %+v, %v", found, err)
 	}
 	// Neither scan nor explain sends a signal.
@@ -79,8 +81,7 @@ func TestWorkspaceMarkerAndRoot(t *testing.T) {
 	inA := k.Start(k.Sleeper(name), decoy.Opts{Dir: deep})
 	inB := k.Start(k.Sleeper(name), decoy.Opts{Dir: townB})
 	nowhere := k.Start(k.Sleeper(name), decoy.Opts{Dir: k.WorkDir()})
-	cfg := safeConfig(k, name)
-	cfg.WorkspaceMarker = "town.json"
+	cfg := with(t, safeConfig(t, k, name), procreap.WithWorkspaceMarker("town.json"))
 
 	found, err := procreap.FindOrphans(cfg)
 	if err != nil {
@@ -97,7 +98,7 @@ func TestWorkspaceMarkerAndRoot(t *testing.T) {
 	}
 
 	// WorkspaceRoot: one town must not reap another town's agents.
-	cfg.WorkspaceRoot = townA
+	cfg = with(t, cfg, procreap.WithWorkspaceRoot(townA))
 	found, err = procreap.FindOrphans(cfg)
 	if err != nil || len(found) != 1 || found[0].PID != inA.PID {
 		t.Fatalf("WorkspaceRoot %s: %+v, %v", townA, found, err)
@@ -139,9 +140,7 @@ func TestExplainVerdicts(t *testing.T) {
 	if !dead.WaitGone(5 * time.Second) {
 		t.Fatal("the defunct decoy did not die")
 	}
-	cfg := safeConfig(k, name)
-	cfg.WorkspaceRoot = root
-	cfg.ProtectedPIDs = []int{guarded.PID}
+	cfg := with(t, safeConfig(t, k, name), procreap.WithWorkspaceRoot(root), procreap.WithProtectedPIDs(guarded.PID))
 
 	vs, err := procreap.Explain(cfg)
 	if err != nil {
@@ -153,7 +152,7 @@ func TestExplainVerdicts(t *testing.T) {
 	me := strconv.Itoa(os.Getpid())
 	for _, c := range []struct {
 		d       *decoy.Proc
-		verdict string
+		verdict procreap.VerdictKind
 		reason  string
 	}{
 		{orphan, procreap.VerdictOrphan, "no terminal"},
@@ -180,9 +179,7 @@ func TestExplainVerdicts(t *testing.T) {
 		}
 	}
 
-	young := cfg.Clone()
-	young.MinAge = time.Hour
-	vs, err = procreap.Explain(young)
+	vs, err = procreap.Explain(with(t, cfg, procreap.WithMinAge(time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +188,7 @@ func TestExplainVerdicts(t *testing.T) {
 	}
 
 	// The IDE markers are a knob: without them only the stream-json rule is left.
-	plain := cfg.Clone()
-	plain.IDEMarkers = nil
-	vs, err = procreap.Explain(plain)
+	vs, err = procreap.Explain(with(t, cfg, procreap.WithIDEMarkers()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,18 +199,30 @@ func TestExplainVerdicts(t *testing.T) {
 		t.Errorf("stream-json: %+v", v)
 	}
 
-	// MatchArgv0: the IDE decoy's argv[0] is the name, its comm too; a decoy
-	// whose only tie to the name is argv[0] disappears without it.
+	// Argv0Match: a decoy whose comm is version-like (as the agent CLI's
+	// own node process is) is named by its argv[0] under "version-like",
+	// the default, and not under "never"; one with another comm is not
+	// named by argv[0] under either. ("always" reads every process's
+	// argv[0] on the machine, which the core does not bound in time yet:
+	// only its round trip is tested.)
 	alias := k.Start(k.Sleeper(decoy.Name()), decoy.Opts{Argv0: "/opt/" + name})
-	vs, _ = procreap.Explain(cfg)
-	if _, ok := findPID(vs, alias.PID, procOfV); !ok {
-		t.Error("argv[0] match missed")
-	}
-	noArgv0 := cfg.Clone()
-	noArgv0.MatchArgv0 = false
-	vs, _ = procreap.Explain(noArgv0)
-	if _, ok := findPID(vs, alias.PID, procOfV); ok {
-		t.Error("MatchArgv0=false still matched argv[0]")
+	versioned := k.Start(k.Sleeper("9.8.7"), decoy.Opts{Argv0: "/opt/" + name})
+	for _, c := range []struct {
+		match            procreap.Argv0Match
+		alias, versioned bool
+	}{
+		{procreap.Argv0VersionLike, false, true},
+		{procreap.Argv0Never, false, false},
+	} {
+		vs, err := procreap.Explain(with(t, cfg, procreap.WithArgv0Match(c.match)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, a := findPID(vs, alias.PID, procOfV)
+		_, v := findPID(vs, versioned.PID, procOfV)
+		if a != c.alias || v != c.versioned {
+			t.Errorf("argv0 %s: alias seen %v, version-like comm seen %v", c.match, a, v)
+		}
 	}
 }
 
@@ -237,7 +244,7 @@ func TestOtherUsers(t *testing.T) {
 	}
 	bin := k.SleeperIn(dir, name)
 	foreign := k.Start(bin, decoy.Opts{Dir: "/", Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
-	cfg := safeConfig(k, name)
+	cfg := safeConfig(t, k, name)
 	vs, err := procreap.Explain(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -245,10 +252,11 @@ func TestOtherUsers(t *testing.T) {
 	if v, _ := findPID(vs, foreign.PID, procOfV); v.Verdict != procreap.VerdictOtherUser || !strings.Contains(v.Reason, "65534") {
 		t.Errorf("other user: %+v", v)
 	}
-	cfg.AllUsers = true
-	found, err := procreap.FindOrphans(cfg)
-	if err != nil || len(found) != 1 || found[0].PID != foreign.PID {
-		t.Errorf("AllUsers: %+v, %v", found, err)
+	for _, opt := range []procreap.Option{procreap.WithAllUsers(true), procreap.WithUsers(65534)} {
+		found, err := procreap.FindOrphans(with(t, cfg, opt))
+		if err != nil || len(found) != 1 || found[0].PID != foreign.PID || found[0].UID != 65534 {
+			t.Errorf("%+v: %+v, %v", opt, found, err)
+		}
 	}
 }
 
@@ -259,9 +267,8 @@ func TestFindZombies(t *testing.T) {
 	bin := k.Sleeper(name)
 	keeper := k.Start(bin, decoy.Opts{})
 	zombie := k.Start(bin, decoy.Opts{})
-	cfg := safeConfig(k, name)
 	// A live protected root: the zombie scan can see, so it is not blind.
-	cfg.ProtectedPIDs = []int{keeper.PID}
+	cfg := with(t, safeConfig(t, k, name), procreap.WithProtectedPIDs(keeper.PID))
 	found, err := procreap.FindZombies(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -281,8 +288,7 @@ func TestTmuxProtects(t *testing.T) {
 	tm := k.StartTmux("exec " + bin + " 300")
 	panes := tm.PanePIDs(name)
 	outside := k.Start(bin, decoy.Opts{})
-	cfg := safeConfig(k, name)
-	cfg.TmuxSockets = []string{tm.Socket}
+	cfg := with(t, safeConfig(t, k, name), procreap.WithTmuxSockets(tm.Socket))
 
 	vs, err := procreap.Explain(cfg)
 	if err != nil {
@@ -301,11 +307,11 @@ func TestTmuxProtects(t *testing.T) {
 	if len(found) != 1 || found[0].PID != outside.PID {
 		t.Fatalf("zombies: %+v (panes %v)", found, panes)
 	}
-	acts, err := procreap.CleanupStep(procreap.Zombies, cfg)
+	r, err := procreap.CleanupStep(cfg, procreap.KindZombies)
 	if err != nil {
 		t.Fatal(err)
 	}
-	onlyPIDs(t, acts, outside.PID)
+	onlyPIDs(t, r.Actions, outside.PID)
 	if !outside.WaitGone(5 * time.Second) {
 		t.Error("zombie survived SIGTERM")
 	}
@@ -316,9 +322,7 @@ func TestBackendPs(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	p := k.Start(k.Sleeper(name), decoy.Opts{})
-	cfg := safeConfig(k, name)
-	cfg.Backend = procreap.BackendPs
-	vs, err := procreap.Explain(cfg)
+	vs, err := procreap.Explain(with(t, safeConfig(t, k, name), procreap.WithBackend(procreap.BackendPs)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,12 +330,8 @@ func TestBackendPs(t *testing.T) {
 	if !ok || v.Verdict != procreap.VerdictOrphan || v.Process.Name != name {
 		t.Fatalf("ps backend: %+v", vs)
 	}
-	cfg.Backend = procreap.BackendProc
-	if found, err := procreap.FindOrphans(cfg); err != nil || len(found) != 1 {
+	if found, err := procreap.FindOrphans(with(t, safeConfig(t, k, name), procreap.WithBackend(procreap.BackendProc))); err != nil || len(found) != 1 {
 		t.Fatalf("proc backend: %+v, %v", found, err)
-	}
-	if procreap.BackendPs.String() != "ps" || procreap.Backend(9).String() != "backend(9)" {
-		t.Error("Backend.String")
 	}
 }
 
@@ -342,7 +342,8 @@ func TestConcurrentCalls(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	p := k.Start(k.Sleeper(name), decoy.Opts{})
-	cfg := safeConfig(k, name)
+	cfg := safeConfig(t, k, name)
+	bad := with(t, cfg, procreap.WithAgentNames("prt-x")) // a valid Config, then a failing With
 	var wg sync.WaitGroup
 	errs := make(chan string, 64)
 	for i := 0; i < 6; i++ {
@@ -355,9 +356,7 @@ func TestConcurrentCalls(t *testing.T) {
 					errs <- fmt.Sprintf("goroutine %d: find: %+v, %v", i, found, err)
 					return
 				}
-				bad := cfg.Clone()
-				bad.AgentNames = nil
-				if _, err := procreap.Explain(bad); !isErr(err, procreap.ErrInvalidArgument) ||
+				if _, err := bad.With(procreap.WithAgentNames()); !isErr(err, procreap.ErrInvalidArgument) ||
 					!strings.Contains(err.Error(), "agent_names") {
 					errs <- fmt.Sprintf("goroutine %d: error detail: %v", i, err)
 					return
@@ -369,5 +368,101 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestScanObject: one scan answers every question, the same as the one-shot
+// calls over the same processes; it is usable from many goroutines and
+// reports use after Close.
+func TestScanObject(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	bin := k.Sleeper(name)
+	keeper := k.Start(bin, decoy.Opts{})
+	orphan := k.Start(bin, decoy.Opts{})
+	orphan.Asleep(t)
+	cfg := with(t, safeConfig(t, k, name), procreap.WithProtectedPIDs(keeper.PID))
+	s, err := procreap.NewScan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			orphans, err1 := s.Orphans()
+			zombies, err2 := s.Zombies()
+			leaked, err3 := s.Leaked()
+			vs, err4 := s.Explain()
+			if err := errors.Join(err1, err2, err3, err4); err != nil {
+				t.Error(err)
+				return
+			}
+			if len(orphans) != 1 || orphans[0].PID != orphan.PID || orphans[0].UID != os.Getuid() || orphans[0].RSSBytes == 0 {
+				t.Errorf("orphans %+v", orphans)
+			}
+			if len(zombies) != 1 || zombies[0] != orphans[0] {
+				t.Errorf("zombies %+v", zombies)
+			}
+			if len(leaked) != 0 {
+				t.Errorf("leaked %+v", leaked)
+			}
+			if v, _ := findPID(vs, keeper.PID, procOfV); v.Verdict != procreap.VerdictProtected || len(vs) != 2 {
+				t.Errorf("explain %+v", vs)
+			}
+		}()
+	}
+	wg.Wait()
+	// The one-shot calls agree (the processes did not change).
+	orphans, err := procreap.FindOrphans(cfg)
+	if err != nil || len(orphans) != 1 || orphans[0].PID != orphan.PID || orphans[0].StartTime != orphan.StartTime {
+		t.Errorf("FindOrphans %+v, %v", orphans, err)
+	}
+	leaked, err := procreap.FindLeaked(cfg)
+	if err != nil || len(leaked) != 0 {
+		t.Errorf("FindLeaked %+v, %v", leaked, err)
+	}
+	s.Close()
+	s.Close()
+	for _, call := range []func() error{
+		func() error { _, err := s.Orphans(); return err },
+		func() error { _, err := s.Zombies(); return err },
+		func() error { _, err := s.Leaked(); return err },
+		func() error { _, err := s.Explain(); return err },
+		func() error { _, err := (*procreap.Scan)(nil).Orphans(); return err },
+	} {
+		if err := call(); !errors.Is(err, procreap.ErrNullParameter) {
+			t.Errorf("a closed scan: %v", err)
+		}
+	}
+	if keeper.Gone() || orphan.Gone() {
+		t.Fatal("a scan signalled")
+	}
+}
+
+// TestScanErrors: NewScan fails like the one-shot calls; a blind zombie
+// question fails on its own while the orphans are still answered.
+func TestScanErrors(t *testing.T) {
+	k := decoy.New(t)
+	cfg := safeConfig(t, k, decoy.Name())
+	if _, err := procreap.NewScan(with(t, cfg, procreap.WithProtectedPIDFiles(k.Dir))); !errors.Is(err, procreap.ErrIO) {
+		t.Errorf("unreadable pid file: %v", err)
+	}
+	if decoy.TmuxServerVisible() {
+		t.Skip("a tmux server is running on this machine: the zombie scan is not blind")
+	}
+	s, err := procreap.NewScan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Zombies(); err != nil && !errors.Is(err, procreap.ErrTmuxUnavailable) {
+		t.Errorf("blind zombies: %v", err)
+	}
+	if _, err := s.Orphans(); err != nil {
+		t.Errorf("orphans after a blind zombie question: %v", err)
 	}
 }

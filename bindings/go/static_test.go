@@ -1,3 +1,5 @@
+//go:build cgo && !procreap_system
+
 package procreap_test
 
 import (

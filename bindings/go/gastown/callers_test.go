@@ -1,3 +1,5 @@
+//go:build cgo
+
 package gastown_test
 
 // Existing callers compile unchanged: the code below is written the way Gas
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	procreap "github.com/procreap/procreap/bindings/go"
 	"github.com/procreap/procreap/bindings/go/internal/decoy"
 
 	util "github.com/procreap/procreap/bindings/go/gastown"
@@ -141,7 +144,11 @@ func TestExistingCallers(t *testing.T) {
 	c, town := use(t, k, name)
 	keeper := k.Start(k.Sleeper(name), decoy.Opts{})
 	orphan := k.Start(k.Sleeper(name), decoy.Opts{Dir: town})
-	c.ProtectedPIDs = []int{keeper.PID}
+	c, err := c.With(procreap.WithProtectedPIDs(keeper.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	util.SetConfig(c)
 	pid := strconv.Itoa(orphan.PID)
 

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package gastown_test
 
 import (
@@ -20,31 +22,52 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	inert := procreap.DefaultConfig()
-	inert.AgentNames = []string{decoy.Name()}
-	inert.StateDir = dir
-	inert.ProtectedPIDFiles = nil
+	inert, err := procreap.NewConfig(procreap.WithAgentNames(decoy.Name()), procreap.WithStateDir(dir),
+		procreap.WithProtectedPIDFiles(), procreap.WithLeakMarkers(decoy.LeakMarker()))
+	if err != nil {
+		panic(err)
+	}
 	gastown.SetConfig(inert)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// use sets a configuration that matches only the test's private name,
-// in a town (the marker file town.json) it returns.
-func use(t *testing.T, k *decoy.Kit, name string) (procreap.Config, string) {
+// set sets c changed by opts (closed when the test ends) and returns it.
+func set(t *testing.T, c *procreap.Config, opts ...procreap.Option) *procreap.Config {
+	t.Helper()
+	n, err := c.With(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	gastown.SetConfig(n)
+	return n
+}
+
+// use sets a configuration that matches only the test's private name (and
+// a private leak marker), in a town (the marker file town.json) it
+// returns, changed by opts.
+func use(t *testing.T, k *decoy.Kit, name string, opts ...procreap.Option) (*procreap.Config, string) {
+	t.Helper()
 	town := k.WorkDir()
 	if err := os.WriteFile(filepath.Join(town, "town.json"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := procreap.DefaultConfig()
-	c.AgentNames = []string{name}
-	c.MinAge = 0
-	c.Grace = 2 * time.Second
-	c.WorkspaceMarker = "town.json"
-	c.ProtectedPIDFiles = nil
-	c.StateDir = k.StateDir()
-	c.LockTimeout = 2 * time.Second
+	c, err := procreap.NewConfig(append([]procreap.Option{
+		procreap.WithAgentNames(name),
+		procreap.WithLeakMarkers(decoy.LeakMarker()),
+		procreap.WithMinAge(0),
+		procreap.WithGrace(2 * time.Second),
+		procreap.WithWorkspaceMarker("town.json"),
+		procreap.WithProtectedPIDFiles(),
+		procreap.WithStateDir(k.StateDir()),
+		procreap.WithLockTimeout(2 * time.Second),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
 	gastown.SetConfig(c)
 	return c, town
 }
@@ -79,7 +102,7 @@ func TestOrphans(t *testing.T) {
 	if res, err := gastown.CleanupOrphanedClaudeProcesses(); err != nil || len(res) != 0 {
 		t.Fatalf("second step: %+v, %v", res, err)
 	}
-	time.Sleep(time.Until(start.Add(c.Grace + 50*time.Millisecond)))
+	time.Sleep(time.Until(start.Add(c.Grace() + 50*time.Millisecond)))
 	res, err = gastown.CleanupOrphanedClaudeProcesses()
 	if err != nil || len(res) != 1 || res[0].Signal != "SIGKILL" || res[0].Process.PID != p.PID {
 		t.Fatalf("after the grace period: %+v, %v", res, err)
@@ -102,9 +125,7 @@ func TestZombies(t *testing.T) {
 	c, town := use(t, k, name)
 	keeper := k.Start(k.Sleeper(name), decoy.Opts{Dir: town})
 	z := k.Start(k.Sleeper(name), decoy.Opts{Dir: town})
-	c.ProtectedPIDs = []int{keeper.PID}
-	gastown.SetConfig(c)
-	c.ProtectedPIDs[0] = 1 // SetConfig kept a copy
+	set(t, c, procreap.WithProtectedPIDs(keeper.PID))
 
 	zombies, err := gastown.FindZombieClaudeProcesses()
 	if err != nil {
@@ -141,7 +162,7 @@ func TestErrors(t *testing.T) {
 	c, _ := use(t, k, name)
 
 	// Errors reach the caller as procreap errors, usable with errors.Is.
-	f, err := os.OpenFile(filepath.Join(c.StateDir, "ledger.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(c.StateDir(), "ledger.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,31 +170,35 @@ func TestErrors(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	c.LockTimeout = 300 * time.Millisecond
-	gastown.SetConfig(c)
+	c = set(t, c, procreap.WithLockTimeout(300*time.Millisecond))
 	if _, err := gastown.CleanupOrphanedClaudeProcesses(); !errors.Is(err, procreap.ErrLockTimeout) {
 		t.Errorf("orphans, lock held: %v", err)
 	}
-	c.ProtectedPIDs = []int{os.Getpid()} // the zombie scan is not blind
-	gastown.SetConfig(c)
+	set(t, c, procreap.WithProtectedPIDs(os.Getpid())) // the zombie scan is not blind
 	if _, err := gastown.CleanupZombieClaudeProcesses(); !errors.Is(err, procreap.ErrLockTimeout) {
 		t.Errorf("zombies, lock held: %v", err)
 	}
+	if _, err := gastown.CleanupLeakedAgentDescendants(); !errors.Is(err, procreap.ErrLockTimeout) {
+		t.Errorf("leaked, lock held: %v", err)
+	}
 
-	bad := c.Clone()
-	bad.AgentNames = nil
-	gastown.SetConfig(bad)
-	if o, err := gastown.FindOrphanedClaudeProcesses(); !errors.Is(err, procreap.ErrInvalidArgument) || o != nil {
-		t.Errorf("find orphans: %v, %v", o, err)
+	// A Config closed while set: every function says so, with no results.
+	closed := set(t, c)
+	closed.Close()
+	o, err1 := gastown.FindOrphanedClaudeProcesses()
+	z, err2 := gastown.FindZombieClaudeProcesses()
+	l, err3 := gastown.FindLeakedAgentDescendants()
+	o2, z2, err4 := gastown.FindOrphanedAndZombieClaudeProcesses()
+	r1, err5 := gastown.CleanupOrphanedClaudeProcesses()
+	r2, err6 := gastown.CleanupZombieClaudeProcesses()
+	r3, err7 := gastown.CleanupLeakedAgentDescendants()
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
+		if !errors.Is(err, procreap.ErrNullParameter) {
+			t.Errorf("call %d on a closed Config: %v", i+1, err)
+		}
 	}
-	if z, err := gastown.FindZombieClaudeProcesses(); !errors.Is(err, procreap.ErrInvalidArgument) || z != nil {
-		t.Errorf("find zombies: %v, %v", z, err)
-	}
-	if r, err := gastown.CleanupOrphanedClaudeProcesses(); !errors.Is(err, procreap.ErrInvalidArgument) || r != nil {
-		t.Errorf("cleanup orphans: %v, %v", r, err)
-	}
-	if r, err := gastown.CleanupZombieClaudeProcesses(); !errors.Is(err, procreap.ErrInvalidArgument) || r != nil {
-		t.Errorf("cleanup zombies: %v, %v", r, err)
+	if o != nil || z != nil || l != nil || o2 != nil || z2 != nil || r1 != nil || r2 != nil || r3 != nil {
+		t.Error("results from a closed Config")
 	}
 }
 
@@ -188,5 +213,49 @@ func TestBlindZombieScan(t *testing.T) {
 		t.Errorf("blind zombie scan: %v", err)
 	} else if err == nil {
 		t.Skip("a tmux server appeared during the test")
+	}
+}
+
+// TestOneScanAndLeaked: both lists from one scan agree with the two
+// functions; the leaked functions run (their rule lands in the core later:
+// a marker process that leads its own group is alive, so never leaked).
+func TestOneScanAndLeaked(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	c, town := use(t, k, name)
+	keeper := k.Start(k.Sleeper(name), decoy.Opts{Dir: town})
+	z := k.Start(k.Sleeper(name), decoy.Opts{Dir: town})
+	marked := k.Start(k.Sleeper(decoy.Name()), decoy.Opts{Dir: town, Env: c.LeakMarkers()})
+	set(t, c, procreap.WithProtectedPIDs(keeper.PID))
+
+	orphans, zombies, err := gastown.FindOrphanedAndZombieClaudeProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 1 || orphans[0].PID != z.PID || orphans[0].Cmd != name || orphans[0].TownRoot != town ||
+		len(zombies) != 1 || zombies[0].PID != z.PID || zombies[0].TTY != "?" {
+		t.Fatalf("one scan: %+v, %+v", orphans, zombies)
+	}
+	o, err := gastown.FindOrphanedClaudeProcesses()
+	if err != nil || len(o) != 1 || o[0].PID != orphans[0].PID {
+		t.Errorf("FindOrphanedClaudeProcesses: %+v, %v", o, err)
+	}
+	if l, err := gastown.FindLeakedAgentDescendants(); err != nil || len(l) != 0 {
+		t.Errorf("leaked: %+v, %v", l, err)
+	}
+	if r, err := gastown.CleanupLeakedAgentDescendants(); err != nil || len(r) != 0 {
+		t.Errorf("leaked cleanup: %+v, %v", r, err)
+	}
+	if marked.Gone() || z.Gone() || keeper.Gone() {
+		t.Fatal("a find or the leaked cleanup signalled")
+	}
+	// A blind zombie scan still returns the orphans.
+	if !decoy.TmuxServerVisible() {
+		set(t, c)
+		orphans, zombies, err := gastown.FindOrphanedAndZombieClaudeProcesses()
+		if err != nil && (!errors.Is(err, procreap.ErrTmuxUnavailable) || len(orphans) != 2 || zombies != nil) {
+			t.Errorf("blind: %+v, %+v, %v", orphans, zombies, err)
+		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package decoy starts throw-away "agent" processes for the tests, under
 // private names, so that no test ever signals a process it did not start.
 //
@@ -33,6 +35,13 @@ func Name() string {
 		panic(err)
 	}
 	return "prt-" + hex.EncodeToString(b[:])
+}
+
+// LeakMarker returns a fresh private leak marker, "PRT_LEAK_<8 hex>=1": a
+// test configures it instead of the agent CLI's own (CLAUDECODE=1), which
+// live processes on this machine may carry, and gives it to its decoys.
+func LeakMarker() string {
+	return "PRT_LEAK_" + strings.ToUpper(Name()[len("prt-"):]) + "=1"
 }
 
 // Kit owns a temp dir, the executables in it and every process it starts.
@@ -126,6 +135,9 @@ type Opts struct {
 	TTY *os.File
 	// Credential, when set, runs the decoy as another user (needs root).
 	Credential *syscall.Credential
+	// Env is added to the decoy's environment ("NAME=VALUE", e.g. a
+	// LeakMarker).
+	Env []string
 }
 
 // Proc is a running decoy.
@@ -156,6 +168,9 @@ func (k *Kit) Start(path string, o Opts) *Proc {
 		if o.Argv0 != "" {
 			cmd.Args[0] = o.Argv0
 		}
+	}
+	if o.Env != nil {
+		cmd.Env = append(os.Environ(), o.Env...)
 	}
 	cmd.Dir = o.Dir
 	if cmd.Dir == "" {
@@ -253,6 +268,23 @@ func (p *Proc) WaitGone(d time.Duration) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// Asleep waits (up to 5s) until the decoy sleeps (state S): it has run its
+// program, so its memory is faulted in (a process caught right after exec
+// rightly shows no resident memory yet).
+func (p *Proc) Asleep(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if st, err := readStat(p.PID); err == nil && st.state == "S" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("decoy %d never went to sleep", p.PID)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Children returns the pids of the decoy's direct children.
