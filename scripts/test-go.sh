@@ -4,7 +4,8 @@
 # - gofmt, go vet; the tests, plainly and with GODEBUG=cgocheck=1 GOGC=1;
 # - without cgo: vet, build and the ErrUnsupported tests; compile-only
 #   builds for darwin, freebsd, windows and linux/arm64;
-# - the procreap_system tag against a throw-away prefix found by pkg-config;
+# - the procreap_system tag against `make install` into a temp prefix, found
+#   by pkg-config;
 # - a module outside the checkout made exactly as bindings/go/README.md
 #   says, built and run with cgo (a read-only scan, private names) and
 #   without (ErrUnsupported);
@@ -78,24 +79,9 @@ for target in darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64 linux/arm64;
   done
 done
 
-step "-tags procreap_system: the library from a pkg-config prefix"
+step "-tags procreap_system: the library installed by make install, found by pkg-config"
 prefix="$tmp/prefix"
-mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
-cp include/procreap.h "$prefix/include/"
-cp target/release/libprocreap.a target/release/libprocreap.so "$prefix/lib/"
-version=$(sed -n 's/^#define PROCREAP_VERSION_STRING "\(.*\)"$/\1/p' include/procreap.h)
-cat >"$prefix/lib/pkgconfig/procreap.pc" <<PC
-prefix=$prefix
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: procreap
-Description: procreap (test-go's throw-away prefix)
-Version: $version
-Libs: -L\${libdir} -lprocreap
-Libs.private: -lm -ldl -lpthread
-Cflags: -I\${includedir}
-PC
+make --no-print-directory install PREFIX="$prefix" >/dev/null
 (
   export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LD_LIBRARY_PATH="$prefix/lib"
   cd bindings/go
@@ -104,8 +90,8 @@ PC
     -run 'TestVersion|TestHeaderMatches|TestNamesMatch|TestStatusesMatch|TestEveryKnob|TestDefaultsCome|TestFindOrphans|TestScanObject|TestCleanupStepEscalates|Example' .
   cd "$root/examples/go"
   go build -tags procreap_system -o "$tmp/system-example" .
-  ldd "$tmp/system-example" | grep -q "libprocreap.so => $prefix/lib/libprocreap.so" ||
-    { ldd "$tmp/system-example" >&2; fail "-tags procreap_system did not link $prefix/lib/libprocreap.so"; }
+  ldd "$tmp/system-example" | grep -q "libprocreap.so.0 => $prefix/lib/libprocreap.so.0" ||
+    { ldd "$tmp/system-example" >&2; fail "-tags procreap_system did not link $prefix/lib/libprocreap.so.0"; }
   "$tmp/system-example" -names "$name" -leak-markers "$marker" -state-dir "$tmp/state" >/dev/null
 )
 

@@ -59,7 +59,7 @@ pub struct Comm {
 
 impl Comm {
     /// The kernel's limit.
-    pub const MAX: usize = 15;
+    pub(crate) const MAX: usize = 15;
 
     /// `name`'s first 15 bytes.
     pub fn new(name: &[u8]) -> Comm {
@@ -257,6 +257,7 @@ pub(crate) fn boot_clock() -> Duration {
     Duration::ZERO
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 /// The first entry of a NUL-separated environment that matches one of
 /// `markers`: `NAME=VALUE` matches that entry exactly, `NAME` any value of
 /// NAME. Compared as bytes: values need not be UTF-8.

@@ -15,20 +15,6 @@ use procreap::{
 };
 use support::*;
 
-fn actions_for(r: &Report, pid: i32) -> Vec<ActionKind> {
-    r.actions
-        .iter()
-        .filter(|a| a.process.id.pid == pid)
-        .map(|a| a.action)
-        .collect()
-}
-
-fn step(cfg: &Config, kind: Kind) -> Report {
-    let r = cleanup_step(cfg, kind).expect("cleanup step");
-    assert!(r.error.is_none(), "step error: {:?}", r.error);
-    r
-}
-
 /// A script `file` in the lab that starts `child` in the background and
 /// waits for it; with `ignore_term` it (and so the child, which inherits
 /// that) ignores SIGTERM. The child keeps the lab's pipe as stdin through

@@ -535,3 +535,19 @@ pub fn rerun(test: &str, wrapper: &[&str], envs: &[(&str, &str)]) -> (bool, Stri
     );
     (out.status.success(), text)
 }
+
+/// The actions a report holds for `pid`, in order.
+pub fn actions_for(r: &procreap::Report, pid: i32) -> Vec<procreap::ActionKind> {
+    r.actions
+        .iter()
+        .filter(|a| a.process.id.pid == pid)
+        .map(|a| a.action)
+        .collect()
+}
+
+/// One cleanup step that must succeed without an error.
+pub fn step(cfg: &Config, kind: procreap::Kind) -> procreap::Report {
+    let r = procreap::cleanup_step(cfg, kind).expect("cleanup step");
+    assert!(r.error.is_none(), "step error: {:?}", r.error);
+    r
+}
