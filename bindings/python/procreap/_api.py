@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from ctypes import POINTER, byref
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from . import _ffi, _lib
 from ._config import Config
@@ -29,6 +29,8 @@ __all__ = [
     "version",
 ]
 
+T = TypeVar("T")
+
 #: A process identity: a :class:`Process`, or a ``(pid, start_time)`` tuple.
 Identity = Union[Process, tuple[int, int]]
 
@@ -46,22 +48,23 @@ def _c_config(config: Config | None) -> Iterator[Any]:
         yield ptr
 
 
-def _processes(fn: Any, source: Any) -> list[Process]:
-    out = POINTER(_lib.procreap_process_list)()
+def _copied(fn: Any, source: Any, list_type: Any, free: str, convert: Callable[[Any], T]) -> list[T]:
+    """Calls ``fn(source, &list, &err)``, copies the list's items out with
+    ``convert`` and frees the C list."""
+    out = POINTER(list_type)()
     try:
         _ffi.call(fn, source, byref(out))
-        return [process_of(p) for p in items(out)]
+        return [convert(x) for x in items(out)]
     finally:
-        _lib.lib().procreap_process_list_free(out)
+        getattr(_lib.lib(), free)(out)
+
+
+def _processes(fn: Any, source: Any) -> list[Process]:
+    return _copied(fn, source, _lib.procreap_process_list, "procreap_process_list_free", process_of)
 
 
 def _verdicts(fn: Any, source: Any) -> list[Verdict]:
-    out = POINTER(_lib.procreap_verdict_list)()
-    try:
-        _ffi.call(fn, source, byref(out))
-        return [verdict_of(v) for v in items(out)]
-    finally:
-        _lib.lib().procreap_verdict_list_free(out)
+    return _copied(fn, source, _lib.procreap_verdict_list, "procreap_verdict_list_free", verdict_of)
 
 
 def _find(fn_name: str, config: Config | None) -> list[Process]:
