@@ -59,7 +59,12 @@ class _Knob(Generic[G, S]):
     """One knob: ``get(ptr)`` reads it through C, ``encode(value)`` turns a
     Python value into the setter's arguments (type checks only)."""
 
-    def __init__(self, c_name: str, get: Callable[[Any], G], encode: Callable[[str, Any], tuple[Any, ...]]) -> None:
+    def __init__(
+        self,
+        c_name: str,
+        get: Callable[[Any], G],
+        encode: Callable[[str, Any], tuple[Any, ...]],
+    ) -> None:
         self.c_name = c_name
         self._get = get
         self._encode = encode
