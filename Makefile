@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all lib header header-check demo test test-rust test-c test-go test-python test-platforms deps bench go clean
+.PHONY: all lib header header-check demo test test-rust test-c test-go test-python test-platforms deps bench go wheel clean
 .PHONY: cli install uninstall test-install
 
 all: lib header-check
@@ -127,6 +127,11 @@ test-go: lib
 
 test-python: lib
 	scripts/test-python.sh
+
+# The Python package as an sdist (carrying the crate) and a platform wheel
+# built from it (bundling the library): target/wheels/procreap-<ver>-*.whl.
+wheel:
+	scripts/test-python.sh --wheel
 
 # macOS (portable backend) and Windows ("unsupported") must keep compiling.
 test-platforms:

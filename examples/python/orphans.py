@@ -2,24 +2,20 @@
 """List orphaned AI-agent processes as a table, then run one DRY-RUN cleanup
 step and show what it would do. Sends no signal, writes no ledger.
 
-    PROCREAP_LIB=target/release/libprocreap.so python3 examples/python/orphans.py
+    pip install ./bindings/python                # builds and bundles the library
+    python3 examples/python/orphans.py
     python3 examples/python/orphans.py --agent-name my-agent --min-age 0 --no-workspace
 
-Without flags it uses procreap's defaults (SPEC §2: Gas Town's agent names,
-60 s minimum age, the mayor/town.json workspace marker).
+Without flags it uses the library's defaults (SPEC §2: Gas Town's agent
+names, 60 s minimum age, the mayor/town.json workspace marker).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import procreap
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
-    import procreap
+import procreap
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -37,53 +33,58 @@ def age(secs: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--agent-name", action="append", help="agent process name (repeatable)")
-    ap.add_argument("--min-age", type=float, help="minimum age in seconds (default 60)")
-    ap.add_argument("--workspace-marker", help="workspace marker (default mayor/town.json)")
+    ap.add_argument("--min-age", type=float, help="minimum age in seconds")
+    ap.add_argument("--workspace-marker", help="workspace marker")
     ap.add_argument("--no-workspace", action="store_true", help="no workspace test")
     ap.add_argument("--state-dir", help="ledger directory (read only in a dry run)")
     args = ap.parse_args(argv)
 
-    kw: dict[str, object] = {"dry_run": True}  # this example never signals
-    if args.agent_name:
-        kw["agent_names"] = args.agent_name
-    if args.min_age is not None:
-        kw["min_age_secs"] = args.min_age
-    if args.no_workspace:
-        kw["workspace_marker"] = ""
-    elif args.workspace_marker is not None:
-        kw["workspace_marker"] = args.workspace_marker
-    if args.state_dir:
-        kw["state_dir"] = args.state_dir
     try:
-        cfg = procreap.Config(**kw)  # type: ignore[arg-type]
-        orphans = procreap.find_orphans(cfg)
-    except (procreap.Error, procreap.LibraryNotFound, TypeError) as e:
+        # One C configuration, made once and used by both calls below.
+        cfg = procreap.Config(dry_run=True)  # this example never signals
+        if args.agent_name:
+            cfg.agent_names = args.agent_name
+        if args.min_age is not None:
+            cfg.min_age_secs = args.min_age
+        if args.no_workspace:
+            cfg.workspace_marker = ""
+        elif args.workspace_marker is not None:
+            cfg.workspace_marker = args.workspace_marker
+        if args.state_dir:
+            cfg.state_dir = args.state_dir
+        with procreap.scan(cfg) as s:  # the process table, read once
+            orphans = s.orphans()
+    except (procreap.Error, TypeError) as e:
         print(f"procreap: {e}", file=sys.stderr)
         return 1
 
-    print(f"procreap {procreap.version()}: {len(orphans)} orphaned agent process(es)")
+    held = sum(p.rss_bytes for p in orphans)
+    print(f"procreap {procreap.version()}: {len(orphans)} orphaned agent process(es), "
+          f"{held / 2**20:.1f} MiB resident")
     if orphans:
         rows = [
             [str(p.pid), str(p.ppid), p.name, age(p.age_secs), p.state,
-             p.workspace_root or "-", p.cmdline[:60]]
+             f"{p.rss_bytes / 2**20:.1f}M", p.workspace_root or "-", p.cmdline[:60]]
             for p in orphans
         ]
-        print(table(rows, ["PID", "PPID", "NAME", "AGE", "S", "WORKSPACE", "COMMAND"]))
+        print(table(rows, ["PID", "PPID", "NAME", "AGE", "S", "RSS", "WORKSPACE", "COMMAND"]))
 
     print("\ncleanup step (dry run: nothing is sent):")
     try:
-        actions = procreap.cleanup_step("orphans", cfg)
+        report = procreap.cleanup_step(procreap.Kind.ORPHANS, cfg)
     except procreap.Error as e:
         print(f"procreap: {type(e).__name__}: {e}", file=sys.stderr)
-        actions = list(e.actions)
-        if not actions:
+        if not e.actions:
             return 1
-    if not actions:
+        report = e.report or procreap.Report(e.actions)
+    if not report:
         print("  nothing to do")
-    for a in actions:
+    for a in report:
         print(f"  pid {a.process.pid:<7} {a.action:<10} {a.signal or '-':<8} {a.reason}")
+    if report.next_due is not None:
+        print(f"  next step due in {report.next_due:.1f}s")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._types import Action
+    from ._types import Action, Report
 
 __all__ = [
     "CommandFailed",
@@ -17,22 +17,27 @@ __all__ = [
     "NullParameter",
     "Panic",
     "PermissionDenied",
+    "PidNamespace",
     "SignalFailed",
     "TmuxFailed",
     "TmuxUnavailable",
     "UnsafeStatePath",
     "UnsupportedPlatform",
     "error_for",
+    "invalid",
 ]
 
 
 class Error(Exception):
     """Base of every procreap failure.
 
-    ``code`` is the C status code, ``message`` the library's message. For
+    ``code`` is the C status code, ``message`` the library's message (it
+    starts with its category, e.g. ``"invalid argument: …"``). For
     :func:`procreap.cleanup_step`, :func:`procreap.reap_set` and
     :func:`procreap.reap_now`, ``actions`` holds what was done before the
-    failure was noticed (signals may have been sent): empty otherwise.
+    failure was noticed (signals may have been sent), and ``report`` the
+    whole :class:`procreap.Report` (with ``next_due``); otherwise ``actions``
+    is empty and ``report`` None.
     """
 
     #: The status code this class stands for (``PROCREAP_STATUS_*``).
@@ -43,6 +48,7 @@ class Error(Exception):
         self.message: str = message
         self.code: int = self.CODE if code is None else code
         self.actions: tuple[Action, ...] = ()
+        self.report: Report | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -55,7 +61,9 @@ class NullParameter(Error):
 
 
 class InvalidArgument(Error, ValueError):
-    """A parameter had an unusable value (also raised by Python-side checks)."""
+    """A parameter had an unusable value: refused by the library, or a value
+    that cannot cross into C at all (a negative duration, a NUL in a string,
+    a number out of the C type's range)."""
 
     CODE = 2
 
@@ -126,6 +134,13 @@ class Panic(Error):
     CODE = 13
 
 
+class PidNamespace(Error):
+    """The /proc procreap reads belongs to another pid namespace than the
+    caller: its pids are not the ones signals would reach."""
+
+    CODE = 14
+
+
 #: status code -> exception class.
 BY_CODE: dict[int, type[Error]] = {
     cls.CODE: cls
@@ -143,8 +158,15 @@ BY_CODE: dict[int, type[Error]] = {
         CommandFailed,
         UnsupportedPlatform,
         Panic,
+        PidNamespace,
     )
 }
+
+
+def invalid(message: str) -> InvalidArgument:
+    """An :class:`InvalidArgument` for a value the binding cannot pass to C,
+    with the library's category prefix."""
+    return InvalidArgument(f"invalid argument: {message}")
 
 
 def error_for(code: int, message: str) -> Error:

@@ -4,6 +4,7 @@ configuration that can only ever see those decoys."""
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -63,8 +64,8 @@ MakeConfig = Callable[..., procreap.Config]
 @pytest.fixture
 def make_config(decoys: Factory, state_dir: Path) -> MakeConfig:
     """A Config that sees only this test's decoys: its own agent names, its
-    own state dir, no workspace test, no minimum age, a 1 s grace, no pid
-    files from $HOME."""
+    own leak marker (never the agent CLI's real one), its own state dir, no
+    workspace test, no minimum age, a 1 s grace, no pid files from $HOME."""
 
     def make(**kw: Any) -> procreap.Config:
         base: dict[str, Any] = dict(
@@ -75,6 +76,7 @@ def make_config(decoys: Factory, state_dir: Path) -> MakeConfig:
             grace_secs=1,
             protected_pid_files=[],
             lock_timeout_secs=10,
+            leak_markers=[f"PRT_LEAK_{secrets.token_hex(4)}=1"],
         )
         base.update(kw)
         return procreap.Config(**base)

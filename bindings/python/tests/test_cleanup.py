@@ -13,14 +13,28 @@ from decoys import children, wait_until
 
 
 def only(actions, pid):
+    assert_report(actions)
     found = [a for a in actions if a.process.pid == pid]
     assert len(found) == 1, f"pid {pid}: {actions}"
     a = found[0]
     assert isinstance(a, procreap.Action)
-    assert a.action in procreap.ACTIONS
+    assert isinstance(a.action, procreap.ActionKind) and a.action in procreap.ACTIONS
     assert a.signal in ("SIGTERM", "SIGKILL", None)
     assert isinstance(a.reason, str)
+    assert isinstance(a.delivery, procreap.Delivery)
+    assert isinstance(a.dry_run, bool)
+    if a.signal is None or a.dry_run:
+        assert a.delivery == "none", a
     return a
+
+
+def assert_report(r):
+    """Every cleanup call returns a Report: a list of actions with next_due
+    (seconds or None) and reclaimed_bytes. Their values come from the core
+    (tested there); here: the types."""
+    assert isinstance(r, procreap.Report) and isinstance(r, list)
+    assert r.next_due is None or (isinstance(r.next_due, float) and r.next_due >= 0), r
+    assert isinstance(r.reclaimed_bytes, int) and r.reclaimed_bytes >= 0
 
 
 def test_dry_run_decides_but_sends_nothing(decoys, make_config, state_dir):
@@ -29,6 +43,7 @@ def test_dry_run_decides_but_sends_nothing(decoys, make_config, state_dir):
     for _ in range(2):  # no ledger: the same decision each time
         a = only(procreap.cleanup_step("orphans", cfg), d.pid)
         assert (a.action, a.signal, a.error) == ("sigterm", "SIGTERM", None)
+        assert (a.dry_run, a.delivery) == (True, procreap.Delivery.NONE)
         assert "dry run" in a.reason
         assert a.process.identity == d.identity
         assert a.process.name == d.name
@@ -47,6 +62,7 @@ def test_full_escalation_sigterm_waiting_sigkill_exited(decoys, make_config, sta
     a = only(procreap.cleanup_step("orphans", cfg), d.pid)
     t1 = time.monotonic()  # the SIGTERM went out between t0 and t1
     assert (a.action, a.signal, a.error) == ("sigterm", "SIGTERM", None)
+    assert a.dry_run is False and a.delivery in ("pidfd", "kill")
     assert a.process.identity == d.identity
     assert (state_dir / "ledger").is_file()
     assert not d.wait_exited(0.1)  # it ignored the SIGTERM
@@ -62,10 +78,11 @@ def test_full_escalation_sigterm_waiting_sigkill_exited(decoys, make_config, sta
         # skip "waiting" (a machine so loaded that a step takes 1 s).
         assert time.monotonic() - t0 >= 1.0, a
     assert (a.action, a.signal, a.error) == ("sigkill", "SIGKILL", None)
+    assert a.delivery in ("pidfd", "kill")
     assert d.wait_exited(5)
 
     a = only(procreap.cleanup_step("orphans", cfg), d.pid)
-    assert (a.action, a.signal, a.error) == ("exited", None, None)
+    assert (a.action, a.signal, a.error, a.delivery) == ("exited", None, None, "none")
     assert a.process.pid == d.pid
 
     # The ledger forgot it: nothing more to report.
@@ -238,3 +255,31 @@ def test_reap_now_rejects_bad_deadlines(decoys, make_config, bad):
     with pytest.raises(procreap.InvalidArgument):
         procreap.reap_now([d.identity], bad, make_config())
     assert not d.exited()
+
+
+def test_require_pidfd_delivers_through_a_pidfd(decoys, make_config):
+    d = decoys.start(decoys.sleeper())
+    a = only(procreap.cleanup_step("orphans", make_config(require_pidfd=True)), d.pid)
+    assert (a.action, a.delivery, a.dry_run) == ("sigterm", procreap.Delivery.PIDFD, False)
+    assert d.wait_exited(5)
+
+
+def test_kinds_are_accepted_as_members_or_names(decoys, make_config):
+    """A dry run of each kind (leaked with a private marker): the call goes
+    through and returns a Report. What the leaked rule finds is the core's
+    to test."""
+    d = decoys.start(decoys.sleeper())
+    cfg = make_config(dry_run=True, leak_markers=[f"PRT_LEAK_{decoys.name()}=1"])
+    assert [a.action for a in procreap.cleanup_step(procreap.Kind.ORPHANS, cfg)] == ["sigterm"]
+    assert_report(procreap.cleanup_step("leaked", cfg))
+    assert_report(procreap.cleanup_step(procreap.Kind.LEAKED, cfg))
+    assert not d.exited()
+
+
+def test_old_call_sites_still_work_on_a_report(decoys, make_config):
+    d = decoys.start(decoys.sleeper())
+    acts = procreap.cleanup_step("orphans", make_config(dry_run=True))
+    assert len(acts) == 1 and acts[0].process.pid == d.pid
+    assert [a.action for a in acts] == ["sigterm"] and acts == list(acts)
+    assert "next_due=" in repr(acts)
+    assert procreap.reap_set([], make_config()) == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import procreap
-from procreap import _api, _lib
+from procreap import _ffi, _lib
 from decoys import tmux_server_visible
 
 
@@ -237,7 +237,7 @@ def test_null_parameter_from_the_raw_abi():
     status = lib.procreap_find_orphans(None, None, byref(err))
     assert status == 1
     with pytest.raises(procreap.NullParameter) as e:
-        _api.check(status, err)
+        _ffi.check(status, err)
     assert e.value.code == 1
     assert "NULL" in str(e.value)
 
@@ -249,7 +249,7 @@ def test_invalid_kind_from_the_raw_abi():
     status = lib.procreap_cleanup_step(None, 99, byref(out), byref(err))
     assert not out
     with pytest.raises(procreap.InvalidArgument, match="99"):
-        _api.check(status, err)
+        _ffi.check(status, err)
 
 
 def test_home_relative_pid_files_are_accepted():
@@ -258,24 +258,23 @@ def test_home_relative_pid_files_are_accepted():
 
 
 def test_c_setter_rejections_surface_as_invalid_argument():
-    """The C setters validate too: a value the Python checks would stop is
-    refused by the library with its own message."""
+    """The raw C setters refuse bad values with the library's own message."""
     lib = _lib.lib()
     cfg = lib.procreap_config_new()
     try:
         err = _lib.ERROR_P()
         status = lib.procreap_config_set_subprocess_timeout_ms(cfg, 0, byref(err))
         with pytest.raises(procreap.InvalidArgument, match="subprocess_timeout"):
-            _api.check(status, err)
+            _ffi.check(status, err)
         err = _lib.ERROR_P()
         status = lib.procreap_config_set_workspace_marker(cfg, None, byref(err))
         with pytest.raises(procreap.NullParameter):
-            _api.check(status, err)
+            _ffi.check(status, err)
     finally:
         lib.procreap_config_free(cfg)
 
 
-@pytest.mark.parametrize("code", range(1, 14))
+@pytest.mark.parametrize("code", range(1, 15))
 def test_every_status_code_has_its_class(code):
     lib = _lib.lib()
     name = lib.procreap_status_str(code).decode()
@@ -300,13 +299,15 @@ def test_public_names_do_not_shadow_builtins():
         assert not hasattr(builtins, name), name
 
 
-# --- bad arguments, refused in Python before the ABI ------------------------
+# --- bad arguments ------------------------------------------------------------
+# Python checks types; the C setters check values (their messages); only
+# what cannot cross the ABI at all is refused in Python.
 
 TYPE_ERRORS = [
     dict(agent_names="claude"),
     dict(agent_names=[1]),
     dict(agent_names=None),
-    dict(match_argv0=1),
+    dict(argv0_match=True),
     dict(min_age_secs="60"),
     dict(grace_secs=True),
     dict(workspace_marker=None),
@@ -317,39 +318,57 @@ TYPE_ERRORS = [
     dict(protected_pids=[True]),
     dict(tmux_sockets=[None]),
     dict(all_users="yes"),
+    dict(users=[1.5]),
+    dict(users=1000),
     dict(kill_tree=0),
     dict(state_dir=b"/tmp"),
     dict(dry_run=None),
     dict(subprocess_timeout_secs=None),
     dict(lock_timeout_secs=[5]),
     dict(backend=1),
+    dict(require_pidfd=1),
+    dict(audit="on"),
+    dict(audit_max_bytes=4096.0),
+    dict(leak_markers="CLAUDECODE=1"),
 ]
 
-INVALID = [
-    dict(agent_names=[]),
-    dict(agent_names=[""]),
-    dict(agent_names=["a/b"]),
+#: (keywords, a word of the message): refused by the C setters.
+REFUSED_BY_C = [
+    (dict(agent_names=[]), "agent_names is empty"),
+    (dict(agent_names=[""]), "agent name"),
+    (dict(agent_names=["a/b"]), "agent name"),
+    (dict(subprocess_timeout_secs=0), "subprocess_timeout"),
+    (dict(lock_timeout_secs=86400.001), "lock_timeout"),
+    (dict(workspace_marker="/abs/marker"), "workspace_marker"),
+    (dict(workspace_root="relative/root"), "workspace_root"),
+    (dict(ide_markers=[""]), "IDE marker"),
+    (dict(protected_pids=[0]), "protected pid"),
+    (dict(protected_pids=[-5]), "protected pid"),
+    (dict(tmux_sockets=[""]), "tmux socket"),
+    (dict(state_dir="relative/state"), "state_dir"),
+    (dict(state_dir=""), "state_dir"),
+    (dict(protected_pid_files=["relative.pid"]), "protected pid file"),
+    (dict(protected_pid_files=["~other/x.pid"]), "protected pid file"),
+    (dict(audit_max_bytes=100), "audit_max_bytes"),
+    (dict(leak_markers=["=1"]), "leak marker"),
+]
+
+#: Values that cannot reach C at all: refused by the binding.
+UNREPRESENTABLE = [
     dict(agent_names=["nul\0"]),
+    dict(state_dir="/tmp/x\0y"),
     dict(min_age_secs=-1),
     dict(grace_secs=-0.5),
     dict(grace_secs=float("nan")),
     dict(lock_timeout_secs=float("inf")),
-    dict(subprocess_timeout_secs=0),
     dict(subprocess_timeout_secs=-2),
     dict(min_age_secs=1e30),
-    dict(workspace_marker="/abs/marker"),
-    dict(workspace_root="relative/root"),
-    dict(ide_markers=[""]),
-    dict(protected_pids=[0]),
-    dict(protected_pids=[-5]),
     dict(protected_pids=[2**31]),
-    dict(tmux_sockets=[""]),
-    dict(state_dir="/tmp/x\0y"),
-    dict(state_dir="relative/state"),
-    dict(state_dir=""),
-    dict(protected_pid_files=["relative.pid"]),
-    dict(protected_pid_files=["~other/x.pid"]),
+    dict(users=[-1]),
+    dict(users=[2**32]),
+    dict(audit_max_bytes=-1),
     dict(backend="windows"),
+    dict(argv0_match="sometimes"),
 ]
 
 
@@ -359,38 +378,63 @@ def test_bad_types_raise_type_error(kw):
         procreap.Config(**kw)
 
 
-@pytest.mark.parametrize("kw", INVALID, ids=lambda kw: repr(kw))
-def test_bad_values_raise_invalid_argument(kw):
+@pytest.mark.parametrize("kw, word", REFUSED_BY_C, ids=lambda x: repr(x))
+def test_bad_values_are_refused_by_the_c_setters(kw, word):
     with pytest.raises(procreap.InvalidArgument) as e:
         procreap.Config(**kw)
     assert e.value.code == 2
+    assert isinstance(e.value, ValueError)
+    # The library's message, with its one category prefix.
+    assert e.value.message.startswith("invalid argument: ")
+    assert e.value.message.count("invalid argument") == 1
+    assert word in e.value.message
+
+
+@pytest.mark.parametrize("kw", UNREPRESENTABLE, ids=lambda kw: repr(kw))
+def test_values_c_cannot_receive_raise_invalid_argument(kw):
+    with pytest.raises(procreap.InvalidArgument) as e:
+        procreap.Config(**kw)
+    assert e.value.code == 2
+    assert e.value.message.startswith("invalid argument: ")
+    (name,) = kw
+    assert name in e.value.message
 
 
 def test_unknown_keyword_is_a_type_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="min_age"):
         procreap.Config(min_age=60)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="match_argv0"):
+        procreap.Config(match_argv0=False)  # type: ignore[call-arg]  # now argv0_match
     with pytest.raises(TypeError):
         procreap.Config(["claude"])  # type: ignore[misc]  # keywords only
 
 
-def test_a_config_spoiled_after_creation_is_caught_before_the_abi():
-    cfg = procreap.Config()
-    cfg.grace_secs = -1
+def test_a_refused_assignment_leaves_the_config_as_it_was():
+    """Assignments go through the C setters at once: a Config can never hold
+    a value the library refuses."""
+    cfg = procreap.Config(grace_secs=5)
     with pytest.raises(procreap.InvalidArgument):
-        procreap.find_orphans(cfg)
-    cfg = procreap.Config()
-    cfg.agent_names.clear()
+        cfg.grace_secs = -1
     with pytest.raises(procreap.InvalidArgument):
-        procreap.explain(cfg)
+        cfg.agent_names = []
+    with pytest.raises(TypeError):
+        cfg.dry_run = "yes"  # type: ignore[assignment]
+    assert cfg.grace_secs == 5
+    assert cfg.agent_names == procreap.DEFAULT_AGENT_NAMES
+    assert cfg.dry_run is False
+    with pytest.raises(AttributeError):
+        cfg.agent_names.clear()  # type: ignore[attr-defined]  # a tuple: assign a new list instead
 
 
 def test_bad_call_arguments():
-    with pytest.raises(procreap.InvalidArgument):
-        procreap.cleanup_step("everything")  # type: ignore[arg-type]
+    with pytest.raises(procreap.InvalidArgument, match="orphans, zombies, leaked"):
+        procreap.cleanup_step("everything")
     with pytest.raises(TypeError):
         procreap.cleanup_step(0)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         procreap.find_orphans({"dry_run": True})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        procreap.scan("defaults")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         procreap.reap_set(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -400,8 +444,26 @@ def test_bad_call_arguments():
     with pytest.raises(TypeError):
         procreap.reap_set([(1.0, 2)])  # type: ignore[list-item]
     with pytest.raises(procreap.InvalidArgument):
-        procreap.reap_set([(0, 2)])
+        procreap.reap_set([(2**31, 2)])
     with pytest.raises(procreap.InvalidArgument):
         procreap.reap_set([(1, -2)])
     with pytest.raises(TypeError):
         procreap.reap_now([(1, 2)], "soon")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pid", [0, -1, -5])
+def test_non_positive_pids_are_never_signalled(decoys, make_config, pid):
+    """kill(0) and kill(-1) would reach whole process groups: such a pid
+    only ever comes back skipped (or refused), never signalled."""
+    d = decoys.start(decoys.sleeper())
+    try:
+        acts = procreap.reap_set([(pid, 1)], make_config())
+    except procreap.InvalidArgument:
+        acts = procreap.Report()
+    assert all(a.signal is None and a.action == "skipped" for a in acts), acts
+    try:
+        acts = procreap.reap_now([(pid, 1)], 0.1, make_config())
+    except procreap.InvalidArgument:
+        acts = procreap.Report()
+    assert all(a.signal is None and a.action == "skipped" for a in acts), acts
+    assert not d.exited()

@@ -1,6 +1,7 @@
-"""The binding cannot drift from include/procreap.h (nor its defaults from
-the Rust core): functions, argument counts and kinds, struct layouts and
-enum values are compared both ways."""
+"""The binding cannot drift from include/procreap.h: functions, argument
+counts and kinds, struct layouts, enum values and the config knobs are
+compared both ways. Defaults are not compared: the binding has none of its
+own (they are read from the library)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import procreap
-from procreap import _errors, _lib, _types
+from procreap import _config, _enums, _errors, _lib
 
 REPO = Path(__file__).resolve().parents[3]
 HEADER = REPO / "include" / "procreap.h"
@@ -43,6 +44,8 @@ U32_ENUMS = {
     "procreap_verdict_kind",
     "procreap_backend",
     "procreap_kind",
+    "procreap_delivery",
+    "procreap_argv0_match",
 }
 
 
@@ -57,6 +60,7 @@ def c_kind(decl: str) -> str:
     return {
         "int32_t": "i32",
         "procreap_signal": "i32",
+        "int64_t": "i64",
         "uint64_t": "u64",
         "size_t": f"u{8 * ctypes.sizeof(ctypes.c_size_t)}",
         "bool": "bool",
@@ -105,7 +109,13 @@ def py_pointee(t: object) -> tuple[int, str]:
         t = t._type_  # type: ignore[attr-defined]
     if t is ctypes.c_char_p:
         return depth + 1, "char"
-    names = {ctypes.c_int32: "int32_t"}
+    # Pointer targets only (c_size_t and c_uint64 are one type on LP64).
+    names = {
+        ctypes.c_int32: "int32_t",
+        ctypes.c_uint32: "uint32_t",
+        ctypes.c_size_t: "size_t",
+        ctypes.c_char: "char",
+    }
     return depth, names.get(t) or t.__name__  # type: ignore[union-attr, call-overload]
 
 
@@ -178,60 +188,61 @@ def test_status_codes_match_the_error_classes():
         assert getattr(procreap, want) is _errors.BY_CODE[code]
 
 
-def as_names(consts: dict[str, int]) -> list[str]:
-    return [k.lower().replace("_", "-") for k, _ in sorted(consts.items(), key=lambda kv: kv[1])]
+ENUMS = {
+    "PROCREAP_ACTION_KIND_": procreap.ActionKind,
+    "PROCREAP_VERDICT_KIND_": procreap.VerdictKind,
+    "PROCREAP_BACKEND_": procreap.Backend,
+    "PROCREAP_KIND_": procreap.Kind,
+    "PROCREAP_DELIVERY_": procreap.Delivery,
+    "PROCREAP_ARGV0_MATCH_": procreap.Argv0Match,
+}
 
 
-def test_action_verdict_backend_kind_and_signal_values_match_the_header():
-    assert as_names(header_enum("PROCREAP_ACTION_KIND_")) == list(_types.ACTIONS)
-    assert as_names(header_enum("PROCREAP_VERDICT_KIND_")) == list(_types.VERDICTS)
-    assert as_names(header_enum("PROCREAP_BACKEND_")) == list(_types.BACKENDS)
-    assert as_names(header_enum("PROCREAP_KIND_")) == list(_types.KINDS)
+@pytest.mark.parametrize("prefix", sorted(ENUMS))
+def test_every_c_enum_value_is_a_member_named_after_its_constant(prefix):
+    """Both ways: each header constant is the member of the same name, whose
+    value is what the library's _str function says for that number."""
+    cls = ENUMS[prefix]
+    consts = header_enum(prefix)
+    assert sorted(consts) == sorted(m.name for m in cls)
+    for const, n in consts.items():
+        assert _enums.from_c(cls, n) is cls[const]
+        assert _enums.to_c(cls[const]) == n
+        assert cls[const] == const.lower().replace("_", "-")
+
+
+def test_unknown_c_values_are_an_error_not_a_guess():
+    with pytest.raises(procreap.Error, match="binding"):
+        _enums.from_c(procreap.VerdictKind, 999)
+
+
+def test_signal_values_are_the_kernels():
+    from procreap._types import signal_name
+
     sig = header_enum("PROCREAP_SIGNAL_")
-    assert {v: (None if k == "NONE" else k) for k, v in sig.items()} == _types.SIGNALS
+    assert {v: (None if k == "NONE" else k) for k, v in sig.items()} == {
+        v: signal_name(v) for v in sig.values()
+    }
 
 
-# --- defaults ----------------------------------------------------------------
+def test_every_config_getter_and_setter_is_a_knob():
+    """Config has a knob per C setter/getter pair, and nothing else."""
+    setters = {n.removeprefix("procreap_config_set_") for n in _lib.FUNCTIONS if n.startswith("procreap_config_set_")}
+    getters = {n.removeprefix("procreap_config_get_") for n in _lib.FUNCTIONS if n.startswith("procreap_config_get_")}
+    assert setters == getters
+    assert sorted(k.c_name for k in _config.KNOBS.values()) == sorted(setters)
+    assert list(_config.KNOBS) == list(procreap.ConfigOptions.__annotations__)
 
 
-def rust_config() -> str:
-    path = REPO / "src" / "config.rs"
-    if not path.is_file():
-        pytest.skip("src/config.rs not found (not running from the repository)")
-    return path.read_text()
-
-
-def rust_list(src: str, const: str) -> list[str]:
-    body = re.search(rf"{const}: &\[&str\] = &\[(.*?)\];", src, re.S)
-    assert body, const
-    return re.findall(r'"([^"]*)"', body.group(1))
-
-
-def test_python_defaults_are_the_c_defaults():
-    src = rust_config()
-    default = src[src.index("impl Default for Config") :]
-    default = default[: default.index("\n}\n")]
-
-    def secs(field: str) -> float:
-        m = re.search(rf"{field}: Duration::from_secs\((\d+)\)", default)
-        assert m, field
-        return float(m.group(1))
-
-    cfg = procreap.Config()
-    assert cfg.agent_names == rust_list(src, "DEFAULT_AGENT_NAMES")
-    assert cfg.ide_markers == rust_list(src, "DEFAULT_IDE_MARKERS")
-    assert cfg.min_age_secs == secs("min_age")
-    assert cfg.grace_secs == secs("grace")
-    assert cfg.subprocess_timeout_secs == secs("subprocess_timeout")
-    assert cfg.lock_timeout_secs == secs("lock_timeout")
-    assert cfg.workspace_marker == re.search(r'workspace_marker: "([^"]*)"', default).group(1)
-    assert cfg.protected_pid_files == re.findall(r'PathBuf::from\("([^"]*)"\)', default)
-    for flag in ("match_argv0", "all_users", "kill_tree", "dry_run"):
-        assert getattr(cfg, flag) == (re.search(rf"{flag}: (true|false)", default).group(1) == "true")
-    assert cfg.workspace_root is None and "workspace_root: None" in default
-    assert cfg.state_dir is None and "state_dir: None" in default
-    assert cfg.protected_pids == [] and cfg.tmux_sockets == []
-    assert cfg.backend == "auto" and "backend: Backend::Auto" in default
+def test_a_new_config_reads_as_the_library_defaults():
+    """Config() is procreap_config_new: every knob reads as the getter on a
+    NULL configuration (the library's defaults; nothing is written here)."""
+    with procreap.Config() as cfg:
+        for name, knob in _config.KNOBS.items():
+            assert getattr(cfg, name) == knob.default(), name
+        assert cfg.workspace_root is None and cfg.state_dir is None
+        assert cfg.agent_names == procreap.DEFAULT_AGENT_NAMES
+        assert cfg.ide_markers == procreap.DEFAULT_IDE_MARKERS
 
 
 def test_header_documented_defaults_agree():
@@ -246,9 +257,9 @@ def test_header_documented_defaults_agree():
         doc = doc[doc.rindex("/*") :]
         assert f"default {value}" in doc, fn
     cfg = procreap.Config()
-    assert cfg.min_age_secs * 1000 == 60000 and cfg.grace_secs * 1000 == 60000
-    assert cfg.subprocess_timeout_secs * 1000 == 2000
-    assert cfg.lock_timeout_secs * 1000 == 5000
+    assert cfg.min_age_secs == 60 and cfg.grace_secs == 60
+    assert cfg.subprocess_timeout_secs == 2
+    assert cfg.lock_timeout_secs == 5
 
 
 def test_default_config_and_none_see_the_same_verdicts():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import secrets
 import signal
 import subprocess
 import sys
@@ -48,10 +49,20 @@ def test_find_orphans_reports_every_process_field(decoys, make_config, tmp_path)
     assert p.state in ("S", "R")
     assert p.workspace_root == os.path.realpath(ws)
     assert p.cmdline == f"{path} 3600"
+    assert p.uid == os.geteuid()
+    assert 0 < p.rss_bytes == pytest.approx(vm_rss(d.pid), rel=0.5)
     with pytest.raises(Exception):
         p.pid = 1  # frozen
     # Only the decoys of this test: the private name sees nothing else.
     assert [x.pid for x in found] == [d.pid]
+
+
+def vm_rss(pid: int) -> int:
+    """VmRSS of /proc/PID/status, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def test_defaults_without_workspace_root_give_none(decoys, make_config):
@@ -71,16 +82,37 @@ def test_min_age_makes_young_decoys_invisible(decoys, make_config):
     assert procreap.find_orphans(make_config(min_age_secs=3600)) == []
 
 
-def test_match_argv0(decoys, make_config):
-    """A binary named after a version (comm "prt-…" here differs from
-    argv[0]): found by argv[0]'s basename only when match_argv0 is on."""
+def test_argv0_match_modes(decoys, make_config):
+    """A process whose comm is no agent name (here "prt-…") but whose argv[0]
+    names one is an agent only with argv0_match="always"; the default
+    ("version-like") trusts argv[0] only for a version-like comm."""
     comm_path = decoys.sleeper()  # comm: not an agent name
     agent = decoys.name()
     decoys.names.remove(comm_path.name)
     d = decoys.start(comm_path, argv0=f"/opt/agents/{agent}")
     assert read_stat(d.pid)[0] == comm_path.name
+    found = lambda mode: [  # noqa: E731
+        p.pid for p in procreap.find_orphans(make_config(agent_names=[agent], argv0_match=mode))
+    ]
+    assert found(procreap.Argv0Match.ALWAYS) == [d.pid]
+    assert found("version-like") == []
+    assert found(procreap.Argv0Match.NEVER) == []
+    assert procreap.Config(argv0_match="always").argv0_match is procreap.Argv0Match.ALWAYS
+
+
+def test_argv0_match_version_like_comm(decoys, make_config):
+    """A binary named like a version (the agent CLI's own layout: comm
+    "9.8.7") is found by argv[0] under the default mode, not under "never"."""
+    version_dir = decoys.dir / decoys.name()
+    version_dir.mkdir()
+    binary = version_dir / f"{secrets.randbelow(90) + 10}.{secrets.randbelow(90)}.{secrets.randbelow(90)}"
+    binary.symlink_to(decoys.sleeper())
+    decoys.names.remove(decoys.names[-1])  # the sleeper's own name is no agent here
+    agent = decoys.name()
+    d = decoys.start(binary, argv0=agent)
+    assert read_stat(d.pid)[0] == binary.name
     assert [p.pid for p in procreap.find_orphans(make_config(agent_names=[agent]))] == [d.pid]
-    assert procreap.find_orphans(make_config(agent_names=[agent], match_argv0=False)) == []
+    assert procreap.find_orphans(make_config(agent_names=[agent], argv0_match="never")) == []
 
 
 def test_agent_names_are_case_insensitive(decoys, make_config):
@@ -133,13 +165,89 @@ def test_backend_ps_sees_the_same_identity(decoys, make_config):
     assert first[0].cmdline == " ".join(d.argv)
 
 
+# --- the scan object --------------------------------------------------------
+
+
+def test_one_scan_answers_every_question(decoys, make_config):
+    """orphans, zombies, leaked and explain from one read of the table; the
+    lists agree with the one-shot functions."""
+    guard = decoys.start(decoys.sleeper())
+    decoys.names.remove(guard.name)
+    ds = [decoys.start(decoys.sleeper()) for _ in range(2)]
+    cfg = make_config(protected_pids=[guard.pid], leak_markers=[f"PRT_LEAK_{decoys.name()}"])
+    want = sorted(d.identity for d in ds)
+    with procreap.scan(cfg) as s:
+        assert isinstance(s, procreap.Scan)
+        assert sorted(p.identity for p in s.orphans()) == want
+        assert sorted(p.identity for p in s.zombies()) == want
+        assert s.leaked() == []  # no process carries this private marker
+        vs = s.explain()
+        assert sorted(v.process.identity for v in vs if v.verdict == "orphan") == want
+        # Asked again: the same snapshot, the same answers.
+        assert sorted(p.identity for p in s.orphans()) == want
+    assert sorted(p.identity for p in procreap.find_orphans(cfg)) == want
+    assert procreap.find_leaked(cfg) == []
+    assert not any(d.exited() for d in ds)
+
+
+def test_a_scan_is_a_snapshot(decoys, make_config):
+    """A process started after the scan is not in it; a new scan sees it."""
+    first = decoys.start(decoys.sleeper())
+    with procreap.scan(make_config()) as s:
+        later = decoys.start(decoys.sleeper())
+        assert [p.pid for p in s.orphans()] == [first.pid]
+    with procreap.scan(make_config()) as s:
+        assert sorted(p.pid for p in s.orphans()) == sorted([first.pid, later.pid])
+
+
+def test_scan_zombies_without_tmux_is_tmux_unavailable(decoys, make_config):
+    decoys.start(decoys.sleeper())
+    if tmux_server_visible():
+        pytest.skip("a tmux server is visible in the process table")
+    with procreap.scan(make_config()) as s:
+        try:
+            s.zombies()
+        except procreap.TmuxUnavailable:
+            assert s.orphans()  # the rest of the scan still answers
+            return
+    if tmux_server_visible():
+        pytest.skip("a tmux server appeared during the test")
+    pytest.fail("Scan.zombies did not raise TmuxUnavailable with no tmux server")
+
+
+def test_a_closed_scan_refuses_questions(decoys, make_config):
+    s = procreap.scan(make_config())
+    assert not s.closed
+    s.close()
+    s.close()  # twice is fine
+    assert s.closed
+    for ask in (s.orphans, s.zombies, s.leaked, s.explain):
+        with pytest.raises(ValueError, match="closed"):
+            ask()
+    with pytest.raises(TypeError):
+        import copy
+
+        copy.copy(procreap.scan(make_config()))
+
+
+def test_find_leaked_with_a_private_marker_touches_nothing(decoys, make_config):
+    """The leaked query goes through with a private marker (which no process
+    carries, so the list is empty); what the rule finds is the core's to
+    test."""
+    d = decoys.start(decoys.sleeper())
+    cfg = make_config(leak_markers=[f"PRT_LEAK_{decoys.name()}=1"])
+    assert procreap.find_leaked(cfg) == []
+    assert cfg.leak_markers == (f"PRT_LEAK_{decoys.names[-1]}=1",)
+    assert not d.exited()
+
+
 # --- explain: one decoy per verdict ---------------------------------------
 
 
 def verdict_of(cfg, pid):
     v = by_pid(procreap.explain(cfg), pid)
     assert isinstance(v, procreap.Verdict)
-    assert v.verdict in procreap.VERDICTS
+    assert isinstance(v.verdict, procreap.VerdictKind) and v.verdict in procreap.VERDICTS
     assert v.reason
     return v
 
