@@ -256,7 +256,18 @@ fn a_zombie_step_that_cannot_run_leaves_the_ledger_for_the_next_to_report() {
         "{:?}",
         r.error
     );
-    assert!(!ledger.exists(), "quarantined by the step that loaded it");
+    let aside = std::fs::read_dir(&lab.state)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("ledger.corrupt-")
+        })
+        .count();
+    assert_eq!(aside, 1, "quarantined by the step that loaded it");
+    assert!(ledger_of(&lab).is_some(), "a fresh ledger in its place");
     println!("quarantine reported");
 }
 
