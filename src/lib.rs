@@ -41,6 +41,7 @@ mod procfs;
 #[path = "procfs_stub.rs"]
 mod procfs;
 pub mod ps;
+pub mod reader;
 pub mod signal;
 pub mod snapshot;
 pub mod tmux;
