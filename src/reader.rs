@@ -39,15 +39,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// cbindgen:ignore
 /// At most this many bytes of argv are read; a longer argv comes back
 /// [`Argv::truncated`].
 pub const ARGV_CAP: usize = 1 << 20;
+/// cbindgen:ignore
 /// At most this many bytes of an environment are searched for markers.
 pub const ENV_CAP: usize = 1 << 20;
+/// cbindgen:ignore
 /// The size of each `read` (one buffer per reader thread).
 pub const READ_CHUNK: usize = 64 << 10;
 /// The default for [`set_stuck_cap`].
-pub const STUCK_CAP: usize = 16;
+const STUCK_CAP: usize = 16;
 
 /// Idle reader threads kept for the next call.
 const MAX_IDLE: usize = 2;
@@ -259,7 +262,10 @@ fn parse_identity(stat: &[u8]) -> Option<(u8, u64)> {
     let mut fields = stat.get(close + 2..)?.split(|&b| b == b' ');
     let state = *fields.next()?.first()?;
     let start = fields.nth(18)?; // field 22
-    Some((state, std::str::from_utf8(start).ok()?.trim_end().parse().ok()?))
+    Some((
+        state,
+        std::str::from_utf8(start).ok()?.trim_end().parse().ok()?,
+    ))
 }
 
 /// Whether `pid` still names the live process that started at `start`.
@@ -436,7 +442,10 @@ struct Markers {
 
 impl Markers {
     fn new(markers: &[String]) -> Markers {
-        let list: Vec<Option<Marker>> = markers.iter().map(|m| Marker::parse(m.as_bytes())).collect();
+        let list: Vec<Option<Marker>> = markers
+            .iter()
+            .map(|m| Marker::parse(m.as_bytes()))
+            .collect();
         let keep = list
             .iter()
             .flatten()
@@ -712,7 +721,10 @@ fn next_task(slot: &Arc<Slot>) -> Option<(Task, usize)> {
 enum Outcome {
     Done,
     /// Item `at` did not finish within the limit; the thread was abandoned.
-    Abandoned { at: usize, after: Duration },
+    Abandoned {
+        at: usize,
+        after: Duration,
+    },
 }
 
 /// Hands `task` to the thread behind `slot` and waits until the batch ends
@@ -773,6 +785,9 @@ fn give_back(slot: Arc<Slot>) {
     }
 }
 
+/// An item's answer, once there is one.
+type Answer<T> = Option<Result<T, Why>>;
+
 /// Reads each identity with `read` on a reader thread, at most `limit` per
 /// identity; answers in the order of `ids`.
 fn run<T, R>(fact: Fact, ids: &[(i32, u64)], limit: Duration, read: R) -> Vec<Result<T, Unreadable>>
@@ -781,7 +796,7 @@ where
     R: Fn(i32, u64, &mut Scratch) -> Result<T, Why> + Clone + Send + 'static,
 {
     let limit = limit.max(Duration::from_millis(1));
-    let mut out: Vec<Option<Result<T, Why>>> = ids.iter().map(|_| None).collect();
+    let mut out: Vec<Answer<T>> = ids.iter().map(|_| None).collect();
     let mut pending: Vec<usize> = (0..ids.len()).collect();
     while !pending.is_empty() {
         let got = with_pool(|p| {
@@ -810,17 +825,21 @@ where
                 Ok(slot) => slot,
                 Err(e) => {
                     let why = Why::Failed(format!("no reader thread could be started: {e}"));
-                    pending.iter().for_each(|&i| out[i] = Some(Err(why.clone())));
+                    pending
+                        .iter()
+                        .for_each(|&i| out[i] = Some(Err(why.clone())));
                     break;
                 }
             },
             Err(why) => {
-                pending.iter().for_each(|&i| out[i] = Some(Err(why.clone())));
+                pending
+                    .iter()
+                    .for_each(|&i| out[i] = Some(Err(why.clone())));
                 break;
             }
         };
         let batch: Arc<[(i32, u64)]> = pending.iter().map(|&i| ids[i]).collect();
-        let answers: Arc<Mutex<Vec<Option<Result<T, Why>>>>> =
+        let answers: Arc<Mutex<Vec<Answer<T>>>> =
             Arc::new(Mutex::new(batch.iter().map(|_| None).collect()));
         let task: Task = {
             let (batch, answers, read) = (Arc::clone(&batch), Arc::clone(&answers), read.clone());
@@ -894,7 +913,10 @@ mod tests {
     fn scan(m: &[&str], env: &[u8]) -> Option<usize> {
         let m = markers(m);
         let seen = scan_all_splits(&m, env);
-        assert!(seen.windows(2).all(|w| w[0] == w[1]), "splits disagree: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] == w[1]),
+            "splits disagree: {seen:?}"
+        );
         seen[0]
     }
 
@@ -984,7 +1006,10 @@ mod tests {
             fact: Fact::Argv,
             why: Why::TimedOut(Duration::from_millis(2000)),
         };
-        assert!(t.to_string().contains("argv did not return within 2.0s"), "{t}");
+        assert!(
+            t.to_string().contains("argv did not return within 2.0s"),
+            "{t}"
+        );
     }
 
     fn me() -> (i32, u64) {
@@ -1003,8 +1028,15 @@ mod tests {
         assert_eq!(argv0(pid, start, limit).unwrap(), exe);
         // Our initial environment holds PATH (cargo sets it); nothing holds
         // an empty name.
-        let m = environ_marker(pid, start, &["PRT_NONE_8d1f".into(), "PATH".into()], limit).unwrap();
-        assert_eq!(m, EnvMarker { marker: Some(1), truncated: false });
+        let m =
+            environ_marker(pid, start, &["PRT_NONE_8d1f".into(), "PATH".into()], limit).unwrap();
+        assert_eq!(
+            m,
+            EnvMarker {
+                marker: Some(1),
+                truncated: false
+            }
+        );
         assert_eq!(
             environ_marker(pid, start, &["=".into()], limit).unwrap(),
             EnvMarker::default()
@@ -1015,7 +1047,10 @@ mod tests {
     fn another_start_time_or_no_process_is_gone() {
         let (pid, start) = me();
         let limit = Duration::from_secs(30);
-        let got = argv_many(&[(pid, start + 1), (pid, start), (i32::MAX, 1), (-1, 0)], limit);
+        let got = argv_many(
+            &[(pid, start + 1), (pid, start), (i32::MAX, 1), (-1, 0)],
+            limit,
+        );
         assert_eq!(got[0].as_ref().unwrap_err().why, Why::Gone);
         assert!(got[1].is_ok());
         assert_eq!(got[2].as_ref().unwrap_err().why, Why::Gone);
@@ -1034,12 +1069,181 @@ mod tests {
         let mut buf = [0u8; 7];
         let mut total = 0;
         let mut f = File::open(&path).unwrap();
-        assert_eq!(feed(&mut f, 100, &mut buf, |c| { total += c.len(); false }).unwrap(), (End::Eof, 100));
+        assert_eq!(
+            feed(&mut f, 100, &mut buf, |c| {
+                total += c.len();
+                false
+            })
+            .unwrap(),
+            (End::Eof, 100)
+        );
         assert_eq!(total, 100);
         let mut f = File::open(&path).unwrap();
-        assert_eq!(feed(&mut f, 99, &mut buf, |_| false).unwrap(), (End::Cap, 99));
+        assert_eq!(
+            feed(&mut f, 99, &mut buf, |_| false).unwrap(),
+            (End::Cap, 99)
+        );
         let mut f = File::open(&path).unwrap();
-        assert_eq!(feed(&mut f, 100, &mut buf, |_| true).unwrap(), (End::Stopped, 7));
+        assert_eq!(
+            feed(&mut f, 100, &mut buf, |_| true).unwrap(),
+            (End::Stopped, 7)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Microbenchmark: bounded reads against direct ones over 1,000 real
+    /// processes (sleeping children). Prints medians and ratios; asserts
+    /// only that both ways read the same.
+    /// `cargo test --release --lib reader::tests::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a benchmark, run by hand"]
+    fn bench_bounded_against_direct_reads() {
+        struct Children(Vec<std::process::Child>);
+        impl Drop for Children {
+            fn drop(&mut self) {
+                for c in &mut self.0 {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+        }
+        let n: usize = std::env::var("PRT_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        let mut kids = Children(Vec::new());
+        for _ in 0..n {
+            let c = std::process::Command::new("sleep")
+                .arg("600")
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            kids.0.push(c);
+        }
+        let ids: Vec<(i32, u64)> = kids
+            .0
+            .iter()
+            .map(|c| {
+                let pid = c.id() as i32;
+                let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
+                (pid, parse_identity(&stat).unwrap().1)
+            })
+            .collect();
+        // Wait for every exec to finish (argv "sleep 600").
+        while ids.iter().any(|&(p, _)| {
+            std::fs::read(format!("/proc/{p}/cmdline")).unwrap() != b"sleep\x00600\x00"
+        }) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let limit = Duration::from_secs(2);
+        let markers = vec!["PRT_LEAK_BENCH_NONE=1".to_string()];
+        let m = Markers::new(&markers);
+        let (mut s1, mut s2) = (Scratch::new(), Scratch::new());
+        // Today's read (procfs::argv): open, read up to the cap, no identity check.
+        let direct = |pid: i32, name: &str| {
+            let mut raw = Vec::new();
+            File::open(format!("/proc/{pid}/{name}"))
+                .unwrap()
+                .take(ARGV_CAP as u64 + 1)
+                .read_to_end(&mut raw)
+                .unwrap();
+            raw
+        };
+        let a = argv_many(&ids, limit);
+        assert!(a
+            .iter()
+            .all(|a| a.as_ref().unwrap().args == ["sleep", "600"]));
+        fn sink<T>(t: T) {
+            std::hint::black_box(t);
+        }
+        type Way<'a> = (&'a str, Box<dyn FnMut() + 'a>);
+        let mut ways: Vec<Way> = vec![
+            (
+                "argv: direct cmdline read (today)",
+                Box::new(|| ids.iter().for_each(|&(p, _)| sink(direct(p, "cmdline")))),
+            ),
+            (
+                "argv: direct, identity-checked",
+                Box::new(|| {
+                    ids.iter()
+                        .for_each(|&(p, s)| sink(read_argv(p, s, &mut s1).unwrap()))
+                }),
+            ),
+            (
+                "argv: bounded, one call each",
+                Box::new(|| {
+                    ids.iter()
+                        .for_each(|&(p, s)| sink(argv(p, s, limit).unwrap()))
+                }),
+            ),
+            (
+                "argv: bounded batch",
+                Box::new(|| sink(argv_many(&ids, limit))),
+            ),
+            (
+                "argv0: bounded, one call each",
+                Box::new(|| {
+                    ids.iter()
+                        .for_each(|&(p, s)| sink(argv0(p, s, limit).unwrap()))
+                }),
+            ),
+            (
+                "environ: direct read",
+                Box::new(|| ids.iter().for_each(|&(p, _)| sink(direct(p, "environ")))),
+            ),
+            (
+                "environ: direct, identity-checked + markers",
+                Box::new(|| {
+                    ids.iter()
+                        .for_each(|&(p, s)| sink(read_marker(p, s, &m, &mut s2).unwrap()))
+                }),
+            ),
+            (
+                "environ: bounded, one call each",
+                Box::new(|| {
+                    ids.iter()
+                        .for_each(|&(p, s)| sink(environ_marker(p, s, &markers, limit).unwrap()))
+                }),
+            ),
+            (
+                "environ: bounded batch",
+                Box::new(|| sink(environ_markers_many(&ids, &markers, limit))),
+            ),
+        ];
+        // Rounds interleave the ways, so that the machine's load drifts over
+        // all of them alike.
+        let mut runs: Vec<Vec<Duration>> = ways.iter().map(|_| Vec::new()).collect();
+        for _ in 0..15 {
+            for (w, r) in ways.iter_mut().zip(&mut runs) {
+                let t = Instant::now();
+                (w.1)();
+                r.push(t.elapsed());
+            }
+        }
+        let rows: Vec<(&str, Duration)> = ways
+            .iter()
+            .zip(&mut runs)
+            .map(|(w, r)| {
+                r.sort();
+                (w.0, r[r.len() / 2])
+            })
+            .collect();
+        let base = |name: &str| rows.iter().find(|r| r.0.starts_with(name)).unwrap().1;
+        let (argv_base, env_base) = (base("argv: direct cmdline"), base("environ: direct read"));
+        println!(
+            "{n} processes, median of 15 runs; ratio against the direct read of the same file"
+        );
+        for (name, d) in &rows {
+            let b = if name.starts_with("environ") {
+                env_base
+            } else {
+                argv_base
+            };
+            println!(
+                "{name:48} {:>8.1} us/process  {:>5.2}x",
+                d.as_secs_f64() * 1e6 / n as f64,
+                d.as_secs_f64() / b.as_secs_f64()
+            );
+        }
     }
 }
