@@ -114,7 +114,8 @@ impl fmt::Display for Unreadable {
             Why::Denied(e) => write!(f, "pid {pid}: its {fact} may not be read ({e})"),
             Why::Empty => write!(
                 f,
-                "pid {pid}: its command line is empty (mid-exec, or it blanked its title)"
+                "pid {pid}: its argv is empty or starts with an empty argv[0] (mid-exec, or a \
+                 blanked title)"
             ),
             Why::TimedOut(d) => write!(
                 f,
@@ -275,7 +276,9 @@ fn same_live(pid: i32, start: u64, scratch: &mut Scratch) -> bool {
         return false;
     };
     let mut n = 0;
-    while n < line.len() {
+    // procfs answers with the whole line at once: stop at its end rather
+    // than read again for the 0 that would follow.
+    while n < line.len() && !line[..n].ends_with(b"\n") {
         match f.read(&mut line[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
