@@ -48,6 +48,8 @@ mod procfs;
 #[path = "procfs_stub.rs"]
 mod procfs;
 pub mod ps;
+#[doc(hidden)]
+pub mod reader;
 mod scan;
 pub mod signal;
 mod snapshot;

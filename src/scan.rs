@@ -273,6 +273,8 @@ impl Scan {
                     self.snap.require_listing()?;
                 }
                 let _ = self.young_markers.set(young);
+                // One batch of bounded environment reads for them all.
+                self.snap.prefetch_markers(&maybe);
                 maybe
                     .into_iter()
                     .filter_map(|s| match self.rules.subject(&self.snap, &s) {
@@ -390,6 +392,7 @@ impl Scan {
                 }
             });
             self.snap.require_listing()?;
+            self.snap.prefetch_markers(&own);
             for s in own {
                 if let Some(m @ Subject::Marker(_)) = self.rules.subject(&self.snap, &s) {
                     all.push(self.judged(&s, m));

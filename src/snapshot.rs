@@ -315,23 +315,68 @@ impl Snapshot {
     }
 
     fn read_argv(&self, pid: i32) -> std::result::Result<Arc<Argv>, String> {
-        let args = match self.source {
-            Source::Proc => crate::procfs::argv(pid),
+        match self.source {
+            Source::Proc => {
+                #[cfg(target_os = "linux")]
+                {
+                    let st = self.stat(pid).ok_or("the process is gone")?;
+                    crate::reader::argv(pid, st.id.start_time, self.timeout())
+                        .map(|a| {
+                            Arc::new(Argv {
+                                args: a.args,
+                                truncated: a.truncated,
+                            })
+                        })
+                        .map_err(|e| e.to_string())
+                }
+                #[cfg(not(target_os = "linux"))]
+                Err("no /proc here".into())
+            }
             Source::Ps => {
                 let all = self
                     .ps_args
                     .get_or_init(|| crate::ps::args(self.timeout()).unwrap_or_default());
-                all.get(&pid)
-                    .map(|s| s.split_whitespace().map(String::from).collect())
+                match all.get(&pid) {
+                    Some(s) if !s.trim().is_empty() => Ok(Arc::new(Argv {
+                        args: s.split_whitespace().map(String::from).collect(),
+                        truncated: false,
+                    })),
+                    Some(_) => Err(ARGV_EMPTY.into()),
+                    None => Err("ps did not list its arguments".into()),
+                }
             }
-        };
-        match args {
-            Some(a) if !a.is_empty() => Ok(Arc::new(Argv {
-                args: a,
-                truncated: false,
-            })),
-            Some(_) => Err(ARGV_EMPTY.into()),
-            None => Err("it could not be read".into()),
+        }
+    }
+
+    /// Reads the environments of `seens` in one batch (each within the time
+    /// limit), keeping the answers for [`Facts::environ_marker`].
+    pub(crate) fn prefetch_markers(&self, seens: &[Seen]) {
+        if self.source != Source::Proc || self.cfg.leak_markers.is_empty() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let todo: Vec<(i32, u64)> = seens
+                .iter()
+                .filter(|s| self.lazy(s.st.id.pid).marker.get().is_none())
+                .map(|s| (s.st.id.pid, s.st.id.start_time))
+                .collect();
+            let markers = &self.cfg.leak_markers;
+            let got = crate::reader::environ_markers_many(&todo, markers, self.timeout());
+            for ((pid, _), r) in todo.into_iter().zip(got) {
+                let _ = self.lazy(pid).marker.set(self.marker_of(r));
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn marker_of(
+        &self,
+        r: std::result::Result<crate::reader::EnvMarker, crate::reader::Unreadable>,
+    ) -> std::result::Result<Option<String>, String> {
+        match r {
+            Ok(m) => Ok(m.marker.and_then(|i| self.cfg.leak_markers.get(i).cloned())),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -445,7 +490,23 @@ impl Facts for Snapshot {
                     return Ok(None);
                 }
                 match self.source {
-                    Source::Proc => crate::procfs::environ_marker(pid, &self.cfg.leak_markers),
+                    Source::Proc => {
+                        #[cfg(target_os = "linux")]
+                        {
+                            let st = self.stat(pid).ok_or("the process is gone")?;
+                            let markers = &self.cfg.leak_markers;
+                            let limit = self.timeout();
+                            let r = crate::reader::environ_marker(
+                                pid,
+                                st.id.start_time,
+                                markers,
+                                limit,
+                            );
+                            self.marker_of(r)
+                        }
+                        #[cfg(not(target_os = "linux"))]
+                        Err("no /proc here".into())
+                    }
                     Source::Ps => Err("the ps backend cannot read environments".into()),
                 }
             })
