@@ -366,7 +366,7 @@ const RULES: &[Rule] = &[
         verdict: VerdictKind::LeaderAlive,
         cheap: true,
         applies: markers,
-        check: |_, f, s, _| leader_alive(f, &s.st).map(Fail::from_reason),
+        check: |_, f, s, _| leader_alive(f, &s.st),
     },
     Rule {
         verdict: VerdictKind::AgentAlive,
@@ -387,23 +387,29 @@ impl Fail {
 
 /// Why `st`'s process group leader counts as alive, or `None` when it is
 /// gone: no live process has that pid, or the one that has it started
-/// later than this process (the pid was reused).
-fn leader_alive(f: &dyn Facts, st: &Stat) -> Option<String> {
+/// later than this process (the pid was reused). A leader that exists but
+/// cannot be read (another user's under `hidepid`) is doubt, not gone.
+fn leader_alive(f: &dyn Facts, st: &Stat) -> Option<Fail> {
     let pgid = st.pgrp;
     if pgid <= 0 {
-        return Some("its process group is unknown: cannot tell whether its leader lives".into());
+        return doubt("its process group is unknown: cannot tell whether its leader lives");
     }
     if pgid == st.id.pid {
-        return Some(format!(
+        return fail(format!(
             "it leads its own process group (pgid {pgid}): its leader is alive"
         ));
     }
     match f.stat(pgid) {
-        Some(l) if !l.is_defunct() && l.id.start_time <= st.id.start_time => Some(format!(
+        Some(l) if !l.is_defunct() && l.id.start_time <= st.id.start_time => fail(format!(
             "its process group leader pid {pgid} ({}) is alive",
             l.comm.lossy()
         )),
-        _ => None,
+        Some(_) => None,
+        None if f.exists(pgid) => doubt(format!(
+            "its process group leader pid {pgid} exists but cannot be read: cannot tell \
+             whether it lives on"
+        )),
+        None => None,
     }
 }
 

@@ -78,6 +78,10 @@ pub(crate) trait Facts {
     /// `pid`'s status line read again (an ancestry changing while it is
     /// walked); replaces the kept one.
     fn restat(&self, pid: i32) -> Option<Stat>;
+    /// Whether some process has this pid, asked of the kernel rather than
+    /// `/proc` (which can hide a process: `hidepid`, another user's);
+    /// true when that cannot be told.
+    fn exists(&self, pid: i32) -> bool;
     /// The owner's uid.
     fn uid(&self, pid: i32) -> Option<u32>;
     /// The basename of the executable, where it can be read.
@@ -386,6 +390,22 @@ impl Facts for Snapshot {
         let _ = l.seen.set(fresh.clone());
         self.lazy.borrow_mut().insert(pid, l);
         fresh.map(|s| s.st)
+    }
+
+    fn exists(&self, pid: i32) -> bool {
+        if self.stat(pid).is_some() {
+            return true;
+        }
+        match self.source {
+            // Signal 0 sends nothing: the kernel only says whether the pid
+            // is taken (EPERM: by a process we may not signal).
+            #[cfg(unix)]
+            Source::Proc => !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            ),
+            _ => false,
+        }
     }
 
     fn uid(&self, pid: i32) -> Option<u32> {

@@ -54,6 +54,8 @@ struct Table {
     rows: RefCell<HashMap<i32, Row>>,
     /// What a re-read of a pid answers, in turn (then the kept row).
     rereads: RefCell<HashMap<i32, VecDeque<Option<Stat>>>>,
+    /// Pids taken by processes the table cannot read (hidden).
+    hidden: Vec<i32>,
     listing: OnceCell<Vec<(i32, Comm)>>,
     agents: OnceCell<Vec<i32>>,
 }
@@ -182,6 +184,10 @@ impl Facts for Table {
                 Some(st)
             }
         }
+    }
+
+    fn exists(&self, pid: i32) -> bool {
+        self.rows.borrow().contains_key(&pid) || self.hidden.contains(&pid)
     }
 
     fn uid(&self, pid: i32) -> Option<u32> {
@@ -976,7 +982,17 @@ fn a_live_group_leader_keeps_a_marker_process() {
         &judged(&r, &t, 200),
         VerdictKind::LeaderAlive,
         "carries PRT_LEAK_T=1; its process group is unknown: cannot tell whether its leader lives",
-        false,
+        true,
+    );
+    // A leader that exists but cannot be read (hidepid, another user's).
+    let mut t = leak_table();
+    t.hidden.push(100);
+    expect(
+        &judged(&r, &t, 200),
+        VerdictKind::LeaderAlive,
+        "carries PRT_LEAK_T=1; its process group leader pid 100 exists but cannot be read: \
+         cannot tell whether it lives on",
+        true,
     );
 }
 
