@@ -15,14 +15,6 @@ use procreap::{
 };
 use support::*;
 
-fn actions_for(r: &Report, pid: i32) -> Vec<ActionKind> {
-    r.actions
-        .iter()
-        .filter(|a| a.process.id.pid == pid)
-        .map(|a| a.action)
-        .collect()
-}
-
 fn step(cfg: &Config, kind: Kind) -> Report {
     let r = cleanup_step(cfg, kind).expect("cleanup step");
     assert!(r.error.is_none(), "step error: {:?}", r.error);

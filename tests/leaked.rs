@@ -30,7 +30,7 @@ const STUBBORN_CHILD: &str =
 fn agent_sh(lab: &mut Lab, cwd: &Path, body: &str, n: usize) -> (i32, Vec<Identity>) {
     let name = lab.name();
     let helper = lab.helper();
-    lab.run_sh(&name, cwd, body, &helper, n)
+    lab.run_sh(&name, cwd, body, &helper, n, None)
 }
 
 fn verdict_of(cfg: &Config, pid: i32) -> Option<Verdict> {
@@ -52,14 +52,6 @@ fn leaked(cfg: &Config) -> Vec<Identity> {
         .expect("find_leaked")
         .iter()
         .map(|p| p.id)
-        .collect()
-}
-
-fn actions_for(r: &Report, pid: i32) -> Vec<ActionKind> {
-    r.actions
-        .iter()
-        .filter(|a| a.process.id.pid == pid)
-        .map(|a| a.action)
         .collect()
 }
 
@@ -210,6 +202,7 @@ fn a_live_agent_above_a_marker_process_keeps_it_whatever_its_group() {
         &format!("'{}' & read x < \"$F\"", agent.display()),
         &helper,
         1,
+        None,
     );
     let m = kids[0];
     let a = procreap::parse_stat(&std::fs::read(format!("/proc/{}/stat", m.pid)).unwrap())
@@ -326,7 +319,7 @@ fn a_marker_process_in_its_own_session_whose_leader_lives_is_not_leaked() {
     let rig = lab.repo("rig");
     let helper = lab.helper();
     let lead = format!("lead-{}", token());
-    let (l, kids) = lab.run_sh(&lead, &rig, ONE_CHILD, &helper, 1);
+    let (l, kids) = lab.run_sh(&lead, &rig, ONE_CHILD, &helper, 1, None);
     let m = kids[0];
     assert_eq!(group_and_session(m.pid), (l, l));
     let cfg = lab.config();
@@ -474,7 +467,7 @@ read x < "$F""#,
         young.display()
     );
     let helper = lab.helper();
-    let (l, kids) = lab.run_sh(&format!("lead-{}", token()), &rig, &body, &helper, 1);
+    let (l, kids) = lab.run_sh(&format!("lead-{}", token()), &rig, &body, &helper, 1, None);
     let m = kids[0];
     let mut y = 0;
     assert!(wait_until(Duration::from_secs(5), || {
@@ -565,7 +558,7 @@ fn another_users_marker_process_is_left_alone_without_all_users() {
     let mut lab = Lab::new();
     let helper = lab.helper();
     let dir = lab.dir.clone();
-    let (l, kids) = lab.run_sh_as(
+    let (l, kids) = lab.run_sh(
         &format!("lead-{}", token()),
         &dir,
         ONE_CHILD,
@@ -660,7 +653,7 @@ fn kill_tree_takes_the_descendants_of_a_leaked_process() {
             &format!("env -u {} '{}' 1000 &\nwait", lab.marker, kid.display()),
         );
         let name = lab.name();
-        let (a, kids) = lab.run_sh(&name, &rig, ONE_CHILD, &server, 1);
+        let (a, kids) = lab.run_sh(&name, &rig, ONE_CHILD, &server, 1, None);
         let m = kids[0];
         let kid_name = kid.file_name().unwrap().to_string_lossy().into_owned();
         let mut c = 0;

@@ -1297,25 +1297,3 @@ fn descendants_that_are_not_the_agents_to_take_along() {
         false,
     );
 }
-
-/// Every verdict is reached by some case above.
-#[test]
-fn every_verdict_has_a_name_and_a_place_in_the_order() {
-    let names: Vec<&str> = VerdictKind::ALL.iter().map(|v| v.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "defunct",
-            "other-user",
-            "protected",
-            "has-tty",
-            "ide-launched",
-            "too-young",
-            "outside-workspace",
-            "leader-alive",
-            "agent-alive",
-            "orphan",
-            "leaked"
-        ]
-    );
-}

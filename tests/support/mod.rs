@@ -238,24 +238,13 @@ impl Lab {
     }
 
     /// Runs the shell `body` as a script called `file` (own session, stdio
-    /// /dev/null, cwd `cwd`) and waits until it has written `n` pids to
-    /// `$P`, each running `helper`. The script sees `$M` (the lab's leak marker entry), `$H` (`helper`),
-    /// `$P` (the pid file) and `$F` (a fifo nobody writes: `read x < "$F"`
-    /// blocks until the lab kills it). Returns the script's pid and the
-    /// identities written, which the lab tears down wherever they end up.
+    /// /dev/null, cwd `cwd`; as user `uid` when given, root only) and waits
+    /// until it has written `n` pids to `$P`, each running `helper`. The
+    /// script sees `$M` (the lab's leak marker entry), `$H` (`helper`), `$P`
+    /// (the pid file) and `$F` (a fifo nobody writes: `read x < "$F"` blocks
+    /// until the lab kills it). Returns the script's pid and the identities
+    /// written, which the lab tears down wherever they end up.
     pub fn run_sh(
-        &mut self,
-        file: &str,
-        cwd: &Path,
-        body: &str,
-        helper: &Path,
-        n: usize,
-    ) -> (i32, Vec<procreap::Identity>) {
-        self.run_sh_as(file, cwd, body, helper, n, None)
-    }
-
-    /// [`Lab::run_sh`] as user `uid` (root only), when given.
-    pub fn run_sh_as(
         &mut self,
         file: &str,
         cwd: &Path,
@@ -472,6 +461,15 @@ impl Lab {
             let _ = c.wait();
         }
     }
+}
+
+/// The actions a report holds for `pid`, in order.
+pub fn actions_for(r: &procreap::Report, pid: i32) -> Vec<procreap::ActionKind> {
+    r.actions
+        .iter()
+        .filter(|a| a.process.id.pid == pid)
+        .map(|a| a.action)
+        .collect()
 }
 
 /// Writes an executable shell script.
