@@ -78,6 +78,10 @@ pub(crate) trait Facts {
     /// `pid`'s status line read again (an ancestry changing while it is
     /// walked); replaces the kept one.
     fn restat(&self, pid: i32) -> Option<Stat>;
+    /// Whether some process has this pid, asked of the kernel rather than
+    /// `/proc` (which can hide a process: `hidepid`, another user's);
+    /// true when that cannot be told.
+    fn exists(&self, pid: i32) -> bool;
     /// The owner's uid.
     fn uid(&self, pid: i32) -> Option<u32>;
     /// The basename of the executable, where it can be read.
@@ -132,7 +136,7 @@ pub(crate) struct Snapshot {
     ps_args: OnceCell<HashMap<i32, String>>,
     /// parent → children from one pass, where the kernel has no children files.
     children_map: OnceCell<HashMap<i32, Vec<i32>>>,
-    agents: OnceCell<Vec<i32>>,
+    agents: Arc<OnceCell<Vec<i32>>>,
 }
 
 /// Why a workspace or project cannot be judged.
@@ -145,6 +149,13 @@ impl Snapshot {
     /// A view of the process table under `cfg`; nothing is read until a
     /// rule asks, except that the `/proc` backend checks its pid namespace.
     pub(crate) fn new(cfg: &Config) -> Result<Snapshot> {
+        Self::sharing(cfg, Arc::default())
+    }
+
+    /// A fresh view that shares its census of live agents with other views
+    /// of the same call (`agents`): the re-verifications of one cleanup
+    /// call list the table once, not once per signal.
+    pub(crate) fn sharing(cfg: &Config, agents: Arc<OnceCell<Vec<i32>>>) -> Result<Snapshot> {
         let source = Source::for_config(cfg.backend)?;
         let snap = Snapshot {
             source,
@@ -157,7 +168,7 @@ impl Snapshot {
             ps_rows: OnceCell::new(),
             ps_args: OnceCell::new(),
             children_map: OnceCell::new(),
-            agents: OnceCell::new(),
+            agents,
         };
         if source == Source::Proc {
             #[cfg(target_os = "linux")]
@@ -431,6 +442,22 @@ impl Facts for Snapshot {
         let _ = l.seen.set(fresh.clone());
         self.lazy.borrow_mut().insert(pid, l);
         fresh.map(|s| s.st)
+    }
+
+    fn exists(&self, pid: i32) -> bool {
+        if self.stat(pid).is_some() {
+            return true;
+        }
+        match self.source {
+            // Signal 0 sends nothing: the kernel only says whether the pid
+            // is taken (EPERM: by a process we may not signal).
+            #[cfg(unix)]
+            Source::Proc => !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            ),
+            _ => false,
+        }
     }
 
     fn uid(&self, pid: i32) -> Option<u32> {
