@@ -128,7 +128,7 @@ pub(crate) struct Snapshot {
     euid: u32,
     #[cfg(target_os = "linux")]
     proc_: OnceCell<Option<crate::procfs::Proc>>,
-    listing: OnceCell<std::result::Result<Vec<(i32, Comm)>, String>>,
+    listing: OnceCell<Result<Vec<(i32, Comm)>>>,
     lazy: RefCell<HashMap<i32, Arc<Lazy>>>,
     /// The full ps table (ps backend): every row at once.
     ps_rows: OnceCell<Option<HashMap<i32, Seen>>>,
@@ -193,17 +193,11 @@ impl Snapshot {
     pub(crate) fn require_listing(&self) -> Result<()> {
         match self.listing_result() {
             Ok(_) => Ok(()),
-            Err(why) => Err(match self.source {
-                Source::Proc => Error::Io {
-                    context: "listing /proc".into(),
-                    source: std::io::Error::other(why.clone()),
-                },
-                Source::Ps => Error::Command(why.clone()),
-            }),
+            Err(e) => Err(e.duplicate()),
         }
     }
 
-    fn listing_result(&self) -> &std::result::Result<Vec<(i32, Comm)>, String> {
+    fn listing_result(&self) -> &Result<Vec<(i32, Comm)>> {
         if self.source == Source::Ps {
             // Reading the ps table sets the listing (or its error).
             let _ = self.ps_table();
@@ -213,14 +207,14 @@ impl Snapshot {
                 #[cfg(target_os = "linux")]
                 {
                     match self.procfs() {
-                        Some(p) => p.list().map_err(|e| e.to_string()),
-                        None => Err("/proc cannot be opened".into()),
+                        Some(p) => p.list(),
+                        None => crate::procfs::Proc::open().map(|_| Vec::new()),
                     }
                 }
                 #[cfg(not(target_os = "linux"))]
-                Err("no /proc here".into())
+                Err(Error::Unsupported("the /proc backend needs Linux".into()))
             }
-            Source::Ps => Err("the ps listing failed".into()),
+            Source::Ps => Err(Error::Command("the ps listing failed".into())),
         })
     }
 
@@ -237,7 +231,7 @@ impl Snapshot {
                 let rows = match crate::ps::list(self.timeout()) {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = self.listing.set(Err(e.to_string()));
+                        let _ = self.listing.set(Err(e));
                         return None;
                     }
                 };
@@ -365,6 +359,8 @@ impl Snapshot {
         if self.source != Source::Proc || self.cfg.leak_markers.is_empty() {
             return;
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = seens;
         #[cfg(target_os = "linux")]
         {
             let todo: Vec<(i32, u64)> = seens
