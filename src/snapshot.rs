@@ -306,6 +306,11 @@ impl Snapshot {
         })
     }
 
+    /// [`Snapshot::open_cwd`], or why it cannot be judged.
+    fn cwd(&self, pid: i32) -> std::result::Result<crate::workspace::Cwd, String> {
+        self.open_cwd(pid).ok_or_else(|| CWD_UNREADABLE.to_string())
+    }
+
     /// The process's cwd, opened where the process lives (its own mount
     /// namespace); opened afresh each time it is needed and closed after,
     /// so a scan holds no descriptors of other processes' directories.
@@ -540,9 +545,7 @@ impl Facts for Snapshot {
         self.lazy(pid)
             .workspace
             .get_or_init(|| {
-                let cwd = self
-                    .open_cwd(pid)
-                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                let cwd = self.cwd(pid)?;
                 let proc_uid = self.uid(pid).ok_or_else(|| "owner unknown".to_string())?;
                 // The marker must belong to us, root, or the process's user.
                 let owners = [self.euid, 0, proc_uid];
@@ -552,10 +555,7 @@ impl Facts for Snapshot {
     }
 
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String> {
-        let cwd = self
-            .open_cwd(pid)
-            .ok_or_else(|| CWD_UNREADABLE.to_string())?;
-        Ok(cwd.is_under(root))
+        Ok(self.cwd(pid)?.is_under(root))
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
@@ -569,9 +569,7 @@ impl Facts for Snapshot {
         self.lazy(pid)
             .project
             .get_or_init(|| {
-                let cwd = self
-                    .open_cwd(pid)
-                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                let cwd = self.cwd(pid)?;
                 cwd.project()
                     .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
             })

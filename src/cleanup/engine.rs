@@ -99,21 +99,6 @@ fn reverify(
     }
 }
 
-fn gone_info(id: Identity, name: &str) -> ProcessInfo {
-    ProcessInfo {
-        id,
-        ppid: 0,
-        name: name.to_string(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-        uid: None,
-        rss_bytes: 0,
-    }
-}
-
 /// The state of one cleanup call.
 struct Call<'a> {
     scan: &'a Scan,
@@ -467,7 +452,10 @@ fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
             let why = format!("{}: {}", j.verdict.verdict, j.verdict.reason);
             (j.verdict.process, why)
         }
-        None => (gone_info(id, ""), "no such agent or marker process".into()),
+        None => (
+            ProcessInfo::unknown(id, ""),
+            "no such agent or marker process".into(),
+        ),
     }
 }
 
@@ -560,7 +548,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         let Some(seen) = scan.seen_of(e.id) else {
             call.reclaimed += e.rss_bytes;
             call.push(
-                gone_info(e.id, &e.name),
+                ProcessInfo::unknown(e.id, &e.name),
                 ActionKind::Exited,
                 None,
                 "gone".into(),
