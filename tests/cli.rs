@@ -1985,3 +1985,92 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// examples/systemd: the units pass `systemd-analyze verify` without a
+/// warning (where systemd-analyze exists), and each command line they run
+/// is one the CLI runs: here with private names and state appended (later
+/// flags win), the watch stopped by SIGTERM.
+#[test]
+fn systemd_units_verify_and_their_commands_run() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/systemd");
+    let tmp = std::env::temp_dir().join(format!("procreap-clitest-units-{}", random_hex(8)));
+    let _gone = Cleanup(tmp.clone());
+    std::fs::create_dir_all(tmp.join("run")).unwrap();
+    let units = [
+        "procreap-watch.service",
+        "procreap-cleanup.service",
+        "procreap-cleanup.timer",
+    ];
+    let mut execs: Vec<(String, bool, Vec<String>)> = Vec::new();
+    for unit in units {
+        let text = std::fs::read_to_string(src.join(unit)).unwrap();
+        for line in text.lines() {
+            if let Some(cmd) = line.strip_prefix("ExecStart=") {
+                let (may_fail, cmd) = match cmd.strip_prefix('-') {
+                    Some(c) => (true, c),
+                    None => (false, cmd),
+                };
+                let mut words = cmd.split_whitespace().map(String::from);
+                assert_eq!(words.next().as_deref(), Some("/usr/local/bin/procreap"), "{line}");
+                execs.push((unit.to_string(), may_fail, words.collect()));
+            }
+        }
+        let here = text.replace("/usr/local/bin/procreap", &cli().display().to_string());
+        std::fs::write(tmp.join(unit), here).unwrap();
+    }
+    let words: Vec<String> = execs.iter().map(|e| e.2.join(" ")).collect();
+    assert_eq!(
+        words,
+        [
+            "watch --kind all --interval 60s",
+            "cleanup --kind orphans",
+            "cleanup --kind leaked",
+            "cleanup --kind zombies"
+        ]
+    );
+    match Command::new("systemd-analyze").arg("--version").output() {
+        Ok(o) if o.status.success() => {
+            std::fs::set_permissions(
+                tmp.join("run"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o700),
+            )
+            .unwrap();
+            let out = Command::new("systemd-analyze")
+                .args(["--user", "verify", "--man=no"])
+                .args(units.map(|u| tmp.join(u)))
+                .env("XDG_RUNTIME_DIR", tmp.join("run"))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && said.trim().is_empty(), "{said}");
+        }
+        _ => eprintln!("skipped: systemd-analyze is not installed; the units were not verified"),
+    }
+    let private = [
+        "--agent-name".to_string(),
+        format!("prt-cli{}", random_hex(6)),
+        "--leak-marker".into(),
+        format!("PRT_LEAK_{}=1", random_hex(6)),
+        "--workspace-marker".into(),
+        String::new(),
+        "--state-dir".into(),
+        tmp.join("state").display().to_string(),
+    ];
+    for (unit, may_fail, args) in &execs {
+        let mut args = args.clone();
+        args.extend(private.iter().cloned());
+        if args[0] == "watch" {
+            let mut w = Running::start(&args);
+            w.wait_for(false, QUICK, |l| {
+                l.contains(" watch: orphans, zombies, leaked every 1m00s or when a step is due")
+            });
+            assert_eq!(w.stop(QUICK), 0, "{unit}: {}", w.text());
+            continue;
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(&args, QUICK);
+        let refused_blind = *may_fail && r.code == 1 && r.stderr.contains("tmux unavailable");
+        assert!(r.code == 0 || refused_blind, "{unit} {args:?}: {}", r.stderr);
+    }
+}
