@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod support;
+use support::wait_until;
+
 /// The example binary, next to this test's own directory
 /// (`target/<profile>/examples/procreap`). `cargo test` builds examples, but
 /// `cargo test --test cli` does not, so it is (re)built here once; cargo
@@ -1885,21 +1888,13 @@ impl Leaked {
 
 /// The start time of `pid` if it runs (not defunct).
 fn start_time_of(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = s.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    if matches!(f.first(), Some(&"Z") | Some(&"X")) {
-        return None;
-    }
-    f.get(19)?.parse().ok()
+    let st = procreap::parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)?;
+    (!matches!(st.state, 'Z' | 'X' | 'x')).then_some(st.start_time)
 }
 
 impl Drop for Leaked {
     fn drop(&mut self) {
-        if self.alive() {
-            // SAFETY: kill(2) of the process we started, identity checked.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        }
+        support::kill_exact(self.pid, self.start_time);
     }
 }
 
@@ -1975,17 +1970,6 @@ fn leaked_descendants_are_scanned_cleaned_up_and_told() {
     );
 }
 
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
-
 /// examples/systemd: the units pass `systemd-analyze verify` without a
 /// warning (where systemd-analyze exists), and each command line they run
 /// is one the CLI runs: here with private names and state appended (later
@@ -2011,7 +1995,11 @@ fn systemd_units_verify_and_their_commands_run() {
                     None => (false, cmd),
                 };
                 let mut words = cmd.split_whitespace().map(String::from);
-                assert_eq!(words.next().as_deref(), Some("/usr/local/bin/procreap"), "{line}");
+                assert_eq!(
+                    words.next().as_deref(),
+                    Some("/usr/local/bin/procreap"),
+                    "{line}"
+                );
                 execs.push((unit.to_string(), may_fail, words.collect()));
             }
         }
@@ -2071,6 +2059,10 @@ fn systemd_units_verify_and_their_commands_run() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = run(&args, QUICK);
         let refused_blind = *may_fail && r.code == 1 && r.stderr.contains("tmux unavailable");
-        assert!(r.code == 0 || refused_blind, "{unit} {args:?}: {}", r.stderr);
+        assert!(
+            r.code == 0 || refused_blind,
+            "{unit} {args:?}: {}",
+            r.stderr
+        );
     }
 }

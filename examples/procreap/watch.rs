@@ -41,10 +41,7 @@ impl Step {
     /// A zombie step that could not run for want of tmux: nothing to see
     /// by, as in `scan`; reported, not an error.
     fn blind(&self) -> bool {
-        matches!(
-            (&self.outcome, self.kind),
-            (Err(Error::TmuxUnavailable(_)), Kind::Zombies)
-        )
+        crate::commands::blind(self.kind, &self.outcome)
     }
 
     /// It ran and changed something (a signal, an exit, a release).
@@ -395,5 +392,82 @@ impl Watch<'_> {
             secs(ran),
             human_bytes(reclaimed)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch<'a>(cfg: &'a Config, kinds: &'a [Kind]) -> Watch<'a> {
+        Watch {
+            cfg,
+            kinds,
+            interval: Duration::from_secs(10),
+            metrics: None,
+            json: true,
+            fmt: Fmt::new(),
+            counts: Counts::new(kinds),
+            wakes: 0,
+            failures_in_row: 0,
+            idle_wakes: 0,
+            blind: false,
+        }
+    }
+
+    fn ran(kind: Kind, due: Option<Duration>) -> Step {
+        Step {
+            kind,
+            outcome: Ok(Report {
+                next_due: due,
+                ..Report::default()
+            }),
+        }
+    }
+
+    fn failed(kind: Kind) -> Step {
+        Step {
+            kind,
+            outcome: Err(Error::LockTimeout("held".into())),
+        }
+    }
+
+    #[test]
+    fn sleeps_until_due_backs_off_on_failures_and_never_spins() {
+        let cfg = Config::default();
+        let kinds = [Kind::Orphans, Kind::Zombies];
+        let mut w = watch(&cfg, &kinds);
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // Nothing due: the interval. Due sooner: then (a hair after).
+        assert_eq!(w.pause(&[ran(Kind::Orphans, None)]), s(10));
+        assert_eq!(w.pause(&[ran(Kind::Orphans, Some(s(30)))]), s(10));
+        assert_eq!(
+            w.pause(&[
+                ran(Kind::Orphans, Some(s(5))),
+                ran(Kind::Zombies, Some(s(2)))
+            ]),
+            s(2) + SLACK
+        );
+        // Failures: 1s, 2s, 4s, 8s, then the interval; a success resets.
+        let backoff: Vec<Duration> = (0..6).map(|_| w.pause(&[failed(Kind::Orphans)])).collect();
+        assert_eq!(backoff, [s(1), s(2), s(4), s(8), s(10), s(10)]);
+        assert_eq!(w.pause(&[ran(Kind::Orphans, None)]), s(10));
+        assert_eq!(w.pause(&[failed(Kind::Orphans)]), s(1));
+        // A failure does not delay what another kind has due sooner.
+        let both = [failed(Kind::Orphans), ran(Kind::Zombies, Some(ms(300)))];
+        assert_eq!(w.pause(&both), ms(300) + SLACK);
+        // A blind zombie step is no failure.
+        let blind = Step {
+            kind: Kind::Zombies,
+            outcome: Err(Error::TmuxUnavailable("no tmux".into())),
+        };
+        assert_eq!(w.pause(&[ran(Kind::Orphans, None), blind]), s(10));
+        assert_eq!(w.failures_in_row, 0);
+        // Due at once, again and again, with nothing changing: not a spin.
+        let idle: Vec<Duration> = (0..6)
+            .map(|_| w.pause(&[ran(Kind::Orphans, Some(Duration::ZERO))]))
+            .collect();
+        assert_eq!(idle, [MIN_PAUSE, MIN_PAUSE, s(1), s(2), s(4), s(8)]);
     }
 }
