@@ -328,7 +328,8 @@ pub fn report_summary(r: &Report) -> String {
     format!("reclaimed {}; {next}", human_bytes(r.reclaimed_bytes))
 }
 
-fn fmt_due(d: Duration) -> String {
+/// A time to wait: `2.0s`, `1m00s`, `2h05m`.
+pub fn fmt_due(d: Duration) -> String {
     if d < Duration::from_secs(60) {
         format!("{:.1}s", d.as_secs_f64())
     } else {

@@ -16,7 +16,8 @@ use crate::clock;
 use crate::interrupt;
 use crate::metrics::{write_atomically, Counts};
 use crate::output::{
-    action_reason, clean, document, emit, fmt_age, human_bytes, lib_error_json, report_summary, Fmt,
+    action_reason, clean, document, emit, fmt_age, fmt_due, human_bytes, lib_error_json,
+    report_summary, Fmt,
 };
 use crate::Failure;
 
@@ -99,12 +100,9 @@ pub fn watch(
     loop {
         let steps = w.wake();
         w.write_metrics();
-        if interrupt::caught().is_some() {
-            break;
-        }
         let pause = w.pause(&steps);
         w.after(&steps, pause);
-        if interrupt::sleep(pause) {
+        if interrupt::caught().is_some() || interrupt::sleep(pause) {
             break;
         }
     }
@@ -118,14 +116,6 @@ fn names(kinds: &[Kind]) -> Vec<&'static str> {
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
-}
-
-fn secs(d: Duration) -> String {
-    if d < Duration::from_secs(60) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        fmt_age(d)
-    }
 }
 
 impl Watch<'_> {
@@ -164,8 +154,8 @@ impl Watch<'_> {
         let mut s = format!(
             "watch: {} every {} or when a step is due (grace {}), state dir {}",
             names(self.kinds).join(", "),
-            secs(self.interval),
-            secs(self.cfg.grace),
+            fmt_due(self.interval),
+            fmt_due(self.cfg.grace),
             dir.display()
         );
         if self.cfg.dry_run {
@@ -329,7 +319,7 @@ impl Watch<'_> {
                 Err(e) => eprintln!(
                     "procreap: watch: {} step failed: {e}; next try in {} ({} in a row)",
                     s.kind,
-                    secs(pause),
+                    fmt_due(pause),
                     self.failures_in_row
                 ),
             }
@@ -389,7 +379,7 @@ impl Watch<'_> {
              {kill} SIGKILL sent, {skipped} skipped, {exited} exited, {unkillable} unkillable, \
              reclaimed {}, {errors} step error(s)",
             self.wakes,
-            secs(ran),
+            fmt_due(ran),
             human_bytes(reclaimed)
         ));
     }
