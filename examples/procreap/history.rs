@@ -171,24 +171,26 @@ fn read(dir: &Path) -> Result<Trail, Error> {
         return Ok(trail);
     };
     // The current file first: if the rotated one then turns out to be the
-    // file just opened, a rotation came in between; open the new one.
-    let mut opened = None;
+    // file just opened, a rotation came in between; open the new one (and
+    // never read one file twice).
+    let same = |a: &Option<File>, b: &Option<File>| match (a, b) {
+        (Some(a), Some(b)) => matches!(
+            (a.metadata(), b.metadata()),
+            (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino())
+        ),
+        _ => false,
+    };
+    let mut current = open_file(&dir_fd, dir, FILE)?;
+    let mut rotated = open_file(&dir_fd, dir, ROTATED)?;
     for _ in 0..3 {
-        let current = open_file(&dir_fd, dir, FILE)?;
-        let rotated = open_file(&dir_fd, dir, ROTATED)?;
-        let same = match (&current, &rotated) {
-            (Some(c), Some(r)) => {
-                let (c, r) = (c.metadata(), r.metadata());
-                matches!((c, r), (Ok(c), Ok(r)) if (c.dev(), c.ino()) == (r.dev(), r.ino()))
-            }
-            _ => false,
-        };
-        opened = Some((rotated, current));
-        if !same {
+        if !same(&current, &rotated) {
             break;
         }
+        current = open_file(&dir_fd, dir, FILE)?;
     }
-    let (rotated, current) = opened.expect("tried at least once");
+    if same(&current, &rotated) {
+        rotated = None;
+    }
     for (name, file) in [(ROTATED, rotated), (FILE, current)] {
         let Some(mut file) = file else { continue };
         let path = dir.join(name);

@@ -220,25 +220,21 @@ impl Watch<'_> {
         steps
     }
 
-    /// How long to sleep after `steps`.
+    /// How long to sleep after `steps`: until the earliest due time (not
+    /// sooner than [`MIN_PAUSE`], backing off while due times change
+    /// nothing), at most the interval, and after a failed step the retry
+    /// time if that is sooner.
     fn pause(&mut self, steps: &[Step]) -> Duration {
-        let due = steps
-            .iter()
-            .filter_map(|s| s.outcome.as_ref().ok()?.next_due)
-            .min();
-        let failed = steps.iter().any(|s| s.outcome.is_err() && !s.blind());
         let backoff = |n: u32| {
             FIRST_RETRY
                 .saturating_mul(1 << n.min(20))
                 .min(self.interval)
         };
-        if failed {
-            self.failures_in_row += 1;
-            let retry = backoff(self.failures_in_row - 1);
-            return due.map_or(retry, |d| retry.min(d + SLACK));
-        }
-        self.failures_in_row = 0;
-        match due {
+        let due = steps
+            .iter()
+            .filter_map(|s| s.outcome.as_ref().ok()?.next_due)
+            .min();
+        let until_due = match due {
             Some(d) if d < self.interval => {
                 if d < MIN_PAUSE && !steps.iter().any(Step::progressed) {
                     self.idle_wakes += 1;
@@ -255,7 +251,13 @@ impl Watch<'_> {
                 self.idle_wakes = 0;
                 self.interval
             }
+        };
+        if steps.iter().any(|s| s.outcome.is_err() && !s.blind()) {
+            self.failures_in_row += 1;
+            return backoff(self.failures_in_row - 1).min(until_due);
         }
+        self.failures_in_row = 0;
+        until_due
     }
 
     /// Reports each step's outcome (JSON: one `wake` event; text: a
