@@ -82,19 +82,7 @@ pub fn watch(
     json: bool,
 ) -> Result<i32, Failure> {
     interrupt::catch().map_err(Failure::Other)?;
-    let mut w = Watch {
-        cfg,
-        kinds,
-        interval,
-        metrics,
-        json,
-        fmt: Fmt::new(),
-        counts: Counts::new(kinds),
-        wakes: 0,
-        failures_in_row: 0,
-        idle_wakes: 0,
-        blind: false,
-    };
+    let mut w = Watch::new(cfg, kinds, interval, metrics, json);
     let began = Instant::now();
     w.start();
     loop {
@@ -118,7 +106,29 @@ fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
-impl Watch<'_> {
+impl<'a> Watch<'a> {
+    fn new(
+        cfg: &'a Config,
+        kinds: &'a [Kind],
+        interval: Duration,
+        metrics: Option<&'a Path>,
+        json: bool,
+    ) -> Watch<'a> {
+        Watch {
+            cfg,
+            kinds,
+            interval,
+            metrics,
+            json,
+            fmt: Fmt::new(),
+            counts: Counts::new(kinds),
+            wakes: 0,
+            failures_in_row: 0,
+            idle_wakes: 0,
+            blind: false,
+        }
+    }
+
     /// One JSON event: schema, command, event, time, then `fields`.
     fn event(&self, event: &str, fields: Value) {
         let mut v = json!({ "event": event, "time": clock::rfc3339(SystemTime::now()) });
@@ -391,22 +401,6 @@ impl Watch<'_> {
 mod tests {
     use super::*;
 
-    fn watch<'a>(cfg: &'a Config, kinds: &'a [Kind]) -> Watch<'a> {
-        Watch {
-            cfg,
-            kinds,
-            interval: Duration::from_secs(10),
-            metrics: None,
-            json: true,
-            fmt: Fmt::new(),
-            counts: Counts::new(kinds),
-            wakes: 0,
-            failures_in_row: 0,
-            idle_wakes: 0,
-            blind: false,
-        }
-    }
-
     fn ran(kind: Kind, due: Option<Duration>) -> Step {
         Step {
             kind,
@@ -428,7 +422,7 @@ mod tests {
     fn sleeps_until_due_backs_off_on_failures_and_never_spins() {
         let cfg = Config::default();
         let kinds = [Kind::Orphans, Kind::Zombies];
-        let mut w = watch(&cfg, &kinds);
+        let mut w = Watch::new(&cfg, &kinds, Duration::from_secs(10), None, true);
         let s = Duration::from_secs;
         let ms = Duration::from_millis;
         // Nothing due: the interval. Due sooner: then (a hair after).
