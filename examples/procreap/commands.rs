@@ -20,13 +20,15 @@ pub struct Section {
     pub result: Result<Vec<ProcessInfo>, Error>,
 }
 
+/// "No tmux" only means a zombie scan (or step) has nothing to see by: not
+/// a failure.
+pub fn blind<T>(kind: Kind, result: &Result<T, Error>) -> bool {
+    kind == Kind::Zombies && matches!(result, Err(Error::TmuxUnavailable(_)))
+}
+
 impl Section {
-    /// "No tmux" only means a zombie scan has nothing to see by: not a failure.
     fn informational(&self) -> bool {
-        matches!(
-            (&self.result, self.kind),
-            (Err(Error::TmuxUnavailable(_)), Kind::Zombies)
-        )
+        blind(self.kind, &self.result)
     }
 
     fn rss(&self) -> u64 {

@@ -75,7 +75,8 @@ pub extern "C" fn procreap_status_str(status: u32) -> *const c_char {
 }
 
 impl procreap_status {
-    pub(crate) fn of(e: &Error) -> procreap_status {
+    /// The status an error maps to (the one mapping; the CLI uses it too).
+    pub fn of(e: &Error) -> procreap_status {
         match e {
             Error::InvalidArgument(_) => procreap_status::InvalidArgument,
             Error::Io { .. } => procreap_status::Io,
