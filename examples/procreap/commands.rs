@@ -268,18 +268,7 @@ pub fn cleanup(cfg: &Config, kind: Kind, json: bool) -> Result<i32, Failure> {
 
 /// A stand-in for a pid that no agent process holds.
 fn placeholder(pid: i32) -> ProcessInfo {
-    ProcessInfo {
-        id: Identity { pid, start_time: 0 },
-        ppid: 0,
-        name: String::new(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-        uid: None,
-        rss_bytes: 0,
-    }
+    ProcessInfo::unknown(Identity { pid, start_time: 0 }, "")
 }
 
 pub fn reap_now(

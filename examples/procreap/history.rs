@@ -9,12 +9,6 @@
 //! we can write. A line that is not a whole record is skipped and counted.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -25,10 +19,6 @@ use crate::args::HistoryArgs;
 use crate::clock;
 use crate::output::{clean, document, emit, fmt_age, human_bytes, Fmt};
 use crate::Failure;
-
-/// The trail and its rotated predecessor, as the library names them.
-const FILE: &str = "audit.jsonl";
-const ROTATED: &str = "audit.jsonl.1";
 
 /// One record of the trail.
 struct Event {
@@ -63,140 +53,15 @@ struct Trail {
     files: Vec<PathBuf>,
 }
 
-fn unsafe_path(what: &str, why: &str) -> Error {
-    Error::UnsafeStatePath(format!("{what} {why}"))
-}
-
-fn io_error(context: String, e: std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => Error::Permission(format!("{context}: {e}")),
-        _ => Error::Io { context, source: e },
-    }
-}
-
-/// `openat(at, name)` without following a symlink; `None` if it is missing.
-fn open_at(at: Option<&OwnedFd>, name: &Path, flags: i32) -> std::io::Result<Option<File>> {
-    let c = CString::new(name.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let dir = at.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
-    // SAFETY: a valid C string; the returned fd is checked.
-    let fd = unsafe {
-        libc::openat(
-            dir,
-            c.as_ptr(),
-            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
-        )
-    };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::NotFound {
-            return Ok(None);
-        }
-        return Err(e);
-    }
-    // SAFETY: the kernel just gave us this fd.
-    Ok(Some(unsafe { File::from_raw_fd(fd) }))
-}
-
-/// Why a file or directory is not ours alone, if it is not (the library's
-/// rule for its state: our uid, not writable by group or others).
-fn not_ours(m: &std::fs::Metadata) -> Option<String> {
-    let me = nix::unistd::geteuid().as_raw();
-    if m.uid() != me {
-        return Some(format!("is owned by uid {}, not {me}", m.uid()));
-    }
-    if m.mode() & 0o022 != 0 {
-        return Some(format!(
-            "is writable by group or others (mode {:o})",
-            m.mode() & 0o7777
-        ));
-    }
-    None
-}
-
-/// The state dir, opened and checked; `None` if there is none.
-fn open_dir(dir: &Path) -> Result<Option<OwnedFd>, Error> {
-    let what = format!("state dir {}", dir.display());
-    let f = match open_at(None, dir, libc::O_RDONLY | libc::O_DIRECTORY) {
-        Ok(Some(f)) => f,
-        Ok(None) => return Ok(None),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
-            let link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
-            let why = if link {
-                "is a symlink"
-            } else {
-                "is not a directory"
-            };
-            return Err(unsafe_path(&what, why));
-        }
-        Err(e) => return Err(io_error(format!("opening {what}"), e)),
-    };
-    let m = f.metadata().map_err(|e| io_error(what.clone(), e))?;
-    if let Some(why) = not_ours(&m) {
-        return Err(unsafe_path(&what, &why));
-    }
-    Ok(Some(OwnedFd::from(f)))
-}
-
-/// One trail file in the opened state dir, checked; `None` if missing.
-fn open_file(dir_fd: &OwnedFd, dir: &Path, name: &str) -> Result<Option<File>, Error> {
-    let path = dir.join(name);
-    let what = format!("audit trail {}", path.display());
-    let f = match open_at(Some(dir_fd), Path::new(name), libc::O_RDONLY) {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(unsafe_path(&what, "is a symlink"))
-        }
-        Err(e) => return Err(io_error(format!("opening {what}"), e)),
-    };
-    let Some(f) = f else { return Ok(None) };
-    let m = f.metadata().map_err(|e| io_error(what.clone(), e))?;
-    if !m.is_file() {
-        return Err(unsafe_path(&what, "is not a regular file"));
-    }
-    if let Some(why) = not_ours(&m) {
-        return Err(unsafe_path(&what, &why));
-    }
-    Ok(Some(f))
-}
-
-/// The trail of `dir`, oldest first.
+/// The trail of `dir`, oldest first, read by the library (which opens and
+/// checks the state dir and both files as it writes them).
 fn read(dir: &Path) -> Result<Trail, Error> {
     let mut trail = Trail {
         events: Vec::new(),
         skipped: 0,
         files: Vec::new(),
     };
-    let Some(dir_fd) = open_dir(dir)? else {
-        return Ok(trail);
-    };
-    // The current file first: if the rotated one then turns out to be the
-    // file just opened, a rotation came in between; open the new one (and
-    // never read one file twice).
-    let same = |a: &Option<File>, b: &Option<File>| match (a, b) {
-        (Some(a), Some(b)) => matches!(
-            (a.metadata(), b.metadata()),
-            (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino())
-        ),
-        _ => false,
-    };
-    let mut current = open_file(&dir_fd, dir, FILE)?;
-    let mut rotated = open_file(&dir_fd, dir, ROTATED)?;
-    for _ in 0..3 {
-        if !same(&current, &rotated) {
-            break;
-        }
-        current = open_file(&dir_fd, dir, FILE)?;
-    }
-    if same(&current, &rotated) {
-        rotated = None;
-    }
-    for (name, file) in [(ROTATED, rotated), (FILE, current)] {
-        let Some(mut file) = file else { continue };
-        let path = dir.join(name);
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| io_error(format!("reading audit trail {}", path.display()), e))?;
+    for (path, bytes) in procreap::ledger::audit::read(dir)? {
         let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         // What follows the last newline is a line still being written (or
         // cut short): never a record.
@@ -436,7 +301,10 @@ fn nothing(a: &HistoryArgs, dir: &Path, trail: &Trail) -> String {
             clock::local(s, SystemTime::now(), true)
         ));
     }
-    format!("{what} in {}\n", dir.join(FILE).display())
+    format!(
+        "{what} in {}\n",
+        dir.join(procreap::ledger::audit::FILE).display()
+    )
 }
 
 #[cfg(test)]
