@@ -180,6 +180,16 @@ impl<'a> Call<'a> {
         });
     }
 
+    /// The kind a `subject` of this call is recorded as: a marker process is
+    /// a leaked descendant, an agent an orphan (or zombie) whatever the call.
+    fn kind_of(&self, subject: &Subject) -> Kind {
+        match subject {
+            Subject::Marker(_) => Kind::Leaked,
+            Subject::Agent if self.kind == Kind::Leaked => Kind::Orphans,
+            _ => self.kind,
+        }
+    }
+
     /// An entry for `info` (a `subject` of this call's kind), signalled
     /// with `sig` now.
     fn entry(&self, info: &ProcessInfo, subject: &Subject, sig: Sig) -> Entry {
@@ -189,11 +199,7 @@ impl<'a> Call<'a> {
         };
         Entry {
             id: info.id,
-            kind: match subject {
-                Subject::Marker(_) => Kind::Leaked,
-                Subject::Agent if self.kind == Kind::Leaked => Kind::Orphans,
-                _ => self.kind,
-            },
+            kind: self.kind_of(subject),
             signal: sig,
             sent_at: boot_clock(),
             scope: self.scope.clone(),
@@ -242,7 +248,12 @@ impl<'a> Call<'a> {
             } else {
                 ActionKind::Sigterm
             },
-            entry: self.entry(info, subject, sig),
+            entry: Entry {
+                // An escalation keeps the kind of the scan that first
+                // signalled it.
+                kind: before.as_ref().map_or(self.kind_of(subject), |b| b.kind),
+                ..self.entry(info, subject, sig)
+            },
             before,
             tree,
         }
@@ -277,7 +288,8 @@ impl<'a> Call<'a> {
     /// Makes one attempt: the process, then (when it was sent) its tree.
     /// Returns the outcome and the entries of the tree members signalled.
     fn attempt(&mut self, a: &Attempt) -> (Outcome, Vec<Entry>) {
-        let outcome = self.send(&a.info, &a.subject, a.sig, a.action);
+        let kind = a.entry.kind;
+        let outcome = self.send(&a.info, &a.subject, kind, a.sig, a.action);
         let mut tree = Vec::new();
         if matches!(outcome, Outcome::Sent(_)) {
             self.sent.insert((a.info.id, a.sig));
@@ -286,7 +298,7 @@ impl<'a> Call<'a> {
                 if self.spared(t.id, a.sig) {
                     continue;
                 }
-                if let Outcome::Sent(_) = self.send(t, &as_tree, a.sig, a.action) {
+                if let Outcome::Sent(_) = self.send(t, &as_tree, kind, a.sig, a.action) {
                     self.sent.insert((t.id, a.sig));
                     tree.push(self.entry(t, &as_tree, a.sig));
                 }
@@ -296,11 +308,13 @@ impl<'a> Call<'a> {
     }
 
     /// Re-verifies `info` as `subject` and sends `sig` through its pin,
-    /// reporting the outcome as `action` and in the audit trail.
+    /// reporting the outcome as `action` and in the audit trail (as a
+    /// process of `kind`: the scan its ledger entry belongs to).
     fn send(
         &mut self,
         info: &ProcessInfo,
         subject: &Subject,
+        kind: Kind,
         sig: Sig,
         action: ActionKind,
     ) -> Outcome {
@@ -335,7 +349,7 @@ impl<'a> Call<'a> {
             |trail: &mut Trail, action: &str, reason: &str, delivery: Path, error: Option<&str>| {
                 trail.append(&Line {
                     call,
-                    kind: self.kind.as_str(),
+                    kind: kind.as_str(),
                     action,
                     signal: sig.name(),
                     process: info,
