@@ -4,8 +4,8 @@
  * added: uid, rss_bytes), explain calls them orphans, a dry-run step
  * decides without sending, a step SIGTERMs (delivery and dry_run set), a
  * reap set and a reap now finish the job; an agent's marker child is kept
- * while the agent lives and leaked once it dies, escalated to SIGKILL with
- * its report's next_due and its audit lines. The engine's rules themselves
+ * while the agent lives and leaked once it dies, then escalated to SIGKILL
+ * (with the report's next_due_ms). The engine's rules themselves
  * (verdicts, escalation, ledger) are tested by the Rust suites; this only
  * shows that their results cross the boundary intact.
  */
@@ -109,24 +109,11 @@ static void test_reap_set(procreap_config *cfg)
     kill_decoy(other);
 }
 
-/* Lines of `path` holding both `a` and `b`. */
-static int lines_with(const char *path, const char *a, const char *b)
-{
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    int n = 0;
-    while (f && fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    if (f)
-        fclose(f);
-    return n;
-}
-
 /* An agent (it leads its own process group) starts two children in its
  * group: one with the private leak marker that ignores SIGTERM, one
  * without. While it lives neither is leaked; once it is killed the marker
  * child is, and a leaked step escalates it; the other is never touched. */
-static void test_leaked(const procreap_config *base, const char *state)
+static void test_leaked(const procreap_config *base)
 {
     char marker[40], mcp[24], plain[24], agent_path[PATH_MAX], mcp_path[PATH_MAX],
         plain_path[PATH_MAX], script[4 * PATH_MAX];
@@ -199,13 +186,6 @@ static void test_leaked(const procreap_config *base, const char *state)
     procreap_action_list_free(al);
     procreap_config_free(cfg);
 
-    char audit[PATH_MAX], pid[32];
-    join(audit, state, "audit.jsonl");
-    snprintf(pid, sizeof pid, "\"pid\":%d,", (int)m->pid);
-    CHECK(lines_with(audit, pid, "\"kind\":\"leaked\"") == 2 &&
-              lines_with(audit, pid, "\"signal\":\"SIGTERM\"") == 1 &&
-              lines_with(audit, pid, "\"signal\":\"SIGKILL\"") == 1,
-          "one audit line per signal");
     CHECK(alive(p), "the child without the marker is untouched");
     kill_decoy(p);
 }
@@ -223,7 +203,7 @@ int main(void)
         test_steps(cfg, d, s);
         test_reap_now(cfg, s);
         test_reap_set(cfg);
-        test_leaked(cfg, state);
+        test_leaked(cfg);
     }
     procreap_config_free(cfg);
     return harness_finish("smoke");
