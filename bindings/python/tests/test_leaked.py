@@ -203,9 +203,4 @@ def test_reap_set_takes_a_leaked_identity(decoys, make_config, state_dir):
     assert r.reclaimed_bytes == held > 0, r
     [line] = [json.loads(x) for x in (state_dir / "audit.jsonl").read_text().splitlines()]
     assert (line["call"], line["action"], line["pid"], line["delivery"]) == ("reap-set", "sigterm", child.pid, "pidfd")
-    if line["kind"] != "leaked":
-        pytest.skip(
-            f"core bug: the audit line of a leaked descendant that a reap set signals says kind "
-            f"{line['kind']!r}, not 'leaked': src/cleanup/engine.rs writes the call's kind (reap set "
-            "and reap now: orphans), not the kind of the process signalled (its ledger entry's)"
-        )
+    assert line["kind"] == "leaked", line
