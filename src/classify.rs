@@ -191,6 +191,11 @@ pub(crate) struct Protection {
     pub(crate) panes: HashMap<i32, String>,
     /// Protected roots → where they came from.
     pub(crate) roots: HashMap<i32, String>,
+    /// The process calling procreap and its ancestors → which one it is:
+    /// procreap never signals the program that asked it, nor what started
+    /// that program (a host that inherited a leak marker, an agent that runs
+    /// a cleanup with kill_tree).
+    pub(crate) caller: HashMap<i32, String>,
 }
 
 /// Who a process is to the rules.
@@ -464,6 +469,16 @@ pub(crate) fn truncated_name(comm: &[u8], name: &[u8]) -> bool {
         && name[..Comm::MAX].eq_ignore_ascii_case(comm)
 }
 
+/// A name tmux gives its server: `<program>: server`, after whatever name
+/// the binary was run as, cut by the kernel (15 bytes) or by tmux at a
+/// space — so anything ending in `:` followed by a beginning of ` server`
+/// (`tm: server`, `workplexer: ser`, `workplexer:`).
+fn server_title(comm: &[u8]) -> bool {
+    comm.iter()
+        .rposition(|&b| b == b':')
+        .is_some_and(|i| i > 0 && b": server".starts_with(&comm[i..]))
+}
+
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
@@ -568,7 +583,7 @@ impl Rules {
     /// program was called), or an old build's plain `tmux`.
     pub(crate) fn tmux_server_loose(&self, f: &dyn Facts, st: &Stat) -> bool {
         let comm = st.comm.as_bytes();
-        comm.ends_with(b": server")
+        server_title(comm)
             || (comm.len() >= 4
                 && comm[..4].eq_ignore_ascii_case(b"tmux")
                 && !comm.to_ascii_lowercase().starts_with(b"tmux: client"))
@@ -744,9 +759,14 @@ impl Rules {
         {
             return Some(m.clone());
         }
-        (line.contains("--output-format stream-json")
-            && line.contains("--input-format stream-json"))
-        .then(|| "stream-json input and output".to_string())
+        // `--opt stream-json` or `--opt=stream-json`, as separate arguments
+        // or inside one (a shell's -c string).
+        let stream = |opt: &str| {
+            line.contains(&format!("{opt} stream-json"))
+                || line.contains(&format!("{opt}=stream-json"))
+        };
+        (stream("--output-format") && stream("--input-format"))
+            .then(|| "stream-json input and output".to_string())
     }
 
     /// The live agent processes of this view (any user's: an agent is an

@@ -283,12 +283,19 @@ impl Config {
         users.dedup();
         let mut markers = self.leak_markers.clone();
         markers.sort();
+        let mut ide = self.ide_markers.clone();
+        ide.sort();
+        // Everything that decides which processes are this configuration's
+        // candidates, besides facts about the process: a configuration with
+        // another min_age or other IDE markers must not release (and so
+        // SIGTERM anew) what this one signalled.
         let key = format!(
-            "{names:?}|{}|{:?}|{:?}|{}|{users:?}|{markers:?}",
+            "{names:?}|{}|{:?}|{:?}|{}|{users:?}|{markers:?}|{}|{ide:?}",
             self.argv0_match.as_str(),
             self.workspace_marker,
             self.workspace_root,
             self.all_users,
+            self.min_age.as_millis(),
         );
         let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)

@@ -17,7 +17,7 @@ pub mod audit;
 #[cfg(unix)]
 mod store;
 #[cfg(unix)]
-pub use store::{Ledger, Loaded};
+pub use store::{lock_holder_of, Ledger, Loaded};
 
 const MAGIC: &str = "procreap-ledger 2";
 /// The first format (no resident memory per entry): still read.

@@ -112,14 +112,19 @@ pub struct Stat {
     pub rss_bytes: u64,
     /// A kernel thread: it has no argv and is never an agent.
     pub kthread: bool,
+    /// Threads of the process (0 where the backend does not say).
+    pub threads: u64,
     /// Where argv lives in its memory, when the kernel shows it (`/proc`).
     pub(crate) args: (u64, u64),
 }
 
 impl Stat {
-    /// True for Unix state `Z`/`X`: dead, waiting for its parent to reap it.
+    /// True when the process is dead, waiting for its parent to reap it:
+    /// state `Z`/`X` with no thread left but the dead leader. A leader
+    /// whose main thread exited while others run also shows `Z`, and is
+    /// very much alive.
     pub fn is_defunct(&self) -> bool {
-        matches!(self.state, 'Z' | 'X' | 'x')
+        matches!(self.state, 'Z' | 'X' | 'x') && self.threads <= 1
     }
 }
 
@@ -139,6 +144,8 @@ pub struct StatLine {
     pub session: i32,
     pub tty_nr: u32,
     pub flags: u64,
+    /// Live threads of the thread group (field 20).
+    pub num_threads: u64,
     pub start_time: u64,
     /// Resident set size in pages.
     pub rss_pages: u64,
@@ -196,8 +203,10 @@ pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
     let tty_nr = num_i64(f.next()?)?;
     let _tpgid = f.next()?;
     let flags = num_u64(f.next()?)?;
-    // Fields 10..=21 (minflt … itrealvalue), then starttime (field 22).
-    let start_time = num_u64(f.nth(12)?)?;
+    // Fields 10..=19 (minflt … nice), num_threads (20), itrealvalue (21),
+    // then starttime (field 22).
+    let num_threads = num_i64(f.nth(10)?)?;
+    let start_time = num_u64(f.nth(1)?)?;
     // vsize (23), rss (24).
     let _vsize = f.next();
     let rss_pages = f.next().and_then(num_i64).map_or(0, |r| r.max(0) as u64);
@@ -214,6 +223,7 @@ pub fn parse_stat(buf: &[u8]) -> Option<StatLine> {
         session,
         tty_nr: tty_nr as u32,
         flags,
+        num_threads: num_threads.max(0) as u64,
         start_time,
         rss_pages,
         arg_start,

@@ -126,6 +126,7 @@ pub(crate) fn to_stat(buf: &[u8], now: Duration, hz: u64) -> Option<Stat> {
         age: now.saturating_sub(started),
         rss_bytes: s.rss_pages.saturating_mul(page_size()),
         kthread: s.flags & PF_KTHREAD != 0,
+        threads: s.num_threads,
         args: (s.arg_start, s.arg_end),
     })
 }
@@ -247,14 +248,31 @@ impl Proc {
         Ok(out)
     }
 
-    /// One process's stat line and owner (from the same descriptor).
+    /// One process's stat line and owner (from the same descriptor). The
+    /// kernel shows a process that is not dumpable (ssh-agent, setuid
+    /// programs, prctl(PR_SET_DUMPABLE, 0)) as root's in /proc, whoever runs
+    /// it: for a root-owned entry the owner is read from the `Uid:` line of
+    /// its status instead (effective uid).
     pub(crate) fn stat(&self, pid: i32) -> Option<(Stat, Option<u32>)> {
         let fd = self.open_file(pid, "stat")?;
-        let uid = owner(&fd);
+        let mut uid = owner(&fd);
         let mut buf = [0u8; 1024];
         let b = read_once(&fd, &mut buf)?;
         let st = to_stat(b, boot_clock(), clock_ticks()).filter(|s| s.id.pid == pid)?;
+        if uid == Some(0) && !st.kthread {
+            uid = self.status_euid(pid);
+        }
         Some((st, uid))
+    }
+
+    /// The effective uid from `/proc/PID/status`.
+    fn status_euid(&self, pid: i32) -> Option<u32> {
+        let fd = self.open_file(pid, "status")?;
+        let mut buf = [0u8; 4096];
+        let b = read_once(&fd, &mut buf)?;
+        let line = b.split(|&c| c == b'\n').find(|l| l.starts_with(b"Uid:"))?;
+        let text = std::str::from_utf8(&line[4..]).ok()?;
+        text.split_ascii_whitespace().nth(1)?.parse().ok()
     }
 
     /// The basename of the process's executable (`None` when it cannot be

@@ -194,6 +194,7 @@ pub fn parse_line(line: &str) -> Option<(Stat, u32)> {
             rss_bytes: rss_kib.saturating_mul(1024),
             // Linux's kthreadd (pid 2) and its children have no argv to read.
             kthread: cfg!(target_os = "linux") && (ppid == 2 || pid == 2),
+            threads: 0,
             args: (0, 0),
         },
         uid,

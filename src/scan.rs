@@ -161,6 +161,22 @@ fn protection(cfg: &Config) -> Result<Protection> {
     Ok(prot)
 }
 
+/// This process and its ancestors, as far as they can be read.
+fn caller_chain(snap: &Snapshot) -> std::collections::HashMap<i32, String> {
+    let me = std::process::id() as i32;
+    let mut out = std::collections::HashMap::new();
+    out.insert(me, format!("procreap's caller (pid {me})"));
+    let mut cur = snap.stat(me).map_or(0, |s| s.ppid);
+    while cur > 0 && out.len() < 4096 && !out.contains_key(&cur) {
+        out.insert(
+            cur,
+            format!("an ancestor (pid {cur}) of procreap's caller (pid {me})"),
+        );
+        cur = snap.stat(cur).map_or(0, |s| s.ppid);
+    }
+    out
+}
+
 impl Scan {
     /// Validates `cfg`, asks the configured tmux sockets, reads the
     /// protected pid files and opens the process table (checking that it
@@ -168,9 +184,10 @@ impl Scan {
     /// question, once.
     pub fn new(cfg: &Config) -> Result<Scan> {
         cfg.validate()?;
-        let prot = protection(cfg)?;
+        let mut prot = protection(cfg)?;
         let ws_root = cfg.workspace_root.as_deref().and_then(place_of);
         let snap = Snapshot::new(cfg)?;
+        prot.caller = caller_chain(&snap);
         Ok(Scan {
             rules: Rules::new(cfg, prot, ws_root),
             snap,

@@ -4,8 +4,7 @@
 //! nothing at all when stderr is not a terminal.
 
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use procreap::{Config, Identity};
@@ -59,6 +58,7 @@ fn draw(line: &str) {
 /// Who holds the ledger lock of `cfg`, if another process does.
 pub struct LockWatch {
     lock: PathBuf,
+    dir: PathBuf,
     timeout: Duration,
     /// When the lock was last seen held by someone else.
     pub waited_until: Option<Duration>,
@@ -68,6 +68,7 @@ impl LockWatch {
     pub fn new(cfg: &Config) -> LockWatch {
         LockWatch {
             lock: cfg.resolved_state_dir().join(LOCK_FILE),
+            dir: cfg.resolved_state_dir(),
             timeout: cfg.lock_timeout,
             waited_until: None,
         }
@@ -76,7 +77,7 @@ impl LockWatch {
     /// "waiting for the ledger lock (held by pid N, NAME): Xs left", when
     /// another process holds it now.
     pub fn status(&mut self, elapsed: Duration) -> Option<String> {
-        let holder = lock_holder(&self.lock)?;
+        let holder = procreap::ledger::lock_holder_of(&self.dir)?;
         self.waited_until = Some(elapsed);
         let name = std::fs::read_to_string(format!("/proc/{holder}/comm")).unwrap_or_default();
         let left = self.timeout.saturating_sub(elapsed);
@@ -87,29 +88,6 @@ impl LockWatch {
             left.as_secs_f64()
         ))
     }
-}
-
-/// The pid holding a `flock` on `path` (from /proc/locks), other than us.
-fn lock_holder(path: &Path) -> Option<i32> {
-    let md = std::fs::symlink_metadata(path).ok()?;
-    let (dev, ino) = (md.dev(), md.ino());
-    let want = format!(
-        "{:02x}:{:02x}:{ino}",
-        libc::major(dev as libc::dev_t),
-        libc::minor(dev as libc::dev_t)
-    );
-    let me = std::process::id() as i32;
-    std::fs::read_to_string("/proc/locks")
-        .ok()?
-        .lines()
-        .filter(|l| !l.contains("->")) // a waiter, not a holder
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&want.as_str()))
-                .then(|| f.get(4)?.parse::<i32>().ok())
-                .flatten()
-        })
-        .find(|pid| *pid != me)
 }
 
 /// What `reap-now` waits for: the targets still alive, and the time left

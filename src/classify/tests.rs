@@ -90,6 +90,7 @@ impl Table {
                 age: Duration::from_secs(3600),
                 rss_bytes: 4096,
                 kthread: false,
+                threads: 1,
                 args: (0, 0),
             },
             uid: Some(euid()),

@@ -74,18 +74,89 @@ pub struct Ledger {
     dir: PathBuf,
     /// The state directory, opened once; `None` for a dry run with no dir.
     fd: Option<OwnedFd>,
-    /// The lock; `None` for a dry run, which writes nothing (not even the
-    /// lock file) and reads the ledger without it (it is replaced
-    /// atomically, never written in place).
-    lock: Option<File>,
+    /// The locks: `ledger.lock`, then the state directory itself (a lock
+    /// file deleted or replaced meanwhile cannot let a second writer in);
+    /// none for a dry run, which writes nothing (not even the lock file)
+    /// and reads the ledger without them (it is replaced atomically, never
+    /// written in place).
+    lock: Vec<File>,
 }
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        if let Some(lock) = &self.lock {
+        for lock in self.lock.iter().rev() {
             // SAFETY: flock on a file descriptor we own.
             unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
         }
+    }
+}
+
+/// The pid holding a `flock` on the file `f` (from /proc/locks), other
+/// than this process.
+fn lock_holder(f: &File) -> Option<i32> {
+    holder_of(&f.metadata().ok()?)
+}
+
+/// The pid holding the ledger lock of the state dir `dir` (from
+/// /proc/locks), other than this process: for a caller waiting on it.
+pub fn lock_holder_of(dir: &Path) -> Option<i32> {
+    holder_of(&std::fs::symlink_metadata(dir.join(LOCK)).ok()?)
+}
+
+fn holder_of(m: &std::fs::Metadata) -> Option<i32> {
+    let want = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(m.dev() as libc::dev_t),
+        libc::minor(m.dev() as libc::dev_t),
+        m.ino()
+    );
+    let me = std::process::id() as i32;
+    std::fs::read_to_string("/proc/locks")
+        .ok()?
+        .lines()
+        .filter(|l| !l.contains("->")) // a waiter, not a holder
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&want.as_str()))
+                .then(|| f.get(4)?.parse::<i32>().ok())
+                .flatten()
+        })
+        .find(|pid| *pid != me)
+}
+
+/// Takes an exclusive `flock` on `f` by `deadline`, or says who holds it.
+fn take_lock(f: &File, what: &Path, timeout: Duration, deadline: Instant) -> Result<()> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EWOULDBLOCK) | Some(libc::EINTR)
+        ) {
+            return Err(Error::io("locking the ledger", e));
+        }
+        if Instant::now() >= deadline {
+            let by = match lock_holder(f) {
+                Some(pid) => {
+                    let name =
+                        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                    format!("pid {pid} ({})", name.trim_end().escape_debug())
+                }
+                None => "another process".into(),
+            };
+            return Err(Error::LockTimeout(format!(
+                "{} is held by {by}; gave up after {:.1}s",
+                what.display(),
+                timeout.as_secs_f64()
+            )));
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(25));
     }
 }
 
@@ -112,7 +183,7 @@ impl Ledger {
                 return Ok(Ledger {
                     dir: dir.to_path_buf(),
                     fd: None,
-                    lock: None,
+                    lock: Vec::new(),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -128,7 +199,7 @@ impl Ledger {
         let mut ledger = Ledger {
             dir: dir.to_path_buf(),
             fd: Some(fd),
-            lock: None,
+            lock: Vec::new(),
         };
         if read_only {
             return Ok(ledger);
@@ -147,31 +218,13 @@ impl Ledger {
                 _ => Error::io(format!("opening lock {}", lock_path.display()), e),
             })?;
         let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            // SAFETY: flock on a file descriptor we own.
-            let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
-                break;
-            }
-            let e = std::io::Error::last_os_error();
-            if !matches!(
-                e.raw_os_error(),
-                Some(libc::EWOULDBLOCK) | Some(libc::EINTR)
-            ) {
-                return Err(Error::io("locking the ledger", e));
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::LockTimeout(format!(
-                    "{} is held by another process; gave up after {:.1}s",
-                    lock_path.display(),
-                    timeout.as_secs_f64()
-                )));
-            }
-            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-            pause = (pause * 2).min(Duration::from_millis(25));
-        }
-        ledger.lock = Some(lock);
+        take_lock(&lock, &lock_path, timeout, deadline)?;
+        ledger.lock.push(lock);
+        let dir_lock = ledger
+            .open_at(".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .map_err(|e| Error::io(format!("opening state dir {}", dir.display()), e))?;
+        take_lock(&dir_lock, dir, timeout, deadline)?;
+        ledger.lock.push(dir_lock);
         ledger.remove_stale_temp_files();
         Ok(ledger)
     }
