@@ -64,11 +64,6 @@
 
 
 /*
- The kernel's limit.
- */
-#define Comm_MAX 15
-
-/*
  What a cleanup did to a process.
  */
 enum procreap_action_kind

@@ -196,6 +196,16 @@ pub(crate) struct Judgement {
     pub(crate) doubt: bool,
 }
 
+/// How a walk up the ancestry ended.
+enum Walk<T> {
+    /// An ancestor answered.
+    Found(T),
+    /// Reached pid 1 (or the top of this pid namespace) with no answer.
+    Top,
+    /// The ancestry could not be proven: why.
+    Unproven(String),
+}
+
 /// One check of the rule list.
 struct Rule {
     /// The verdict a failure gives.
@@ -311,7 +321,10 @@ const RULES: &[Rule] = &[
             if r.is_agent(f, &s.st) {
                 return fail("an agent process: judged on its own, not as a descendant");
             }
-            let below = r.ancestors(f, &s.st).any(|a| a.id == *agent);
+            let below = matches!(
+                r.walk_up(f, &s.st, |_| None, |a, _| (a.id == *agent).then_some(())),
+                Walk::Found(())
+            );
             let alive = f
                 .restat(agent.pid)
                 .is_some_and(|a| a.id == *agent && !a.is_defunct());
@@ -353,7 +366,7 @@ const RULES: &[Rule] = &[
         verdict: VerdictKind::LeaderAlive,
         cheap: true,
         applies: markers,
-        check: |_, f, s, _| leader_alive(f, &s.st).map(Fail::from_reason),
+        check: |_, f, s, _| leader_alive(f, &s.st),
     },
     Rule {
         verdict: VerdictKind::AgentAlive,
@@ -374,21 +387,29 @@ impl Fail {
 
 /// Why `st`'s process group leader counts as alive, or `None` when it is
 /// gone: no live process has that pid, or the one that has it started
-/// later than this process (the pid was reused).
-fn leader_alive(f: &dyn Facts, st: &Stat) -> Option<String> {
+/// later than this process (the pid was reused). A leader that exists but
+/// cannot be read (another user's under `hidepid`) is doubt, not gone.
+fn leader_alive(f: &dyn Facts, st: &Stat) -> Option<Fail> {
     let pgid = st.pgrp;
     if pgid <= 0 {
-        return Some("its process group is unknown: cannot tell whether its leader lives".into());
+        return doubt("its process group is unknown: cannot tell whether its leader lives");
     }
     if pgid == st.id.pid {
-        return Some("it leads its own process group: it was started apart from any agent".into());
+        return fail(format!(
+            "it leads its own process group (pgid {pgid}): its leader is alive"
+        ));
     }
     match f.stat(pgid) {
-        Some(l) if !l.is_defunct() && l.id.start_time <= st.id.start_time => Some(format!(
+        Some(l) if !l.is_defunct() && l.id.start_time <= st.id.start_time => fail(format!(
             "its process group leader pid {pgid} ({}) is alive",
             l.comm.lossy()
         )),
-        _ => None,
+        Some(_) => None,
+        None if f.exists(pgid) => doubt(format!(
+            "its process group leader pid {pgid} exists but cannot be read: cannot tell \
+             whether it lives on"
+        )),
+        None => None,
     }
 }
 
@@ -543,55 +564,38 @@ impl Rules {
             && f.exe_base(st.id.pid).as_deref() == Some("tmux")
     }
 
-    /// `st`'s ancestors, nearest first, as kept in the facts (stops at pid
-    /// 1, a pid that cannot be read, or a loop).
-    fn ancestors<'f>(&self, f: &'f dyn Facts, st: &Stat) -> impl Iterator<Item = Stat> + 'f {
-        let mut next = st.ppid;
-        let mut n = 0;
-        std::iter::from_fn(move || {
-            if next <= 0 || n > 4096 {
-                return None;
-            }
-            n += 1;
-            let a = f.stat(next)?;
-            next = if a.id.pid == 1 { 0 } else { a.ppid };
-            Some(a)
-        })
-    }
-
-    /// Why `st` is protected, or `None`. Walks the ancestry; an ancestry
-    /// that changes while it is read (a parent exits and its child is
+    /// Walks `st`'s ancestry, nearest first, up to pid 1. `at_pid` is asked
+    /// about each ancestor's pid before it is read (panes and protected
+    /// roots are known by pid), `at` about each ancestor as read, with the
+    /// process below it; the first answer ends the walk. An ancestry that
+    /// changes while it is read (a parent exits and its child is
     /// reparented; a parent pid reused by a younger process) is read again
-    /// from the child, and an ancestry that cannot be proven counts as
-    /// protection.
-    pub(crate) fn protection(&self, f: &dyn Facts, st: &Stat) -> Option<String> {
-        let pid = st.id.pid;
-        if let Some(o) = self.prot.panes.get(&pid) {
-            return Some(format!("is tmux pane process {pid} ({o})"));
-        }
-        if let Some(o) = self.prot.roots.get(&pid) {
-            return Some(format!("is protected root {pid} ({o})"));
-        }
+    /// from the child and its new parent followed; an ancestry that still
+    /// cannot be proven is [`Walk::Unproven`].
+    fn walk_up<T>(
+        &self,
+        f: &dyn Facts,
+        st: &Stat,
+        mut at_pid: impl FnMut(i32) -> Option<T>,
+        mut at: impl FnMut(&Stat, &Stat) -> Option<T>,
+    ) -> Walk<T> {
         let mut below = st.clone();
         let mut cur = st.ppid;
         let mut rereads = 0;
         for _ in 0..=4096 {
             if cur <= 0 {
                 if below.id.pid == 1 {
-                    return None;
+                    return Walk::Top;
                 }
                 // Only init has no parent; anything else was started from
-                // outside this pid namespace, where a tmux may hold it.
-                return Some(format!(
-                    "pid {}'s parent is outside this pid namespace: cannot prove it is outside tmux",
+                // outside this pid namespace.
+                return Walk::Unproven(format!(
+                    "pid {}'s parent is outside this pid namespace",
                     below.id.pid
                 ));
             }
-            if let Some(o) = self.prot.panes.get(&cur) {
-                return Some(format!("descendant of tmux pane process {cur} ({o})"));
-            }
-            if let Some(o) = self.prot.roots.get(&cur) {
-                return Some(format!("descendant of protected root {cur} ({o})"));
+            if let Some(x) = at_pid(cur) {
+                return Walk::Found(x);
             }
             let parent = f.stat(cur);
             // A parent is never younger than its child.
@@ -612,31 +616,65 @@ impl Rules {
             }
             let Some(a) = parent else {
                 if cur == 1 {
-                    return None;
+                    return Walk::Top;
                 }
-                return Some(format!(
-                    "ancestor pid {cur} is not visible: cannot prove it is outside tmux"
-                ));
+                return Walk::Unproven(format!("ancestor pid {cur} is not visible"));
             };
             if !consistent {
-                return Some(format!(
+                return Walk::Unproven(format!(
                     "ancestor pid {cur} is younger than pid {}: the ancestry changed while it was read",
                     below.id.pid
                 ));
             }
-            if self.tmux_server_loose(f, &a) {
-                return Some(format!(
-                    "in tmux: pid {} is a child of tmux server pid {cur} (a pane, or a job the server runs)",
-                    below.id.pid
-                ));
+            if let Some(x) = at(&a, &below) {
+                return Walk::Found(x);
             }
             if cur == 1 {
-                return None;
+                return Walk::Top;
             }
             cur = a.ppid;
             below = a;
         }
-        Some("ancestry loops: cannot prove it is outside tmux".into())
+        Walk::Unproven("ancestry loops".into())
+    }
+
+    /// Why `st` is protected, or `None`: it is, or descends from, a tmux
+    /// pane or a protected root, or it runs below a tmux server; an
+    /// ancestry that cannot be proven counts as protection.
+    pub(crate) fn protection(&self, f: &dyn Facts, st: &Stat) -> Option<String> {
+        let pid = st.id.pid;
+        if let Some(o) = self.prot.panes.get(&pid) {
+            return Some(format!("is tmux pane process {pid} ({o})"));
+        }
+        if let Some(o) = self.prot.roots.get(&pid) {
+            return Some(format!("is protected root {pid} ({o})"));
+        }
+        let walk = self.walk_up(
+            f,
+            st,
+            |cur| {
+                if let Some(o) = self.prot.panes.get(&cur) {
+                    return Some(format!("descendant of tmux pane process {cur} ({o})"));
+                }
+                self.prot
+                    .roots
+                    .get(&cur)
+                    .map(|o| format!("descendant of protected root {cur} ({o})"))
+            },
+            |a, below| {
+                self.tmux_server_loose(f, a).then(|| {
+                    format!(
+                        "in tmux: pid {} is a child of tmux server pid {} (a pane, or a job the server runs)",
+                        below.id.pid, a.id.pid
+                    )
+                })
+            },
+        );
+        match walk {
+            Walk::Found(why) => Some(why),
+            Walk::Top => None,
+            Walk::Unproven(why) => Some(format!("{why}: cannot prove it is outside tmux")),
+        }
     }
 
     /// The workspace rule: `Some` when the process is outside.
@@ -712,15 +750,25 @@ impl Rules {
     /// The agent-alive rule for a marker process: an ancestor that is an
     /// agent lives, or a live agent works in the same project.
     fn agent_alive(&self, f: &dyn Facts, st: &Stat) -> Option<Fail> {
-        if let Some(a) = self
-            .ancestors(f, st)
-            .find(|a| !a.is_defunct() && self.is_agent(f, a))
-        {
-            return fail(format!(
-                "its ancestor agent pid {} ({}) is alive",
-                a.id.pid,
-                a.comm.lossy()
-            ));
+        let above = self.walk_up(
+            f,
+            st,
+            |_| None,
+            |a, _| (!a.is_defunct() && self.is_agent(f, a)).then(|| a.clone()),
+        );
+        match above {
+            Walk::Found(a) => {
+                return fail(format!(
+                    "its ancestor agent pid {} ({}) is alive",
+                    a.id.pid,
+                    a.comm.lossy()
+                ))
+            }
+            // Protection walked the same ancestry a moment ago; it changed.
+            Walk::Unproven(why) => {
+                return doubt(format!("{why}: cannot tell whether an agent is above it"))
+            }
+            Walk::Top => {}
         }
         let mine = match f.project(st.id.pid) {
             Ok(p) => p,
@@ -730,14 +778,27 @@ impl Rules {
             if agent == st.id.pid {
                 continue;
             }
-            if f.project(agent)
-                .is_ok_and(|p| p.dev == mine.dev && p.ino == mine.ino)
-            {
-                let name = f.stat(agent).map(|a| a.comm.lossy()).unwrap_or_default();
-                return fail(format!(
-                    "agent pid {agent} ({name}) works in the same project {}",
-                    mine.path.display()
-                ));
+            let name = || f.stat(agent).map(|a| a.comm.lossy()).unwrap_or_default();
+            match f.project(agent) {
+                Ok(p) if p == mine => {
+                    return fail(format!(
+                        "agent pid {agent} ({}) works in the same project {}",
+                        name(),
+                        mine.path.display()
+                    ));
+                }
+                Ok(_) => {}
+                // One of ours could work right here; another user's agent
+                // whose directory is not ours to read is no evidence (it
+                // would shield every marker process on a shared machine).
+                Err(why) if self.may_read(f.uid(agent)) => {
+                    return doubt(format!(
+                        "agent pid {agent} ({}): {why}: cannot tell whether it works in the \
+                         same project",
+                        name()
+                    ));
+                }
+                Err(_) => {}
             }
         }
         None
@@ -778,14 +839,7 @@ impl Rules {
             Subject::Agent => (VerdictKind::Orphan, self.candidate_reason(f, seen)),
             Subject::Marker(_) => (
                 VerdictKind::Leaked,
-                prefixed(
-                    subject,
-                    format!(
-                        "its process group leader pid {} is gone; {}",
-                        seen.st.pgrp,
-                        self.candidate_reason(f, seen)
-                    ),
-                ),
+                prefixed(subject, self.leaked_reason(f, seen)),
             ),
             Subject::Descendant(_) => (VerdictKind::Orphan, String::new()),
         };
@@ -839,22 +893,48 @@ impl Rules {
             .all(|r| (r.check)(self, f, seen, subject).is_none())
     }
 
+    /// An orphan's reason: what it passed.
     fn candidate_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
+        let parent = if kept_ppid(f, seen) == 1 {
+            "reparented to pid 1; "
+        } else {
+            ""
+        };
+        format!("{parent}{}", self.passed(f, seen))
+    }
+
+    /// A leaked descendant's reason: the evidence that its agent is gone,
+    /// then what it passed.
+    fn leaked_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
+        let pid = seen.st.id.pid;
+        let parent = match kept_ppid(f, seen) {
+            1 => "reparented to pid 1".to_string(),
+            p => format!(
+                "parent pid {p} ({})",
+                f.stat(p).map(|a| a.comm.lossy()).unwrap_or_default()
+            ),
+        };
+        let project = f
+            .project(pid)
+            .map(|p| p.path.display().to_string())
+            .unwrap_or_default();
+        format!(
+            "its process group leader pid {} is gone; {parent}; no live agent above it or in \
+             its project {project}; {}",
+            seen.st.pgrp,
+            self.passed(f, seen)
+        )
+    }
+
+    /// The checks a candidate passed, with its age and workspace.
+    fn passed(&self, f: &dyn Facts, seen: &Seen) -> String {
         let place = match f.workspace(seen.st.id.pid) {
             Ok(Some(r)) if !self.cfg.workspace_marker.is_empty() => {
                 format!(" in workspace {}", r.path.display())
             }
             _ => String::new(),
         };
-        let parent = if seen.st.ppid == 1 {
-            "reparented to pid 1; ".to_string()
-        } else {
-            String::new()
-        };
-        format!(
-            "{parent}no terminal, not in tmux, age {}{place}",
-            secs(seen.st.age)
-        )
+        format!("no terminal, not in tmux, age {}{place}", secs(seen.st.age))
     }
 
     /// The process as reported.
@@ -885,6 +965,14 @@ impl Rules {
     }
 }
 
+/// The parent as last read: an ancestry walk may have read the process
+/// again and found it reparented.
+fn kept_ppid(f: &dyn Facts, seen: &Seen) -> i32 {
+    f.stat(seen.st.id.pid)
+        .filter(|s| s.id == seen.st.id)
+        .map_or(seen.st.ppid, |s| s.ppid)
+}
+
 fn prefixed(subject: &Subject, reason: String) -> String {
     match subject {
         Subject::Marker(m) => format!("carries {m}; {reason}"),
@@ -895,3 +983,6 @@ fn prefixed(subject: &Subject, reason: String) -> String {
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
+
+#[cfg(test)]
+mod tests;

@@ -48,6 +48,8 @@ mod procfs;
 #[path = "procfs_stub.rs"]
 mod procfs;
 pub mod ps;
+#[doc(hidden)]
+pub mod reader;
 mod scan;
 pub mod signal;
 mod snapshot;
@@ -76,7 +78,9 @@ pub fn find_zombies(cfg: &Config) -> Result<Vec<ProcessInfo>> {
     Scan::new(cfg)?.candidates(Kind::Zombies)
 }
 
-/// Processes an agent left behind when it died (leaked descendants).
+/// Processes an agent left behind when it died (leaked descendants). Needs
+/// the `/proc` backend: the `ps` backend cannot read environments and
+/// answers [`Error::Unsupported`].
 pub fn find_leaked(cfg: &Config) -> Result<Vec<ProcessInfo>> {
     Scan::new(cfg)?.candidates(Kind::Leaked)
 }

@@ -328,44 +328,6 @@ pub(crate) fn read(pid: i32) -> Option<(Stat, Option<u32>)> {
     Proc::open().ok()?.stat(pid)
 }
 
-/// argv split at NULs (lossy UTF-8); `None` when unreadable.
-pub(crate) fn argv(pid: i32) -> Option<Vec<String>> {
-    use std::io::Read;
-    const LIMIT: u64 = 1 << 20;
-    let f = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
-    let mut raw = Vec::new();
-    f.take(LIMIT).read_to_end(&mut raw).ok()?;
-    if raw.last() == Some(&0) {
-        raw.pop();
-    }
-    if raw.is_empty() {
-        // Kernel threads and the dead have no argv, but they are never read;
-        // a live process shows an empty one only mid-exec: unknown, not "none".
-        return None;
-    }
-    Some(
-        raw.split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
-}
-
-/// The first environment entry that matches one of `markers` (`NAME=VALUE`,
-/// or `NAME` for any value); `Err` when the environment cannot be read.
-pub(crate) fn environ_marker(
-    pid: i32,
-    markers: &[String],
-) -> std::result::Result<Option<String>, String> {
-    use std::io::Read;
-    const LIMIT: u64 = 4 << 20;
-    let f = std::fs::File::open(format!("/proc/{pid}/environ")).map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    f.take(LIMIT)
-        .read_to_end(&mut raw)
-        .map_err(|e| e.to_string())?;
-    Ok(crate::process::find_marker(&raw, markers))
-}
-
 /// The pid tracing this process (0 = none).
 pub(crate) fn tracer(pid: i32) -> Option<i32> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -8,17 +8,6 @@ pub(crate) fn read(_pid: i32) -> Option<(Stat, Option<u32>)> {
     None
 }
 
-pub(crate) fn argv(_pid: i32) -> Option<Vec<String>> {
-    None
-}
-
-pub(crate) fn environ_marker(
-    _pid: i32,
-    _markers: &[String],
-) -> std::result::Result<Option<String>, String> {
-    Err("no /proc here".into())
-}
-
 pub(crate) fn tracer(_pid: i32) -> Option<i32> {
     None
 }

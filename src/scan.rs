@@ -12,7 +12,7 @@ use crate::classify::{Kind, ProcessInfo, Protection, Rules, Subject, Verdict, Ve
 use crate::config::{expand_home, Config};
 use crate::error::{Error, Result};
 use crate::process::Identity;
-use crate::snapshot::{place_of, Facts, Seen, Snapshot};
+use crate::snapshot::{place_of, Facts, Seen, Snapshot, Source};
 use crate::tmux;
 
 /// A verdict with what cleanup needs to know about it.
@@ -257,7 +257,7 @@ impl Scan {
                 let young_kind = Some(VerdictKind::TooYoung);
                 let mut maybe = Vec::new();
                 let mut young = Vec::new();
-                if !self.rules.cfg.leak_markers.is_empty() {
+                if !self.rules.cfg.leak_markers.is_empty() && self.environments_readable().is_ok() {
                     self.snap.each_seen(&mut |s| {
                         if s.st.kthread
                             || !self.rules.passes_cheap(&self.snap, s, &probe, young_kind)
@@ -273,6 +273,8 @@ impl Scan {
                     self.snap.require_listing()?;
                 }
                 let _ = self.young_markers.set(young);
+                // One batch of bounded environment reads for them all.
+                self.snap.prefetch_markers(&maybe);
                 maybe
                     .into_iter()
                     .filter_map(|s| match self.rules.subject(&self.snap, &s) {
@@ -331,8 +333,25 @@ impl Scan {
             Kind::Orphans => self.orphan_verdicts(),
             Kind::Zombies if !self.zombie_scan_can_see()? => Ok(&[]),
             Kind::Zombies => self.orphan_verdicts(),
-            Kind::Leaked => self.leaked_verdicts(),
+            Kind::Leaked => {
+                self.environments_readable()?;
+                self.leaked_verdicts()
+            }
         }
+    }
+
+    /// Leak markers live in process environments, which only the `/proc`
+    /// backend reads: with markers configured, a leaked scan on the `ps`
+    /// backend is an error rather than an empty answer.
+    fn environments_readable(&self) -> Result<()> {
+        if self.snap.source() == Source::Ps && !self.rules.cfg.leak_markers.is_empty() {
+            return Err(Error::Unsupported(
+                "the ps backend cannot read process environments, where leak markers are: \
+                 finding leaked descendants needs the /proc backend (Linux)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The candidates of a scan of `kind`. A zombie scan refuses to run
@@ -357,7 +376,9 @@ impl Scan {
         self.candidates(Kind::Zombies)
     }
 
-    /// Leaked descendants: marker processes whose agent is gone.
+    /// Leaked descendants: marker processes whose agent is gone. With
+    /// leak markers configured, fails with [`Error::Unsupported`] on the
+    /// `ps` backend, which cannot read environments.
     pub fn leaked(&self) -> Result<Vec<ProcessInfo>> {
         self.candidates(Kind::Leaked)
     }
@@ -382,7 +403,7 @@ impl Scan {
             return Ok(v);
         }
         let mut all = Vec::new();
-        if !self.rules.cfg.leak_markers.is_empty() {
+        if !self.rules.cfg.leak_markers.is_empty() && self.environments_readable().is_ok() {
             let mut own = Vec::new();
             self.snap.each_seen(&mut |s| {
                 if !s.st.kthread && self.rules.may_read(s.uid) {
@@ -390,6 +411,7 @@ impl Scan {
                 }
             });
             self.snap.require_listing()?;
+            self.snap.prefetch_markers(&own);
             for s in own {
                 if let Some(m @ Subject::Marker(_)) = self.rules.subject(&self.snap, &s) {
                     all.push(self.judged(&s, m));
@@ -400,7 +422,8 @@ impl Scan {
     }
 
     /// Every agent process and every marker process with its verdict and
-    /// reason.
+    /// reason (marker processes with the `/proc` backend only: the `ps`
+    /// backend cannot read environments).
     pub fn explain(&self) -> Result<Vec<Verdict>> {
         let mut out: Vec<Verdict> = self
             .agent_verdicts()?

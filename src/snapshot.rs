@@ -78,6 +78,10 @@ pub(crate) trait Facts {
     /// `pid`'s status line read again (an ancestry changing while it is
     /// walked); replaces the kept one.
     fn restat(&self, pid: i32) -> Option<Stat>;
+    /// Whether some process has this pid, asked of the kernel rather than
+    /// `/proc` (which can hide a process: `hidepid`, another user's);
+    /// true when that cannot be told.
+    fn exists(&self, pid: i32) -> bool;
     /// The owner's uid.
     fn uid(&self, pid: i32) -> Option<u32>;
     /// The basename of the executable, where it can be read.
@@ -132,7 +136,7 @@ pub(crate) struct Snapshot {
     ps_args: OnceCell<HashMap<i32, String>>,
     /// parent → children from one pass, where the kernel has no children files.
     children_map: OnceCell<HashMap<i32, Vec<i32>>>,
-    agents: OnceCell<Vec<i32>>,
+    agents: Arc<OnceCell<Vec<i32>>>,
 }
 
 /// Why a workspace or project cannot be judged.
@@ -145,6 +149,13 @@ impl Snapshot {
     /// A view of the process table under `cfg`; nothing is read until a
     /// rule asks, except that the `/proc` backend checks its pid namespace.
     pub(crate) fn new(cfg: &Config) -> Result<Snapshot> {
+        Self::sharing(cfg, Arc::default())
+    }
+
+    /// A fresh view that shares its census of live agents with other views
+    /// of the same call (`agents`): the re-verifications of one cleanup
+    /// call list the table once, not once per signal.
+    pub(crate) fn sharing(cfg: &Config, agents: Arc<OnceCell<Vec<i32>>>) -> Result<Snapshot> {
         let source = Source::for_config(cfg.backend)?;
         let snap = Snapshot {
             source,
@@ -157,7 +168,7 @@ impl Snapshot {
             ps_rows: OnceCell::new(),
             ps_args: OnceCell::new(),
             children_map: OnceCell::new(),
-            agents: OnceCell::new(),
+            agents,
         };
         if source == Source::Proc {
             #[cfg(target_os = "linux")]
@@ -315,23 +326,68 @@ impl Snapshot {
     }
 
     fn read_argv(&self, pid: i32) -> std::result::Result<Arc<Argv>, String> {
-        let args = match self.source {
-            Source::Proc => crate::procfs::argv(pid),
+        match self.source {
+            Source::Proc => {
+                #[cfg(target_os = "linux")]
+                {
+                    let st = self.stat(pid).ok_or("the process is gone")?;
+                    crate::reader::argv(pid, st.id.start_time, self.timeout())
+                        .map(|a| {
+                            Arc::new(Argv {
+                                args: a.args,
+                                truncated: a.truncated,
+                            })
+                        })
+                        .map_err(|e| e.to_string())
+                }
+                #[cfg(not(target_os = "linux"))]
+                Err("no /proc here".into())
+            }
             Source::Ps => {
                 let all = self
                     .ps_args
                     .get_or_init(|| crate::ps::args(self.timeout()).unwrap_or_default());
-                all.get(&pid)
-                    .map(|s| s.split_whitespace().map(String::from).collect())
+                match all.get(&pid) {
+                    Some(s) if !s.trim().is_empty() => Ok(Arc::new(Argv {
+                        args: s.split_whitespace().map(String::from).collect(),
+                        truncated: false,
+                    })),
+                    Some(_) => Err(ARGV_EMPTY.into()),
+                    None => Err("ps did not list its arguments".into()),
+                }
             }
-        };
-        match args {
-            Some(a) if !a.is_empty() => Ok(Arc::new(Argv {
-                args: a,
-                truncated: false,
-            })),
-            Some(_) => Err(ARGV_EMPTY.into()),
-            None => Err("it could not be read".into()),
+        }
+    }
+
+    /// Reads the environments of `seens` in one batch (each within the time
+    /// limit), keeping the answers for [`Facts::environ_marker`].
+    pub(crate) fn prefetch_markers(&self, seens: &[Seen]) {
+        if self.source != Source::Proc || self.cfg.leak_markers.is_empty() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let todo: Vec<(i32, u64)> = seens
+                .iter()
+                .filter(|s| self.lazy(s.st.id.pid).marker.get().is_none())
+                .map(|s| (s.st.id.pid, s.st.id.start_time))
+                .collect();
+            let markers = &self.cfg.leak_markers;
+            let got = crate::reader::environ_markers_many(&todo, markers, self.timeout());
+            for ((pid, _), r) in todo.into_iter().zip(got) {
+                let _ = self.lazy(pid).marker.set(self.marker_of(r));
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn marker_of(
+        &self,
+        r: std::result::Result<crate::reader::EnvMarker, crate::reader::Unreadable>,
+    ) -> std::result::Result<Option<String>, String> {
+        match r {
+            Ok(m) => Ok(m.marker.and_then(|i| self.cfg.leak_markers.get(i).cloned())),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -386,6 +442,22 @@ impl Facts for Snapshot {
         let _ = l.seen.set(fresh.clone());
         self.lazy.borrow_mut().insert(pid, l);
         fresh.map(|s| s.st)
+    }
+
+    fn exists(&self, pid: i32) -> bool {
+        if self.stat(pid).is_some() {
+            return true;
+        }
+        match self.source {
+            // Signal 0 sends nothing: the kernel only says whether the pid
+            // is taken (EPERM: by a process we may not signal).
+            #[cfg(unix)]
+            Source::Proc => !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            ),
+            _ => false,
+        }
     }
 
     fn uid(&self, pid: i32) -> Option<u32> {
@@ -445,7 +517,23 @@ impl Facts for Snapshot {
                     return Ok(None);
                 }
                 match self.source {
-                    Source::Proc => crate::procfs::environ_marker(pid, &self.cfg.leak_markers),
+                    Source::Proc => {
+                        #[cfg(target_os = "linux")]
+                        {
+                            let st = self.stat(pid).ok_or("the process is gone")?;
+                            let markers = &self.cfg.leak_markers;
+                            let limit = self.timeout();
+                            let r = crate::reader::environ_marker(
+                                pid,
+                                st.id.start_time,
+                                markers,
+                                limit,
+                            );
+                            self.marker_of(r)
+                        }
+                        #[cfg(not(target_os = "linux"))]
+                        Err("no /proc here".into())
+                    }
                     Source::Ps => Err("the ps backend cannot read environments".into()),
                 }
             })

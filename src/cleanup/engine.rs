@@ -9,7 +9,10 @@
 //! SIGTERM.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use once_cell::sync::OnceCell;
 
 use super::{Action, ActionKind, Delivery as Path, Report};
 use crate::classify::{Kind, ProcessInfo, Subject, VerdictKind};
@@ -57,9 +60,14 @@ struct Attempt {
 /// and its ancestry (never the scan's view): still the same identity, still
 /// the same kind of process, and still a candidate. `Err` holds the failed
 /// check.
-fn reverify(scan: &Scan, id: Identity, subject: &Subject) -> std::result::Result<Stat, String> {
+fn reverify(
+    scan: &Scan,
+    census: &Arc<OnceCell<Vec<i32>>>,
+    id: Identity,
+    subject: &Subject,
+) -> std::result::Result<Stat, String> {
     let rules = &scan.rules;
-    let fresh = Snapshot::new(&rules.cfg).map_err(|e| e.to_string())?;
+    let fresh = Snapshot::sharing(&rules.cfg, census.clone()).map_err(|e| e.to_string())?;
     let st = fresh.stat(id.pid).ok_or("process is gone")?;
     if st.id != id {
         return Err(format!(
@@ -126,6 +134,9 @@ struct Call<'a> {
     actions: Vec<Action>,
     failures: Vec<String>,
     reclaimed: u64,
+    /// The live agents the re-verifications of this call found (listed
+    /// once per call, by the first that needs them).
+    census: Arc<OnceCell<Vec<i32>>>,
 }
 
 impl<'a> Call<'a> {
@@ -151,6 +162,7 @@ impl<'a> Call<'a> {
             actions: Vec::new(),
             failures: Vec::new(),
             reclaimed: 0,
+            census: Arc::default(),
         }
     }
 
@@ -183,11 +195,20 @@ impl<'a> Call<'a> {
         });
     }
 
-    /// An entry for `info`, signalled with `sig` now.
-    fn entry(&self, info: &ProcessInfo, sig: Sig, tree_of: Option<Identity>) -> Entry {
+    /// An entry for `info` (a `subject` of this call's kind), signalled
+    /// with `sig` now.
+    fn entry(&self, info: &ProcessInfo, subject: &Subject, sig: Sig) -> Entry {
+        let tree_of = match subject {
+            Subject::Descendant(a) => Some(*a),
+            _ => None,
+        };
         Entry {
             id: info.id,
-            kind: self.kind,
+            kind: match subject {
+                Subject::Marker(_) => Kind::Leaked,
+                Subject::Agent if self.kind == Kind::Leaked => Kind::Orphans,
+                _ => self.kind,
+            },
             signal: sig,
             sent_at: boot_clock(),
             scope: self.scope.clone(),
@@ -236,7 +257,7 @@ impl<'a> Call<'a> {
             } else {
                 ActionKind::Sigterm
             },
-            entry: self.entry(info, sig, tree_of),
+            entry: self.entry(info, subject, sig),
             before,
             tree,
         }
@@ -261,7 +282,7 @@ impl<'a> Call<'a> {
                 a.tree
                     .iter()
                     .filter(|t| !self.spared(t.id, a.sig))
-                    .map(|t| self.entry(t, a.sig, Some(a.info.id))),
+                    .map(|t| self.entry(t, &Subject::Descendant(a.info.id), a.sig)),
             );
         }
         one_per_identity(&mut all);
@@ -282,7 +303,7 @@ impl<'a> Call<'a> {
                 }
                 if let Outcome::Sent(_) = self.send(t, &as_tree, a.sig, a.action) {
                     self.sent.insert((t.id, a.sig));
-                    tree.push(self.entry(t, a.sig, Some(a.info.id)));
+                    tree.push(self.entry(t, &as_tree, a.sig));
                 }
             }
         }
@@ -300,7 +321,8 @@ impl<'a> Call<'a> {
     ) -> Outcome {
         let scan = self.scan;
         let (source, timeout) = (scan.snap.source(), scan.snap.timeout());
-        let verify = || reverify(scan, info.id, subject);
+        let census = &self.census;
+        let verify = || reverify(scan, census, info.id, subject);
         let agent = match subject {
             Subject::Descendant(a) => Some(*a),
             _ => None,
@@ -506,7 +528,15 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
         return Ok(Report::default());
     }
-    let candidates: Vec<Judged> = scan.candidate_verdicts(kind)?.to_vec();
+    let mut candidates: Vec<Judged> = scan.candidate_verdicts(kind)?.to_vec();
+    if let Some(ids) = only {
+        // A reap set takes any candidate it is given: an orphan or a leaked
+        // descendant (marker processes are read only when one is asked for).
+        let known = |id: &Identity| candidates.iter().any(|c| c.verdict.process.id == *id);
+        if ids.iter().any(|id| !known(id)) {
+            candidates.extend(scan.leaked_verdicts()?.iter().cloned());
+        }
+    }
     let young = match only {
         None => scan.young_due(kind)?,
         Some(_) => None,
@@ -721,10 +751,6 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
             let (info, why) = not_a_candidate(&scan, *id);
             call.push(info, ActionKind::Skipped, None, why);
             continue;
-        };
-        call.kind = match j.subject {
-            Subject::Marker(_) => Kind::Leaked,
-            _ => Kind::Orphans,
         };
         let before = contents.entries.iter().find(|e| e.id == *id).cloned();
         planned.insert(*id);

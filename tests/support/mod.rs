@@ -130,12 +130,7 @@ impl Decoy {
     }
 
     pub fn identity(&self) -> procreap::Identity {
-        let s = std::fs::read(format!("/proc/{}/stat", self.pid)).unwrap();
-        let st = procreap::parse_stat(&s).unwrap();
-        procreap::Identity {
-            pid: self.pid,
-            start_time: st.start_time,
-        }
+        identity(self.pid)
     }
 }
 
@@ -143,6 +138,9 @@ pub struct Lab {
     pub dir: PathBuf,
     pub state: PathBuf,
     pub names: Vec<String>,
+    /// The lab's private leak marker's name, `PRT_LEAK_<random>` (the
+    /// config's marker is `<name>=1`): tests never rely on the agent CLI's.
+    pub marker: String,
     children: Vec<Child>,
     pids: Vec<i32>,
     exact: Vec<(i32, u64)>,
@@ -172,6 +170,7 @@ impl Lab {
             dir,
             state,
             names: Vec::new(),
+            marker: format!("PRT_LEAK_{}", token()),
             children: Vec::new(),
             pids: Vec::new(),
             exact: Vec::new(),
@@ -200,8 +199,103 @@ impl Lab {
             protected_pid_files: Vec::new(),
             state_dir: Some(self.state.clone()),
             lock_timeout: Duration::from_secs(20),
+            leak_markers: vec![self.leak_marker()],
             ..Config::default()
         }
+    }
+
+    /// The environment entry that marks the lab's marker processes.
+    pub fn leak_marker(&self) -> String {
+        format!("{}=1", self.marker)
+    }
+
+    /// A directory `rel` under the lab holding a `.git` directory: a
+    /// repository root, the project of every directory below it.
+    pub fn repo(&self, rel: &str) -> PathBuf {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.join(".git")).unwrap();
+        p
+    }
+
+    /// A directory `rel` under the lab holding a `.git` file, as `git
+    /// worktree add` makes it: a project of its own.
+    pub fn worktree(&self, rel: &str, of: &Path) -> PathBuf {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(
+            p.join(".git"),
+            format!("gitdir: {}/.git/worktrees/{name}\n", of.display()),
+        )
+        .unwrap();
+        p
+    }
+
+    /// A helper program no agent is named after: a symlink to `sleep`
+    /// called `mcp-<random>` (an MCP server stand-in).
+    pub fn helper(&self) -> PathBuf {
+        self.sleep_bin(&format!("mcp-{}", token()))
+    }
+
+    /// Runs the shell `body` as a script called `file` (own session, stdio
+    /// /dev/null, cwd `cwd`; as user `uid` when given, root only) and waits
+    /// until it has written `n` pids to `$P`, each running `helper`. The
+    /// script sees `$M` (the lab's leak marker entry), `$H` (`helper`), `$P`
+    /// (the pid file) and `$F` (a fifo nobody writes: `read x < "$F"` blocks
+    /// until the lab kills it). Returns the script's pid and the identities
+    /// written, which the lab tears down wherever they end up.
+    pub fn run_sh(
+        &mut self,
+        file: &str,
+        cwd: &Path,
+        body: &str,
+        helper: &Path,
+        n: usize,
+        uid: Option<u32>,
+    ) -> (i32, Vec<procreap::Identity>) {
+        use std::os::unix::fs::PermissionsExt;
+        let script = self.dir.join(file);
+        write_script(&script, body);
+        // Readable by anyone (a script run as another user); written by us only.
+        let fifo = self.dir.join("nobody-writes.fifo");
+        if !fifo.exists() {
+            nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+            std::fs::set_permissions(&fifo, PermissionsExt::from_mode(0o644)).unwrap();
+        }
+        let pids = self.dir.join(format!("{file}.pids"));
+        std::fs::write(&pids, "").unwrap();
+        std::fs::set_permissions(&pids, PermissionsExt::from_mode(0o666)).unwrap();
+        let mut c = Command::new(&script);
+        c.current_dir(cwd)
+            .env("M", self.leak_marker())
+            .env("H", helper)
+            .env("P", &pids)
+            .env("F", &fifo);
+        if let Some(uid) = uid {
+            c.uid(uid).gid(uid);
+        }
+        let top = self.spawn(c);
+        let name = helper.file_name().unwrap().to_string_lossy().into_owned();
+        let mut written: Vec<i32> = Vec::new();
+        let ready = wait_until(Duration::from_secs(10), || {
+            written = std::fs::read_to_string(&pids)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            written.len() >= n
+                && written.iter().all(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim_end() == name)
+                        && exec_done(*p)
+                })
+        });
+        assert!(ready, "{file}: pids {written:?} did not all start {name}");
+        let ids: Vec<procreap::Identity> = written.iter().map(|p| identity(*p)).collect();
+        for id in &ids {
+            self.own_exact((id.pid, id.start_time));
+        }
+        (top, ids)
     }
 
     /// A symlink to /bin/sleep called `file` (the kernel names the process after it).
@@ -332,6 +426,14 @@ impl Lab {
             .collect()
     }
 
+    /// Takes a child started outside [`Lab::spawn`] (on a pty, …) for
+    /// teardown; returns its pid.
+    pub fn adopt(&mut self, child: Child) -> i32 {
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+
     /// Remembers a pid the lab started indirectly (inside tmux, …) for teardown.
     pub fn own(&mut self, pid: i32) {
         self.pids.push(pid);
@@ -361,10 +463,35 @@ impl Lab {
     }
 }
 
+/// The actions a report holds for `pid`, in order.
+pub fn actions_for(r: &procreap::Report, pid: i32) -> Vec<procreap::ActionKind> {
+    r.actions
+        .iter()
+        .filter(|a| a.process.id.pid == pid)
+        .map(|a| a.action)
+        .collect()
+}
+
+/// Writes an executable shell script.
+pub fn write_script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// The identity of the live process `pid`.
+pub fn identity(pid: i32) -> procreap::Identity {
+    let s = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
+    let st = procreap::parse_stat(&s).unwrap();
+    procreap::Identity {
+        pid,
+        start_time: st.start_time,
+    }
+}
+
 /// True once `pid` runs its final program (not the forked test binary) and
 /// its argv is in place: the kernel switches the executable before it fills
 /// in argv, and procreap rightly refuses to judge a process in between.
-fn exec_done(pid: i32) -> bool {
+pub fn exec_done(pid: i32) -> bool {
     let me = std::fs::read_link("/proc/self/exe").ok();
     let it = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
     let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -534,15 +661,6 @@ pub fn rerun(test: &str, wrapper: &[&str], envs: &[(&str, &str)]) -> (bool, Stri
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// The actions a report holds for `pid`, in order.
-pub fn actions_for(r: &procreap::Report, pid: i32) -> Vec<procreap::ActionKind> {
-    r.actions
-        .iter()
-        .filter(|a| a.process.id.pid == pid)
-        .map(|a| a.action)
-        .collect()
 }
 
 /// One cleanup step that must succeed without an error.
