@@ -81,18 +81,15 @@ impl C {
     pub fn expensive(self) -> bool {
         matches!(self, C::Psutil | C::Baseline)
     }
-
-    /// Timed inside this process (so CPU time is known too).
-    pub fn in_process(self) -> bool {
-        !matches!(self, C::GoPair | C::PyPair | C::Psutil | C::Baseline)
-    }
 }
 
 /// One timed run.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     pub ms: f64,
-    /// This thread's CPU time, for contenders run in-process.
+    /// CPU time of the process that ran it (every thread: procreap reads
+    /// argv and environments on worker threads), where it was measured:
+    /// not for the subprocess pipeline.
     pub cpu_ms: Option<f64>,
     /// Processes read (the floors): the table's size.
     pub table: Option<usize>,
@@ -106,7 +103,7 @@ fn cpu_ms() -> f64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime into a local timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
@@ -231,19 +228,21 @@ impl Helper {
         }
     }
 
-    /// Asks for one timed run; returns (ms, orphans, zombies).
-    fn ask(&mut self, req: &str) -> Result<(f64, usize, usize), String> {
+    /// Asks for one timed run; returns (ms, CPU ms, orphans, zombies).
+    fn ask(&mut self, req: &str) -> Result<(f64, f64, usize, usize), String> {
         writeln!(self.to, "{req}").map_err(|e| e.to_string())?;
         self.to.flush().map_err(|e| e.to_string())?;
         let line = self.line()?;
+        let bad = || format!("answered {line:?}");
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
-            [ms, o, z] => Ok((
-                ms.parse().map_err(|_| format!("answered {line:?}"))?,
-                o.parse().map_err(|_| format!("answered {line:?}"))?,
-                z.parse().map_err(|_| format!("answered {line:?}"))?,
+            [ms, cpu, o, z] => Ok((
+                ms.parse().map_err(|_| bad())?,
+                cpu.parse().map_err(|_| bad())?,
+                o.parse().map_err(|_| bad())?,
+                z.parse().map_err(|_| bad())?,
             )),
-            _ => Err(format!("answered {line:?}")),
+            _ => Err(bad()),
         }
     }
 }
@@ -392,8 +391,8 @@ pub fn sample(c: C, w: &World, h: &mut Helpers, check: bool) -> Result<Sample, S
                 _ => (h.py.as_mut(), "psutil"),
             };
             let helper = helper.ok_or_else(|| format!("{}: not running", c.label()))?;
-            let (ms, o, z) = helper.ask(req).map_err(|e| format!("{}: {e}", c.label()))?;
-            s.ms = ms;
+            let (ms, cpu, o, z) = helper.ask(req).map_err(|e| format!("{}: {e}", c.label()))?;
+            (s.ms, s.cpu_ms) = (ms, Some(cpu));
             want("orphans", o, orphans)?;
             want("zombies", z, orphans)?;
         }

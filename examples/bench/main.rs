@@ -131,10 +131,10 @@ mod linux {
 
     const DEFAULT_SIZES: [usize; 3] = [1000, 5000, 10_000];
     /// Rounds per size: every contender once per round, in an order that
-    /// rotates; the expensive ones (psutil, the subprocess pipeline) in the
-    /// first `EXPENSIVE_ROUNDS` only.
-    const ROUNDS: usize = 11;
-    const EXPENSIVE_ROUNDS: usize = 7;
+    /// rotates; the expensive ones (psutil, the subprocess pipeline: each
+    /// run takes up to seconds) in every `EXPENSIVE_EVERY`th round only.
+    pub const ROUNDS: usize = 21;
+    pub const EXPENSIVE_EVERY: usize = 3;
     /// Processes besides the background: the mix, tmux, helpers, the
     /// baseline's subprocesses, and headroom.
     const EXTRA_PROCS: usize = 400;
@@ -289,7 +289,7 @@ mod linux {
         for round in 0..ROUNDS {
             for j in 0..list.len() {
                 let c = list[(round + j) % list.len()];
-                if c.expensive() && round >= EXPENSIVE_ROUNDS {
+                if c.expensive() && round % EXPENSIVE_EVERY != 0 {
                     continue;
                 }
                 if stopped() {
@@ -387,9 +387,9 @@ mod linux {
         let mut world = World::new()?;
         let cfg = world.config();
         println!(
-            "bench: agents named {:?}, leak marker {}=1, min_age {:?}, lab in {}",
+            "bench: agents named {:?}, leak marker {}, min_age {:?}, lab in {}",
             &cfg.agent_names[..2],
-            world.marker,
+            world.lab.leak_marker(),
             cfg.min_age,
             world.lab.dir.display()
         );

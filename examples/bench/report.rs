@@ -66,8 +66,8 @@ impl Row {
         self.min(c) / self.min(C::StatFloor)
     }
 
-    /// Median CPU time over the stat floor's (in-process contenders).
-    fn cpu_ratio(&self, c: C) -> f64 {
+    /// Median CPU time over the stat floor's.
+    pub fn cpu_ratio(&self, c: C) -> f64 {
         let cpu = |c: C| {
             median(
                 &self
@@ -359,8 +359,10 @@ fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> St
     let _ = writeln!(md, "Machine: {}.", machine());
     let _ = writeln!(
         md,
-        "Table: N background sleepers plus {}; `min_age` {} s; {} rounds per size \
-         ({} for psutil and the subprocess pipeline), every contender once per round in a rotating order.{}",
+        "Table: N background sleepers plus {}; `min_age` {} s. {} rounds per size, every contender \
+         once per round in a rotating order (psutil and the subprocess pipeline every third round: {} runs). \
+         CPU is the measured process's CPU time, user and system, all threads (procreap reads argv and \
+         environments on worker threads); the subprocess pipeline's is not measured.{}",
         mix(),
         MIN_AGE.as_secs(),
         rows.first().map_or(0, |r| r.runs(C::StatFloor)),
@@ -388,11 +390,7 @@ fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> St
             if r.runs(c) == 0 {
                 continue;
             }
-            let cpu = if c.in_process() {
-                times(r.cpu_ratio(c))
-            } else {
-                "".into()
-            };
+            let cpu = times(r.cpu_ratio(c));
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",

@@ -91,8 +91,6 @@ pub struct World {
     pub lab: Lab,
     _ptys: Vec<Pty>,
     pub town: PathBuf,
-    /// The private leak marker's name (`PRT_LEAK_<random>`).
-    pub marker: String,
     pub sockets: Vec<String>,
     /// pids of the decoys started directly, by role.
     pub decoys: HashMap<i32, Role>,
@@ -133,7 +131,6 @@ impl World {
             lab,
             _ptys: Vec::new(),
             town,
-            marker: format!("PRT_LEAK_{}", token().to_uppercase()),
             sockets: Vec::new(),
             decoys: HashMap::new(),
         };
@@ -154,7 +151,7 @@ impl World {
             min_age: MIN_AGE,
             workspace_root: Some(self.town.clone()),
             protected_pid_files: Vec::new(),
-            leak_markers: vec![format!("{}=1", self.marker)],
+            leak_markers: vec![self.lab.leak_marker()],
             state_dir: Some(self.lab.state.clone()),
             dry_run: true,
             ..Config::default()
@@ -193,8 +190,7 @@ impl World {
                 pty.control(&mut c);
                 die_with_me(&mut c);
                 let child = c.spawn().map_err(|e| format!("a tty agent: {e}"))?;
-                let pid = child.id() as i32;
-                self.lab.own(pid);
+                let pid = self.lab.adopt(child);
                 self._ptys.push(pty);
                 self.decoys.insert(pid, role);
             }
@@ -211,64 +207,39 @@ impl World {
                     .tmux_window(&self.sockets[i % self.sockets.len()], &cmd);
             }
             Role::Leaked | Role::LeaderAlive => {
-                let pid = self.marker_process(role == Role::LeaderAlive)?;
+                let pid = self.marker_process(role == Role::LeaderAlive);
                 self.decoys.insert(pid, role);
             }
         }
         Ok(())
     }
 
-    /// A helper (an MCP server stand-in, named `mcp-<random>`) carrying the
-    /// leak marker, started in the background by a shell that leads a
+    /// A helper (an MCP server stand-in, `mcp-<random>`) carrying the
+    /// lab's leak marker, started in the background by a shell that leads a
     /// process group of its own, in the town's `tools` directory (a project
     /// no agent works in). The shell exits (the helper is leaked, reparented
-    /// to the bench, a subreaper) or stays as a plain `sleep` without the
-    /// marker (its leader is alive). Returns the helper's pid.
-    fn marker_process(&mut self, leader_lives: bool) -> Result<i32, String> {
-        let helper = self.lab.sleep_bin(&format!("mcp-{}", token()));
-        let script = if leader_lives {
-            format!("\"$0\" {LONG} </dev/null >/dev/null 2>&1 & echo $!; exec env -u \"$1\" sleep {LONG} >/dev/null")
+    /// to the bench, a subreaper) or blocks (its leader is alive). Returns
+    /// the helper's pid.
+    fn marker_process(&mut self, leader_lives: bool) -> i32 {
+        let body = if leader_lives {
+            format!(r#"env "$M" "$H" {LONG} & echo $! >> "$P"; read x < "$F""#)
         } else {
-            format!("\"$0\" {LONG} </dev/null >/dev/null 2>&1 & echo $!")
+            format!(r#"env "$M" "$H" {LONG} & echo $! >> "$P""#)
         };
-        let mut c = Command::new("sh");
-        c.arg("-c")
-            .arg(script)
-            .arg(&helper)
-            .arg(&self.marker)
-            .env(&self.marker, "1")
-            .current_dir(self.town.join("tools"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // SAFETY: setsid is async-signal-safe.
-        unsafe {
-            c.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
+        let helper = self.lab.helper();
+        let tools = self.town.join("tools");
+        let (shell, ids) = self.lab.run_sh(
+            &format!("lead-{}", token()),
+            &tools,
+            &body,
+            &helper,
+            1,
+            None,
+        );
+        if !leader_lives {
+            self.lab.reap(shell);
         }
-        die_with_me(&mut c);
-        let mut child = c.spawn().map_err(|e| format!("sh: {e}"))?;
-        let mut line = String::new();
-        let out = child.stdout.take().ok_or("no stdout")?;
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
-            .map_err(|e| e.to_string())?;
-        let pid: i32 = line
-            .trim()
-            .parse()
-            .map_err(|_| format!("the marker shell printed {line:?}"))?;
-        if leader_lives {
-            self.lab.own(child.id() as i32);
-        } else {
-            let _ = child.wait();
-            let st = std::fs::read(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|b| procreap::parse_stat(&b))
-                .ok_or_else(|| format!("the helper {pid} is gone"))?;
-            self.lab.own_exact((pid, st.start_time));
-        }
-        Ok(pid)
+        ids[0].pid
     }
 
     /// Waits until `explain` gives every decoy its verdict (each has

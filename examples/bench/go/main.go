@@ -1,8 +1,8 @@
 // Command bench-pair is the Go contender of `make bench`: it reads the
 // bench's configuration (JSON, the one argument), prints "ready …", then
 // answers each line "pair" on stdin with the time one scan object took to
-// give orphans and zombies, measured here, in-process:
-// "<ms> <orphans> <zombies>".
+// give orphans and zombies, measured here, in-process, in wall-clock and
+// process CPU milliseconds: "<ms> <cpu_ms> <orphans> <zombies>".
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	procreap "github.com/procreap/procreap/bindings/go"
@@ -57,12 +58,14 @@ func main() {
 		if in.Text() != "pair" {
 			fail(fmt.Errorf("unknown request %q", in.Text()))
 		}
+		cpu := cpuMS()
 		ms, o, z, err := pair(cfg)
+		cpu = cpuMS() - cpu
 		if err != nil {
 			fmt.Printf("error %v\n", err)
 			continue
 		}
-		fmt.Printf("%.4f %d %d\n", ms, o, z)
+		fmt.Printf("%.4f %.4f %d %d\n", ms, cpu, o, z)
 	}
 }
 
@@ -84,6 +87,16 @@ func pair(cfg *procreap.Config) (float64, int, int, error) {
 		return 0, 0, 0, err
 	}
 	return float64(time.Since(t).Nanoseconds()) / 1e6, len(o), len(z), nil
+}
+
+// cpuMS is this process's CPU time (every thread, user and system).
+func cpuMS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	ms := func(t syscall.Timeval) float64 { return float64(t.Sec)*1e3 + float64(t.Usec)/1e3 }
+	return ms(ru.Utime) + ms(ru.Stime)
 }
 
 func fail(err error) {

@@ -9,7 +9,8 @@ stdin with the time it took, measured here, in-process:
 - "psutil": the obvious psutil code for the same question, or "skip <why>"
   when psutil cannot be imported.
 
-Each answer is "<ms> <orphans> <zombies>" (or "error <why>").
+Each answer is "<ms> <cpu_ms> <orphans> <zombies>" (wall-clock and process
+CPU time), or "error <why>".
 """
 
 from __future__ import annotations
@@ -101,14 +102,15 @@ def main() -> None:
         if run is None:
             print("error unknown request", repr(req), flush=True)
             continue
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         try:
             o, z = run()
         except Exception as e:  # reported, and the bench stops
             print("error", repr(e).replace("\n", " "), flush=True)
             continue
         ms = (time.perf_counter() - t) * 1000.0
-        print(f"{ms:.4f} {o} {z}", flush=True)
+        cpu_ms = (time.process_time() - cpu) * 1000.0
+        print(f"{ms:.4f} {cpu_ms:.4f} {o} {z}", flush=True)
 
 
 if __name__ == "__main__":
