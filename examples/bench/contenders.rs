@@ -86,6 +86,8 @@ impl C {
 /// One timed run.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
+    /// The round it ran in.
+    pub round: usize,
     pub ms: f64,
     /// CPU time of the process that ran it (every thread: procreap reads
     /// argv and environments on worker threads), where it was measured:
@@ -308,6 +310,7 @@ pub fn config_from_json(s: &str) -> Result<Config, String> {
 pub fn sample(c: C, w: &World, h: &mut Helpers, check: bool) -> Result<Sample, String> {
     let cfg = w.config();
     let mut s = Sample {
+        round: 0,
         ms: 0.0,
         cpu_ms: None,
         table: None,

@@ -130,8 +130,8 @@ mod linux {
     use crate::{peak_during, stopped, STOP};
 
     const DEFAULT_SIZES: [usize; 3] = [1000, 5000, 10_000];
-    /// Rounds per size: every contender once per round, in an order that
-    /// rotates; the expensive ones (psutil, the subprocess pipeline: each
+    /// Rounds per size: every contender once per round, in an order
+    /// shuffled anew each round; the expensive ones (psutil, the subprocess pipeline: each
     /// run takes up to seconds) in every `EXPENSIVE_EVERY`th round only.
     pub const ROUNDS: usize = 21;
     pub const EXPENSIVE_EVERY: usize = 3;
@@ -272,6 +272,25 @@ mod linux {
             .is_ok_and(|s| s.success())
     }
 
+    /// xorshift64*: a fixed-seed order for each round, so that no
+    /// contender always runs right after the same other one.
+    struct Shuffle(u64);
+
+    impl Shuffle {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn shuffle<T>(&mut self, v: &mut [T]) {
+            for i in (1..v.len()).rev() {
+                v.swap(i, (self.next() % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+
     fn measure(
         w: &World,
         h: &mut Helpers,
@@ -286,16 +305,21 @@ mod linux {
             contenders::sample(c, w, h, strict)?;
         }
         let mut samples: BTreeMap<C, Vec<Sample>> = BTreeMap::new();
+        let mut rng = Shuffle(0x9e37_79b9_7f4a_7c15 ^ n as u64);
         for round in 0..ROUNDS {
-            for j in 0..list.len() {
-                let c = list[(round + j) % list.len()];
+            let mut order = list.clone();
+            rng.shuffle(&mut order);
+            for c in order {
                 if c.expensive() && round % EXPENSIVE_EVERY != 0 {
                     continue;
                 }
                 if stopped() {
                     return Err("interrupted".into());
                 }
-                let s = contenders::sample(c, w, h, strict)?;
+                let s = Sample {
+                    round,
+                    ..contenders::sample(c, w, h, strict)?
+                };
                 samples.entry(c).or_default().push(s);
             }
         }
@@ -435,13 +459,13 @@ mod linux {
         let r = std::panic::catch_unwind(run);
         match r {
             Ok(Ok(())) => 0,
+            Ok(Err(_)) if stopped() => {
+                eprintln!("bench: interrupted; everything it started was torn down");
+                130
+            }
             Ok(Err(e)) => {
                 eprintln!("bench: {e}");
-                if stopped() {
-                    130
-                } else {
-                    1
-                }
+                1
             }
             Err(_) => {
                 eprintln!("bench: panicked; everything it started was torn down");

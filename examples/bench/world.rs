@@ -252,6 +252,9 @@ impl World {
         }
         let mut got = HashMap::new();
         let ok = wait_until(Duration::from_secs(30), || {
+            if crate::stopped() {
+                return true;
+            }
             got.clear();
             for v in procreap::explain(&cfg).unwrap_or_default() {
                 *got.entry(v.verdict).or_insert(0usize) += 1;
@@ -262,7 +265,9 @@ impl World {
                 got.values().sum::<usize>() == want.values().sum::<usize>()
             }
         });
-        if ok {
+        if crate::stopped() {
+            Err("interrupted".into())
+        } else if ok {
             Ok(())
         } else {
             Err(format!("decoy verdicts are {got:?}, expected {want:?}"))

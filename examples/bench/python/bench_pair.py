@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -80,6 +81,8 @@ def in_tmux(p: "psutil.Process") -> bool:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: end quietly, the bench reports.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     bc = json.loads(sys.argv[1])
     cfg = procreap.Config(
         agent_names=bc["agent_names"],
