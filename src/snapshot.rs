@@ -331,14 +331,7 @@ impl Snapshot {
                 #[cfg(target_os = "linux")]
                 {
                     let st = self.stat(pid).ok_or("the process is gone")?;
-                    crate::reader::argv(pid, st.id.start_time, self.timeout())
-                        .map(|a| {
-                            Arc::new(Argv {
-                                args: a.args,
-                                truncated: a.truncated,
-                            })
-                        })
-                        .map_err(|e| e.to_string())
+                    argv_of(crate::reader::argv(pid, st.id.start_time, self.timeout()))
                 }
                 #[cfg(not(target_os = "linux"))]
                 Err("no /proc here".into())
@@ -355,6 +348,30 @@ impl Snapshot {
                     Some(_) => Err(ARGV_EMPTY.into()),
                     None => Err("ps did not list its arguments".into()),
                 }
+            }
+        }
+    }
+
+    /// Reads the argv of `seens` in one batch (each within the time limit),
+    /// keeping the answers for [`Facts::argv`]: one hand-off to a reader
+    /// thread for them all rather than one per process.
+    pub(crate) fn prefetch_argv(&self, seens: &[&Seen]) {
+        if self.source != Source::Proc {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let todo: Vec<(i32, u64)> = seens
+                .iter()
+                .filter(|s| self.lazy(s.st.id.pid).argv.get().is_none())
+                .map(|s| (s.st.id.pid, s.st.id.start_time))
+                .collect();
+            if todo.len() < 2 {
+                return; // read on demand: a batch of one saves nothing
+            }
+            let got = crate::reader::argv_many(&todo, self.timeout());
+            for ((pid, _), r) in todo.into_iter().zip(got) {
+                let _ = self.lazy(pid).argv.set(argv_of(r));
             }
         }
     }
@@ -585,6 +602,20 @@ impl Facts for Snapshot {
     fn agents_memo(&self) -> &OnceCell<Vec<i32>> {
         &self.agents
     }
+}
+
+/// argv as the facts keep it, from what the bounded reader answered.
+#[cfg(target_os = "linux")]
+fn argv_of(
+    r: std::result::Result<crate::reader::Argv, crate::reader::Unreadable>,
+) -> std::result::Result<Arc<Argv>, String> {
+    r.map(|a| {
+        Arc::new(Argv {
+            args: a.args,
+            truncated: a.truncated,
+        })
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// One process's status line and owner, read now (for the last checks
