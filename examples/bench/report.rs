@@ -310,8 +310,9 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
         "One interleaved `make bench` run on {}; each cell is a multiple of the **stat floor** \
          (list `/proc`, read each `/proc/PID/stat` once, as efficiently as procreap reads): the \
          median over rounds of the contender's time over the floor's in the same round. \
-         N background processes older than `min_age` plus a fixed mix of agents:",
-        machine()
+         N background processes older than `min_age` ({} s) plus a fixed mix of agents and marker processes:",
+        machine(),
+        MIN_AGE.as_secs()
     );
     let _ = writeln!(md);
     let _ = write!(md, "| N | processes | stat floor |");
@@ -354,6 +355,25 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
     }
     if psutil.is_none() {
         line.push("psutil was not importable in this run".into());
+    }
+    let faster: Vec<String> = rows
+        .iter()
+        .filter(|r| r.runs(C::Baseline) > 0)
+        .map(|r| {
+            format!(
+                "{:.0}× at N = {}",
+                r.med(C::Baseline) / r.med(C::PairScan),
+                thousands(r.n)
+            )
+        })
+        .collect();
+    if !faster.is_empty() {
+        let _ = writeln!(
+            md,
+            "Orphans and zombies from one `Scan` come {} faster than from the `ps`/`tmux` pipeline Gas Town ran.",
+            faster.join(", ")
+        );
+        let _ = writeln!(md);
     }
     if !line.is_empty() {
         let _ = writeln!(md, "At the largest size {}.", line.join("; "));
