@@ -37,6 +37,7 @@ step() { echo "== test-go: $*"; }
 fail() { echo "test-go: $*" >&2; exit 1; }
 name=prt-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 marker=PRT_LEAK_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)=1
+version=$(sed -n 's/^#define PROCREAP_VERSION_STRING "\(.*\)"$/\1/p' include/procreap.h)
 
 step "the archive inside the module (make go)"
 bindings/go/place-archive.sh
@@ -84,6 +85,11 @@ prefix="$tmp/prefix"
 make --no-print-directory install PREFIX="$prefix" >/dev/null
 (
   export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LD_LIBRARY_PATH="$prefix/lib"
+  # Go's build cache does not key a package on what pkg-config said
+  # (golang/go#24544): a second run would link against the first run's
+  # prefix, long deleted. CGO_LDFLAGS is part of the key: naming the prefix
+  # there makes each run's build its own.
+  export CGO_LDFLAGS="-O2 -g -L$prefix/lib"
   cd bindings/go
   go vet -tags procreap_system ./...
   go test -tags procreap_system -count=1 \

@@ -153,6 +153,25 @@ pub struct ProcessInfo {
     pub rss_bytes: u64,
 }
 
+impl ProcessInfo {
+    /// A process known only by its identity (and the name it had): one that
+    /// is gone, or that a caller named but no scan found.
+    pub fn unknown(id: Identity, name: &str) -> ProcessInfo {
+        ProcessInfo {
+            id,
+            ppid: 0,
+            name: name.to_string(),
+            age: Duration::ZERO,
+            tty: None,
+            state: '?',
+            workspace_root: None,
+            cmdline: String::new(),
+            uid: None,
+            rss_bytes: 0,
+        }
+    }
+}
+
 /// One agent process with its verdict and a human reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -867,14 +886,7 @@ impl Rules {
         subject: &Subject,
         except: Option<VerdictKind>,
     ) -> bool {
-        let applies = RULES
-            .iter()
-            .filter(|r| (r.applies)(subject) && Some(r.verdict) != except);
-        let (cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
-        cheap
-            .into_iter()
-            .chain(dear)
-            .all(|r| (r.check)(self, f, seen, subject).is_none())
+        self.passes(f, seen, subject, except, false)
     }
 
     /// Whether `seen` passes the cheap checks for `subject`, but those that
@@ -887,13 +899,30 @@ impl Rules {
         subject: &Subject,
         except: Option<VerdictKind>,
     ) -> bool {
-        RULES
-            .iter()
-            .filter(|r| r.cheap && (r.applies)(subject) && Some(r.verdict) != except)
+        self.passes(f, seen, subject, except, true)
+    }
+
+    /// Whether `seen` passes every check of [`RULES`] that applies to
+    /// `subject` (only the cheap ones with `cheap_only`), but those giving
+    /// `except`: the cheap ones first.
+    fn passes(
+        &self,
+        f: &dyn Facts,
+        seen: &Seen,
+        subject: &Subject,
+        except: Option<VerdictKind>,
+        cheap_only: bool,
+    ) -> bool {
+        let applies = RULES.iter().filter(|r| {
+            (r.applies)(subject) && Some(r.verdict) != except && (r.cheap || !cheap_only)
+        });
+        let (cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
+        cheap
+            .into_iter()
+            .chain(dear)
             .all(|r| (r.check)(self, f, seen, subject).is_none())
     }
 
-    /// An orphan's reason: what it passed.
     fn candidate_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
         let parent = if kept_ppid(f, seen) == 1 {
             "reparented to pid 1; "

@@ -38,11 +38,36 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Spawn(e) => write!(f, "could not start: {e}"),
+            Failure::Wait(e) if sigchld_ignored() => write!(
+                f,
+                "could not wait for it ({e}): this program ignores SIGCHLD, so the kernel \
+                 reaps its children before their exit status can be read; restore the default \
+                 SIGCHLD disposition (SIG_DFL) to query tmux sockets"
+            ),
             Failure::Wait(e) => write!(f, "could not wait for it: {e}"),
             Failure::Timeout => write!(f, "timed out"),
             Failure::TooLarge => write!(f, "printed more than {} MiB", OUTPUT_LIMIT >> 20),
         }
     }
+}
+
+/// Whether this process ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT): then
+/// the kernel reaps children at once and their status is lost.
+fn sigchld_ignored() -> bool {
+    #[cfg(unix)]
+    {
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: reading the current disposition only (no new action).
+        let rc = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), old.as_mut_ptr()) };
+        if rc != 0 {
+            return false;
+        }
+        // SAFETY: sigaction succeeded and filled `old`.
+        let old = unsafe { old.assume_init() };
+        old.sa_sigaction == libc::SIG_IGN || old.sa_flags & libc::SA_NOCLDWAIT != 0
+    }
+    #[cfg(not(unix))]
+    false
 }
 
 /// Reads a pipe to the end (at most `limit` bytes, then `None`) on a thread

@@ -9,7 +9,7 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// Reading or writing a file failed.
-    #[error("{context}: {source}")]
+    #[error("i/o error: {context}: {source}")]
     Io {
         context: String,
         #[source]
@@ -51,6 +51,28 @@ pub enum Error {
 }
 
 impl Error {
+    /// An equal error (for an error kept and reported again, e.g. a table
+    /// that could not be listed, asked for by several questions).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { context, source } => Error::Io {
+                context: context.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::Permission(m) => Error::Permission(m.clone()),
+            Error::UnsafeStatePath(m) => Error::UnsafeStatePath(m.clone()),
+            Error::TmuxUnavailable(m) => Error::TmuxUnavailable(m.clone()),
+            Error::TmuxFailed(m) => Error::TmuxFailed(m.clone()),
+            Error::LedgerCorrupt(m) => Error::LedgerCorrupt(m.clone()),
+            Error::LockTimeout(m) => Error::LockTimeout(m.clone()),
+            Error::SignalFailed(m) => Error::SignalFailed(m.clone()),
+            Error::PidNamespace(m) => Error::PidNamespace(m.clone()),
+            Error::Unsupported(m) => Error::Unsupported(m.clone()),
+            Error::Command(m) => Error::Command(m.clone()),
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         let context = context.into();
         match source.kind() {

@@ -13,7 +13,7 @@ use crate::process::Identity;
 use crate::signal::Sig;
 
 #[cfg(unix)]
-pub(crate) mod audit;
+pub mod audit;
 #[cfg(unix)]
 mod store;
 #[cfg(unix)]

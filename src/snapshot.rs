@@ -128,7 +128,7 @@ pub(crate) struct Snapshot {
     euid: u32,
     #[cfg(target_os = "linux")]
     proc_: OnceCell<Option<crate::procfs::Proc>>,
-    listing: OnceCell<std::result::Result<Vec<(i32, Comm)>, String>>,
+    listing: OnceCell<Result<Vec<(i32, Comm)>>>,
     lazy: RefCell<HashMap<i32, Arc<Lazy>>>,
     /// The full ps table (ps backend): every row at once.
     ps_rows: OnceCell<Option<HashMap<i32, Seen>>>,
@@ -193,17 +193,11 @@ impl Snapshot {
     pub(crate) fn require_listing(&self) -> Result<()> {
         match self.listing_result() {
             Ok(_) => Ok(()),
-            Err(why) => Err(match self.source {
-                Source::Proc => Error::Io {
-                    context: "listing /proc".into(),
-                    source: std::io::Error::other(why.clone()),
-                },
-                Source::Ps => Error::Command(why.clone()),
-            }),
+            Err(e) => Err(e.duplicate()),
         }
     }
 
-    fn listing_result(&self) -> &std::result::Result<Vec<(i32, Comm)>, String> {
+    fn listing_result(&self) -> &Result<Vec<(i32, Comm)>> {
         if self.source == Source::Ps {
             // Reading the ps table sets the listing (or its error).
             let _ = self.ps_table();
@@ -213,14 +207,14 @@ impl Snapshot {
                 #[cfg(target_os = "linux")]
                 {
                     match self.procfs() {
-                        Some(p) => p.list().map_err(|e| e.to_string()),
-                        None => Err("/proc cannot be opened".into()),
+                        Some(p) => p.list(),
+                        None => crate::procfs::Proc::open().map(|_| Vec::new()),
                     }
                 }
                 #[cfg(not(target_os = "linux"))]
-                Err("no /proc here".into())
+                Err(Error::Unsupported("the /proc backend needs Linux".into()))
             }
-            Source::Ps => Err("the ps listing failed".into()),
+            Source::Ps => Err(Error::Command("the ps listing failed".into())),
         })
     }
 
@@ -237,7 +231,7 @@ impl Snapshot {
                 let rows = match crate::ps::list(self.timeout()) {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = self.listing.set(Err(e.to_string()));
+                        let _ = self.listing.set(Err(e));
                         return None;
                     }
                 };
@@ -312,6 +306,11 @@ impl Snapshot {
         })
     }
 
+    /// [`Snapshot::open_cwd`], or why it cannot be judged.
+    fn cwd(&self, pid: i32) -> std::result::Result<crate::workspace::Cwd, String> {
+        self.open_cwd(pid).ok_or_else(|| CWD_UNREADABLE.to_string())
+    }
+
     /// The process's cwd, opened where the process lives (its own mount
     /// namespace); opened afresh each time it is needed and closed after,
     /// so a scan holds no descriptors of other processes' directories.
@@ -382,6 +381,8 @@ impl Snapshot {
         if self.source != Source::Proc || self.cfg.leak_markers.is_empty() {
             return;
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = seens;
         #[cfg(target_os = "linux")]
         {
             let todo: Vec<(i32, u64)> = seens
@@ -561,9 +562,7 @@ impl Facts for Snapshot {
         self.lazy(pid)
             .workspace
             .get_or_init(|| {
-                let cwd = self
-                    .open_cwd(pid)
-                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                let cwd = self.cwd(pid)?;
                 let proc_uid = self.uid(pid).ok_or_else(|| "owner unknown".to_string())?;
                 // The marker must belong to us, root, or the process's user.
                 let owners = [self.euid, 0, proc_uid];
@@ -573,10 +572,7 @@ impl Facts for Snapshot {
     }
 
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String> {
-        let cwd = self
-            .open_cwd(pid)
-            .ok_or_else(|| CWD_UNREADABLE.to_string())?;
-        Ok(cwd.is_under(root))
+        Ok(self.cwd(pid)?.is_under(root))
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
@@ -590,9 +586,7 @@ impl Facts for Snapshot {
         self.lazy(pid)
             .project
             .get_or_init(|| {
-                let cwd = self
-                    .open_cwd(pid)
-                    .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+                let cwd = self.cwd(pid)?;
                 cwd.project()
                     .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
             })

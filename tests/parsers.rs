@@ -190,4 +190,38 @@ fn ps_etime_and_lstart_parse() {
         parse_lstart(&["Fri", "Foo", "27", "20:19:06", "2026"]),
         None
     );
+    // Issue 10 item 11: values that would overflow are refused, never a
+    // panic (debug builds panicked on these).
+    let huge = "99999999999999999";
+    for words in [
+        ["Fri", "Nov", "27", "20:19:06", huge],
+        ["Fri", "Nov", huge, "20:19:06", "2026"],
+        ["Fri", "Nov", "27", "99999999999:00:00", "2026"],
+        ["Fri", "Nov", "27", "20:19:06", "-5"],
+    ] {
+        assert_eq!(parse_lstart(&words), None, "{words:?}");
+    }
+    for bad in ["99999999999999999-00:00:00", "18446744073709551615:00:00"] {
+        assert_eq!(parse_etime(bad), None, "{bad}");
+    }
+    let mut rng = Rng(0xdead_beef_0bad_f00d);
+    for _ in 0..20_000 {
+        let n = |r: &mut Rng| (r.next() >> (r.next() % 64)).to_string();
+        let words = [
+            "Mon".to_string(),
+            "Jan".to_string(),
+            n(&mut rng),
+            format!("{}:{}:{}", n(&mut rng), n(&mut rng), n(&mut rng)),
+            n(&mut rng),
+        ];
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let _ = parse_lstart(&w);
+        let _ = parse_etime(&format!(
+            "{}-{}:{}:{}",
+            n(&mut rng),
+            n(&mut rng),
+            n(&mut rng),
+            n(&mut rng)
+        ));
+    }
 }

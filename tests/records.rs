@@ -594,9 +594,17 @@ fn memory_decoy(lab: &mut Lab, mib: u32) -> Decoy {
     c.args(["-e", &format!("$x = 'a' x ({mib} << 20); $|=1; sleep 1000")]);
     let pid = lab.spawn(c);
     let want = u64::from(mib) << 20;
+    // Grown, and done growing (perl builds the string in steps).
+    let mut last = 0;
     assert!(
-        wait_until(Duration::from_secs(10), || vm_rss(pid) >= want),
-        "decoy did not grow"
+        wait_until(Duration::from_secs(10), || {
+            let now = vm_rss(pid);
+            std::thread::sleep(Duration::from_millis(100));
+            let settled = now >= want && now == last && vm_rss(pid) == now;
+            last = now;
+            settled
+        }),
+        "decoy did not grow and settle"
     );
     Decoy {
         pid,

@@ -83,6 +83,78 @@ fn a_pane_grandchild_on_a_second_tmux_socket_is_protected() {
     assert!(find_zombies(&cfg).unwrap().is_empty());
 }
 
+/// Issue 10 item 1: a tmux server is found by what it is, not by what it
+/// is called. Started through an alias (`tm`, so it names itself
+/// `tm: server`), it still protects an agent that left the pane's session
+/// (no terminal); a job the server runs (`run-shell -b`) is described as
+/// the server's child, not as a pane.
+#[test]
+fn a_tmux_server_started_through_an_alias_still_protects() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let tm = lab.dir.join("tm");
+    std::os::unix::fs::symlink(which("tmux"), &tm).unwrap();
+    let sock = lab.tmux_as(
+        &tm,
+        &format!("sh -c 'setsid {} 1000; sleep 1000'", bin.display()),
+    );
+    let cfg = lab.config();
+    let pid = wait_agent(&cfg);
+    let server = lab.tmux_panes(&sock).first().map(|pane| {
+        procreap::parse_stat(&std::fs::read(format!("/proc/{pane}/stat")).unwrap())
+            .unwrap()
+            .ppid
+    });
+    let server = server.expect("a pane");
+    let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).unwrap();
+    assert_eq!(comm.trim_end(), "tm: server", "the alias names the server");
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(v.process.tty.is_none(), "setsid left the pane's terminal");
+    assert!(
+        v.reason
+            .contains(&format!("child of tmux server pid {server}")),
+        "{}",
+        v.reason
+    );
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+
+    // A job of the server, not a pane.
+    let job = lab.name();
+    let job_bin = lab.sleep_bin(&job);
+    let st = Command::new(&tm)
+        .args([
+            "-L",
+            &sock,
+            "run-shell",
+            "-b",
+            &format!("setsid {} 1000", job_bin.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = lab.config();
+    let mut v = None;
+    assert!(wait_until(Duration::from_secs(5), || {
+        v = explain(&cfg)
+            .unwrap()
+            .into_iter()
+            .find(|v| v.process.name == job);
+        v.is_some()
+    }));
+    let v = v.unwrap();
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(
+        v.reason
+            .contains(&format!("child of tmux server pid {server}"))
+            && v.reason.contains("a job the server runs")
+            && !v.reason.contains("pane process"),
+        "{}",
+        v.reason
+    );
+}
+
 fn wait_agent(cfg: &Config) -> i32 {
     let mut pid = 0;
     assert!(
@@ -366,11 +438,30 @@ fn a_protected_pid_file_protects_its_descendants() {
     cfg.protected_pid_files = vec![pidfile.clone()];
     for text in ["not a pid", "", "  \n"] {
         std::fs::write(&pidfile, text).unwrap();
-        assert!(
-            matches!(explain(&cfg), Err(procreap::Error::InvalidArgument(_))),
-            "{text:?}"
-        );
+        match explain(&cfg) {
+            // Issue 10 item 12: the message names the file and the fix.
+            Err(procreap::Error::InvalidArgument(m)) => assert!(
+                m.contains(&pidfile.display().to_string())
+                    && m.contains("write the root's pid")
+                    && m.contains("protected_pid_files"),
+                "{m}"
+            ),
+            other => panic!("{text:?}: expected an error, got {other:?}"),
+        }
     }
+    // A writer that has truncated the file but not yet written the pid:
+    // the immediate re-read sees the pid.
+    std::fs::write(&pidfile, "").unwrap();
+    let writer = {
+        let pidfile = pidfile.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            std::fs::write(&pidfile, format!("{agent}\n")).unwrap();
+        })
+    };
+    let v = verdict_of(&cfg, agent);
+    writer.join().unwrap();
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
     // A FIFO where the pid file should be: an error at once, never a hang.
     std::fs::remove_file(&pidfile).unwrap();
     nix::unistd::mkfifo(&pidfile, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -650,6 +741,11 @@ fn a_scan_spawns_nothing() {
 #[test]
 fn a_failing_or_hung_tmux_is_an_error_not_no_panes() {
     if let Some(case) = std::env::var_os("PROCREAP_TMUX_CASE") {
+        if case == "sigchld" {
+            // A host that ignores SIGCHLD (issue 10 item 13).
+            // SAFETY: setting a signal disposition in this test process.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        }
         let cfg = Config {
             agent_names: vec!["prt-none".into()],
             tmux_sockets: vec!["prt-sock".into()],
@@ -704,6 +800,7 @@ fn a_failing_or_hung_tmux_is_an_error_not_no_panes() {
             ),
             "Permission denied",
         ),
+        ("sigchld", script("fine-tmux", "echo 1"), "ignores SIGCHLD"),
     ];
     for (case, tmux, want) in cases {
         let (ok, text) = rerun(

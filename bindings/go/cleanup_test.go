@@ -123,26 +123,6 @@ func TestCleanupZombiesSharesTheLedger(t *testing.T) {
 	}
 }
 
-// TestCleanupLeaked: the leaked kind runs through the cleanup step (its
-// rule lands in the core later). A marker process that leads its own
-// process group is alive, so never leaked: nothing is touched.
-func TestCleanupLeaked(t *testing.T) {
-	decoy.SkipUnderTmux(t)
-	k := decoy.New(t)
-	cfg := safeConfig(t, k, decoy.Name())
-	marked := k.Start(k.Sleeper(decoy.Name()), decoy.Opts{Env: cfg.LeakMarkers()})
-	r, err := procreap.CleanupStep(cfg, procreap.KindLeaked)
-	if err != nil || len(r.Actions) != 0 {
-		t.Fatalf("leaked step: %+v, %v", r, err)
-	}
-	if _, ok := r.NextDue(); ok {
-		t.Errorf("nothing is pending: %+v", r)
-	}
-	if marked.Gone() {
-		t.Fatal("a marker process whose group leader lives was killed")
-	}
-}
-
 func TestDryRun(t *testing.T) {
 	decoy.SkipUnderTmux(t)
 	k := decoy.New(t)
@@ -176,7 +156,7 @@ func TestKillTree(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	agent := k.Start(k.Script(name, "sleep 30 &\nwait"), decoy.Opts{Args: []string{}})
-	kids := k.TrackChildren(agent, "sleep")
+	kids := pids(k.Children(agent, "sleep"))
 	r, err := procreap.CleanupStep(with(t, safeConfig(t, k, name), procreap.WithKillTree(true)), procreap.KindOrphans)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +176,7 @@ func TestKillTreeOffLeavesDescendants(t *testing.T) {
 	k := decoy.New(t)
 	name := decoy.Name()
 	agent := k.Start(k.Script(name, "sleep 30 &\nwait"), decoy.Opts{Args: []string{}})
-	kids := k.TrackChildren(agent, "sleep")
+	kids := pids(k.Children(agent, "sleep"))
 	r, err := procreap.CleanupStep(safeConfig(t, k, name), procreap.KindOrphans)
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,17 @@ func safeConfig(t testing.TB, k *decoy.Kit, names ...string) *procreap.Config {
 	)
 }
 
+// lab is where a test that needs candidates starts: a kit, a private agent
+// name and safeConfig for it (skipped inside a tmux pane, where every decoy
+// is protected).
+func lab(t *testing.T) (*decoy.Kit, string, *procreap.Config) {
+	t.Helper()
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	return k, name, safeConfig(t, k, name)
+}
+
 func findPID[T any](items []T, pid int, get func(T) procreap.Process) (T, bool) {
 	for _, it := range items {
 		if get(it).PID == pid {
@@ -75,6 +86,15 @@ func onlyPIDs(t *testing.T, acts []procreap.Action, allowed ...int) {
 			t.Errorf("action on a process the test did not start: %+v", a)
 		}
 	}
+}
+
+// pids are the decoys' pids.
+func pids(ps []*decoy.Proc) []int {
+	var out []int
+	for _, p := range ps {
+		out = append(out, p.PID)
+	}
+	return out
 }
 
 // idOf is a decoy's identity.

@@ -3,7 +3,7 @@
 //! Names of kinds, backends and argv[0] modes come from the library.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -34,8 +34,8 @@ pub const EXIT_STATUS: &str = exit_status!();
 
 macro_rules! json_help {
     () => {
-        "--json: one compact JSON object per command on stdout, always with
-\"schema\": 1 and \"command\"; \"error\" is null or {\"status\": the C status
+        "--json: one compact JSON object per command on stdout (watch and
+history: NDJSON, one per event), always with \"schema\": 1 and \"command\"; \"error\" is null or {\"status\": the C status
 name (\"lock timeout\", …), \"message\": …}, and the document is printed on
 errors too. Processes carry pid, start_time, ppid, name, user, uid,
 rss_bytes, age_secs, tty, state, workspace_root, cmdline; actions carry
@@ -48,11 +48,44 @@ pub const JSON_HELP: &str = json_help!();
 /// `--help` of the top command: exit statuses and the JSON contract.
 const TOP_AFTER_HELP: &str = concat!(exit_status!(), "\n\n", json_help!());
 
-/// After the flags of the commands that take durations.
-const SUB_AFTER_HELP: &str = concat!(
-    "DURATION: 90s, 5m, 1h, 1h30m, 500ms, 2d; a bare number is seconds (0.5 too).\n\n",
+/// What a DURATION may be, as one literal (for `concat!`).
+macro_rules! durations {
+    () => {
+        "DURATION: 90s, 5m, 1h, 1h30m, 500ms, 2d; a bare number is seconds (0.5 too)."
+    };
+}
+
+/// After the flags of `watch`: its output and exit status.
+const WATCH_AFTER_HELP: &str = concat!(
+    durations!(),
+    "
+
+Output: a line per action and, on stop, a summary; errors on stderr. With
+--json, NDJSON: one object per event, each with \"schema\": 1, \"command\":
+\"watch\", \"event\" (start, action, wake, metrics, summary) and \"time\".
+A zombie step with no tmux to see by is reported, not counted as an error.
+
+Exit status: 0 when stopped by SIGINT, SIGTERM or SIGHUP (after the current
+step), 1 when it cannot start, 2 for a usage error. A failing step never ends
+it: the next try comes after 1s, 2s, 4s, … up to --interval."
+);
+
+/// After the flags of `history`: its JSON form.
+const HISTORY_AFTER_HELP: &str = concat!(
+    durations!(),
+    "
+
+--json: NDJSON, oldest first: one object per event, {\"schema\": 1,
+\"command\": \"history\", \"record\": the audit line as written, \"user\",
+\"story\": the line the text form prints}, then one {\"summary\": {events,
+processes, skipped_lines, files}, \"error\": null}.
+
+",
     exit_status!()
 );
+
+/// After the flags of the commands that take durations.
+const SUB_AFTER_HELP: &str = concat!(durations!(), "\n\n", exit_status!());
 
 const ABOUT: &str = "Find AI-agent processes that outlived their sessions and reap them safely";
 
@@ -103,6 +136,26 @@ pub enum Cmd {
     /// A PID that is not an orphan agent is skipped, never signalled.
     #[command(after_help = SUB_AFTER_HELP, args_override_self = true)]
     ReapNow(ReapNowArgs),
+    /// Run cleanup steps until stopped, each as soon as it is due
+    ///
+    /// A step of each --kind every --interval, and sooner when a step says
+    /// something falls due (a grace ending, a candidate coming of age), so a
+    /// SIGKILL lands when its grace ends. One line per action (NDJSON with
+    /// --json); a failed step (a held lock, …) is logged and retried, backing
+    /// off while it keeps failing. SIGINT or SIGTERM stop it after the
+    /// current step, with a summary (exit 0). --metrics keeps a Prometheus
+    /// textfile-collector file up to date.
+    #[command(after_help = WATCH_AFTER_HELP, args_override_self = true)]
+    Watch(WatchArgs),
+    /// What procreap signalled, when and why: the audit trail, one line per event
+    ///
+    /// Reads <state-dir>/audit.jsonl (and its rotated audit.jsonl.1), oldest
+    /// first: every signal sent, and every signal skipped at the last check,
+    /// with the process, the call that sent it and the reason at that moment.
+    /// A corrupt or partial line is skipped and counted; a trail that is a
+    /// symlink or not yours is refused.
+    #[command(after_help = HISTORY_AFTER_HELP, args_override_self = true)]
+    History(HistoryArgs),
     /// Show procreap reaping a throw-away agent of its own
     ///
     /// Starts an agent of its own (private name, temp workspace and state
@@ -130,11 +183,53 @@ pub struct CleanupArgs {
     /// Which candidates this step is for
     #[arg(long, value_name = "KIND", default_value = "orphans", value_parser = kind_parser(), help_heading = "Acting")]
     pub kind: Kind,
+    #[command(flatten)]
+    pub grace: GraceArg,
+    #[command(flatten)]
+    pub common: ActArgs,
+}
+
+/// `--grace`, for the commands that run steps.
+#[derive(Args, Debug)]
+pub struct GraceArg {
     /// SIGTERM -> SIGKILL delay between steps [default: 60s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Acting")]
     pub grace: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Which candidates to step for: a kind, both (orphans and zombies) or all
+    #[arg(long, value_name = "KIND", default_value = "orphans", value_parser = kind_set_parser(), help_heading = "Acting")]
+    pub kind: KindSet,
+    /// The longest sleep between steps (steps come sooner when one is due)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval, help_heading = "Acting")]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub grace: GraceArg,
+    /// After each step, atomically rewrite this Prometheus textfile-collector
+    /// file (e.g. /var/lib/node_exporter/textfile/procreap.prom)
+    #[arg(long, value_name = "FILE", value_parser = parse_file, help_heading = "Output")]
+    pub metrics: Option<PathBuf>,
     #[command(flatten)]
     pub common: ActArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Only the events of this process id
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    pub pid: Option<i32>,
+    /// Only events this recent (a DURATION: 1h, 2d) or since an RFC 3339
+    /// time (2026-12-01T10:00:00Z)
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    pub since: Option<SystemTime>,
+    /// The state dir whose trail to read [default: $XDG_RUNTIME_DIR/procreap,
+    /// else /tmp/procreap-UID]
+    #[arg(long, value_name = "DIR", value_parser = parse_dir)]
+    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Args, Debug)]
@@ -169,7 +264,8 @@ pub struct DemoArgs {
 
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// One compact JSON document on stdout (schema 1) instead of tables
+    /// JSON on stdout (schema 1) instead of text: one compact document;
+    /// NDJSON for watch and history
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
@@ -273,6 +369,26 @@ fn kind_parser() -> impl TypedValueParser<Value = Kind> {
     PossibleValuesParser::new(Kind::ALL.map(Kind::as_str)).map(|s| Kind::parse(&s).expect("listed"))
 }
 
+/// The kinds a watch steps for, in order.
+#[derive(Debug, Clone)]
+pub struct KindSet(pub Vec<Kind>);
+
+/// A kind, `both` (orphans and zombies) or `all`, as the kinds to step for.
+fn kind_set_parser() -> impl TypedValueParser<Value = KindSet> {
+    let names: Vec<&'static str> = Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .chain(["both", "all"])
+        .collect();
+    PossibleValuesParser::new(names).map(|s| {
+        KindSet(match s.as_str() {
+            "both" => vec![Kind::Orphans, Kind::Zombies],
+            "all" => Kind::ALL.to_vec(),
+            one => vec![Kind::parse(one).expect("listed")],
+        })
+    })
+}
+
 fn backend_parser() -> impl TypedValueParser<Value = Backend> {
     PossibleValuesParser::new(Backend::ALL.map(Backend::as_str))
         .map(|s| Backend::parse(&s).expect("listed"))
@@ -317,6 +433,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         rest = &rest[num_len + unit_len..];
     }
     secs_f64(total).ok_or_else(bad)
+}
+
+/// A watch interval: a duration, not zero.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("the interval must be longer than 0".into()),
+        d => Ok(d),
+    }
+}
+
+/// `--since`: a duration back from now, or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<SystemTime, String> {
+    if let Some(t) = crate::clock::parse_rfc3339(s.trim()) {
+        return Ok(t);
+    }
+    let d = parse_duration(s).map_err(|_| {
+        format!("{s:?} is neither a duration (1h, 2d) nor an RFC 3339 time (2026-12-01T10:00:00Z)")
+    })?;
+    Ok(SystemTime::now()
+        .checked_sub(d)
+        .unwrap_or(std::time::UNIX_EPOCH))
 }
 
 fn secs_f64(secs: f64) -> Option<Duration> {
@@ -379,8 +516,17 @@ fn parse_user(s: &str) -> Result<u32, String> {
 
 /// A non-empty directory, made absolute against the current directory.
 fn parse_dir(s: &str) -> Result<PathBuf, String> {
+    absolute(s, "a directory")
+}
+
+/// A non-empty file name, made absolute against the current directory.
+fn parse_file(s: &str) -> Result<PathBuf, String> {
+    absolute(s, "a file name")
+}
+
+fn absolute(s: &str, what: &str) -> Result<PathBuf, String> {
     if s.is_empty() {
-        return Err("needs a directory".into());
+        return Err(format!("needs {what}"));
     }
     let p = PathBuf::from(s);
     if p.is_absolute() {

@@ -20,13 +20,15 @@ pub struct Section {
     pub result: Result<Vec<ProcessInfo>, Error>,
 }
 
+/// "No tmux" only means a zombie scan (or step) has nothing to see by: not
+/// a failure.
+pub fn blind<T>(kind: Kind, result: &Result<T, Error>) -> bool {
+    kind == Kind::Zombies && matches!(result, Err(Error::TmuxUnavailable(_)))
+}
+
 impl Section {
-    /// "No tmux" only means a zombie scan has nothing to see by: not a failure.
     fn informational(&self) -> bool {
-        matches!(
-            (&self.result, self.kind),
-            (Err(Error::TmuxUnavailable(_)), Kind::Zombies)
-        )
+        blind(self.kind, &self.result)
     }
 
     fn rss(&self) -> u64 {
@@ -266,18 +268,7 @@ pub fn cleanup(cfg: &Config, kind: Kind, json: bool) -> Result<i32, Failure> {
 
 /// A stand-in for a pid that no agent process holds.
 fn placeholder(pid: i32) -> ProcessInfo {
-    ProcessInfo {
-        id: Identity { pid, start_time: 0 },
-        ppid: 0,
-        name: String::new(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-        uid: None,
-        rss_bytes: 0,
-    }
+    ProcessInfo::unknown(Identity { pid, start_time: 0 }, "")
 }
 
 pub fn reap_now(

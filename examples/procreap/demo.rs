@@ -9,7 +9,6 @@ use std::os::unix::fs::{symlink, DirBuilderExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use procreap::{ActionKind, Backend, Config, Kind, Scan, Verdict, VerdictKind};
@@ -18,39 +17,12 @@ use crate::args::{EXIT_OK, EXIT_PARTIAL};
 use crate::commands::{scan_sections, scan_text};
 use crate::output::{action_reason, Fmt};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C, SIGTERM and SIGHUP stop the demo through its normal teardown.
-fn catch_interrupts() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let act = SigAction::new(
-        SigHandler::Handler(on_interrupt),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic.
-        let _ = unsafe { sigaction(s, &act) };
-    }
-}
-
 /// Sleeps, waking early (with an error) when the demo is interrupted.
 fn pause(d: Duration) -> Result<(), String> {
-    let end = Instant::now() + d;
-    loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err("interrupted; the demo agent was stopped and its files removed".into());
-        }
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(());
-        }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
+    if crate::interrupt::sleep(d) {
+        return Err("interrupted; the demo agent was stopped and its files removed".into());
     }
+    Ok(())
 }
 
 /// Prints and flushes at once (the demo is watched live).
@@ -357,7 +329,7 @@ fn ours(vs: &[Verdict], pid: i32) -> Option<&Verdict> {
 
 pub fn demo(backend: Backend) -> Result<i32, String> {
     let f = Fmt::new();
-    catch_interrupts();
+    crate::interrupt::catch()?;
     let t0 = Instant::now();
     let mut w = DemoWorld::create()?;
     let cfg = Config {

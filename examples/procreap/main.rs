@@ -1,7 +1,8 @@
 //! `procreap`: the operator's command line over the procreap library.
 //!
 //! ```text
-//! procreap scan | explain | cleanup | reap-now PID... | demo | completions SHELL | man
+//! procreap scan | explain | cleanup | reap-now PID... | watch | history
+//!          | demo | completions SHELL | man
 //! ```
 //!
 //! Installed as `procreap` by `make install` or
@@ -12,11 +13,16 @@
 //! the exit statuses.
 
 mod args;
+mod clock;
 mod commands;
 mod demo;
+mod history;
+mod interrupt;
 mod man;
+mod metrics;
 mod output;
 mod progress;
+mod watch;
 
 use clap::{CommandFactory, Parser};
 
@@ -94,7 +100,7 @@ fn dispatch(cmd: Cmd) -> (&'static str, Result<i32, Failure>) {
         ),
         Cmd::Cleanup(a) => (
             "cleanup",
-            with_config(&a.common.select, Some(&a.common.act), a.grace)
+            with_config(&a.common.select, Some(&a.common.act), a.grace.grace)
                 .and_then(|c| commands::cleanup(&c, a.kind, a.common.out.json)),
         ),
         Cmd::ReapNow(a) => (
@@ -102,6 +108,19 @@ fn dispatch(cmd: Cmd) -> (&'static str, Result<i32, Failure>) {
             with_config(&a.common.select, Some(&a.common.act), None)
                 .and_then(|c| commands::reap_now(&c, &a.targets, a.deadline, a.common.out.json)),
         ),
+        Cmd::Watch(a) => (
+            "watch",
+            with_config(&a.common.select, Some(&a.common.act), a.grace.grace).and_then(|c| {
+                watch::watch(
+                    &c,
+                    &a.kind.0,
+                    a.interval,
+                    a.metrics.as_deref(),
+                    a.common.out.json,
+                )
+            }),
+        ),
+        Cmd::History(a) => ("history", history::history(&a)),
         Cmd::Demo(a) => ("demo", demo::demo(a.backend).map_err(Failure::Other)),
         Cmd::Completions { shell } => {
             let mut out = Vec::new();

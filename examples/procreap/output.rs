@@ -46,21 +46,7 @@ pub fn document(command: &str, fields: Value) -> String {
 /// The C status name of a library error (`procreap_status_str`), so JSON
 /// readers see the same names in every language.
 pub fn status_name(e: &Error) -> &'static str {
-    let st = match e {
-        Error::InvalidArgument(_) => procreap_status::InvalidArgument,
-        Error::Io { .. } => procreap_status::Io,
-        Error::Permission(_) => procreap_status::Permission,
-        Error::UnsafeStatePath(_) => procreap_status::UnsafeStatePath,
-        Error::TmuxUnavailable(_) => procreap_status::TmuxUnavailable,
-        Error::TmuxFailed(_) => procreap_status::TmuxFailed,
-        Error::LedgerCorrupt(_) => procreap_status::LedgerCorrupt,
-        Error::LockTimeout(_) => procreap_status::LockTimeout,
-        Error::SignalFailed(_) => procreap_status::SignalFailed,
-        Error::Unsupported(_) => procreap_status::UnsupportedPlatform,
-        Error::PidNamespace(_) => procreap_status::PidNamespace,
-        Error::Command(_) => procreap_status::CommandFailed,
-    };
-    status_str(st)
+    status_str(procreap_status::of(e))
 }
 
 /// `procreap_status_str` as a Rust string (static, never freed).
@@ -342,7 +328,8 @@ pub fn report_summary(r: &Report) -> String {
     format!("reclaimed {}; {next}", human_bytes(r.reclaimed_bytes))
 }
 
-fn fmt_due(d: Duration) -> String {
+/// A time to wait: `2.0s`, `1m00s`, `2h05m`.
+pub fn fmt_due(d: Duration) -> String {
     if d < Duration::from_secs(60) {
         format!("{:.1}s", d.as_secs_f64())
     } else {

@@ -99,21 +99,6 @@ fn reverify(
     }
 }
 
-fn gone_info(id: Identity, name: &str) -> ProcessInfo {
-    ProcessInfo {
-        id,
-        ppid: 0,
-        name: name.to_string(),
-        age: Duration::ZERO,
-        tty: None,
-        state: '?',
-        workspace_root: None,
-        cmdline: String::new(),
-        uid: None,
-        rss_bytes: 0,
-    }
-}
-
 /// The state of one cleanup call.
 struct Call<'a> {
     scan: &'a Scan,
@@ -195,6 +180,16 @@ impl<'a> Call<'a> {
         });
     }
 
+    /// The kind a `subject` of this call is recorded as: a marker process is
+    /// a leaked descendant, an agent an orphan (or zombie) whatever the call.
+    fn kind_of(&self, subject: &Subject) -> Kind {
+        match subject {
+            Subject::Marker(_) => Kind::Leaked,
+            Subject::Agent if self.kind == Kind::Leaked => Kind::Orphans,
+            _ => self.kind,
+        }
+    }
+
     /// An entry for `info` (a `subject` of this call's kind), signalled
     /// with `sig` now.
     fn entry(&self, info: &ProcessInfo, subject: &Subject, sig: Sig) -> Entry {
@@ -204,11 +199,7 @@ impl<'a> Call<'a> {
         };
         Entry {
             id: info.id,
-            kind: match subject {
-                Subject::Marker(_) => Kind::Leaked,
-                Subject::Agent if self.kind == Kind::Leaked => Kind::Orphans,
-                _ => self.kind,
-            },
+            kind: self.kind_of(subject),
             signal: sig,
             sent_at: boot_clock(),
             scope: self.scope.clone(),
@@ -257,7 +248,12 @@ impl<'a> Call<'a> {
             } else {
                 ActionKind::Sigterm
             },
-            entry: self.entry(info, subject, sig),
+            entry: Entry {
+                // An escalation keeps the kind of the scan that first
+                // signalled it.
+                kind: before.as_ref().map_or(self.kind_of(subject), |b| b.kind),
+                ..self.entry(info, subject, sig)
+            },
             before,
             tree,
         }
@@ -292,7 +288,8 @@ impl<'a> Call<'a> {
     /// Makes one attempt: the process, then (when it was sent) its tree.
     /// Returns the outcome and the entries of the tree members signalled.
     fn attempt(&mut self, a: &Attempt) -> (Outcome, Vec<Entry>) {
-        let outcome = self.send(&a.info, &a.subject, a.sig, a.action);
+        let kind = a.entry.kind;
+        let outcome = self.send(&a.info, &a.subject, kind, a.sig, a.action);
         let mut tree = Vec::new();
         if matches!(outcome, Outcome::Sent(_)) {
             self.sent.insert((a.info.id, a.sig));
@@ -301,7 +298,7 @@ impl<'a> Call<'a> {
                 if self.spared(t.id, a.sig) {
                     continue;
                 }
-                if let Outcome::Sent(_) = self.send(t, &as_tree, a.sig, a.action) {
+                if let Outcome::Sent(_) = self.send(t, &as_tree, kind, a.sig, a.action) {
                     self.sent.insert((t.id, a.sig));
                     tree.push(self.entry(t, &as_tree, a.sig));
                 }
@@ -311,11 +308,13 @@ impl<'a> Call<'a> {
     }
 
     /// Re-verifies `info` as `subject` and sends `sig` through its pin,
-    /// reporting the outcome as `action` and in the audit trail.
+    /// reporting the outcome as `action` and in the audit trail (as a
+    /// process of `kind`: the scan its ledger entry belongs to).
     fn send(
         &mut self,
         info: &ProcessInfo,
         subject: &Subject,
+        kind: Kind,
         sig: Sig,
         action: ActionKind,
     ) -> Outcome {
@@ -350,7 +349,7 @@ impl<'a> Call<'a> {
             |trail: &mut Trail, action: &str, reason: &str, delivery: Path, error: Option<&str>| {
                 trail.append(&Line {
                     call,
-                    kind: self.kind.as_str(),
+                    kind: kind.as_str(),
                     action,
                     signal: sig.name(),
                     process: info,
@@ -467,7 +466,10 @@ fn not_a_candidate(scan: &Scan, id: Identity) -> (ProcessInfo, String) {
             let why = format!("{}: {}", j.verdict.verdict, j.verdict.reason);
             (j.verdict.process, why)
         }
-        None => (gone_info(id, ""), "no such agent or marker process".into()),
+        None => (
+            ProcessInfo::unknown(id, ""),
+            "no such agent or marker process".into(),
+        ),
     }
 }
 
@@ -560,7 +562,7 @@ pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result
         let Some(seen) = scan.seen_of(e.id) else {
             call.reclaimed += e.rss_bytes;
             call.push(
-                gone_info(e.id, &e.name),
+                ProcessInfo::unknown(e.id, &e.name),
                 ActionKind::Exited,
                 None,
                 "gone".into(),

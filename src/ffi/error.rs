@@ -75,7 +75,8 @@ pub extern "C" fn procreap_status_str(status: u32) -> *const c_char {
 }
 
 impl procreap_status {
-    pub(crate) fn of(e: &Error) -> procreap_status {
+    /// The status an error maps to (the one mapping; the CLI uses it too).
+    pub fn of(e: &Error) -> procreap_status {
         match e {
             Error::InvalidArgument(_) => procreap_status::InvalidArgument,
             Error::Io { .. } => procreap_status::Io,
@@ -174,5 +175,68 @@ pub extern "C" fn procreap_error_free(err: *mut procreap_error) {
         // SAFETY: made by Box::into_raw in `report`.
         let e = unsafe { Box::from_raw(err) };
         free_c_string(e.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: procreap_status) -> &'static str {
+        let p = procreap_status_str(s as u32);
+        // SAFETY: a static NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap()
+    }
+
+    /// Issue 10 item 11: every message reaching C starts with exactly one
+    /// category, the status's own name ("invalid argument: …"), and the
+    /// rest does not repeat one.
+    #[test]
+    fn every_message_carries_exactly_one_category_prefix() {
+        let io = || std::io::Error::other("disk on fire");
+        let all: Vec<Failure> = vec![
+            Error::InvalidArgument("bad name".into()).into(),
+            Error::io("writing the ledger", io()).into(),
+            Error::io(
+                "opening the state dir",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            )
+            .into(),
+            Error::UnsafeStatePath("state dir is a symlink".into()).into(),
+            Error::TmuxUnavailable("blind".into()).into(),
+            Error::TmuxFailed("socket x".into()).into(),
+            Error::LedgerCorrupt("garbage".into()).into(),
+            Error::LockTimeout("held".into()).into(),
+            Error::SignalFailed("EPERM".into()).into(),
+            Error::PidNamespace("/proc is another's".into()).into(),
+            Error::Unsupported("windows".into()).into(),
+            Error::Command("ps".into()).into(),
+            Failure::invalid("names is not valid UTF-8".into()),
+            Failure::null("out"),
+            Failure::from_panic(Box::new("boom")),
+        ];
+        let names: Vec<&str> = (0..=procreap_status::PidNamespace as u32)
+            .map(|s| {
+                // SAFETY: static strings.
+                unsafe { std::ffi::CStr::from_ptr(procreap_status_str(s)) }
+                    .to_str()
+                    .unwrap()
+            })
+            .collect();
+        for f in all {
+            let prefix = format!("{}: ", name(f.status));
+            assert!(
+                f.message.starts_with(&prefix) || f.status == procreap_status::Panic,
+                "{:?}: {}",
+                f.status,
+                f.message
+            );
+            let rest = f.message.strip_prefix(&prefix).unwrap_or(&f.message);
+            assert!(
+                !names.iter().any(|n| rest.starts_with(&format!("{n}:"))),
+                "two categories: {}",
+                f.message
+            );
+        }
     }
 }

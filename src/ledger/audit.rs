@@ -8,7 +8,7 @@
 //! call's error.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::store::not_private;
 use super::Ledger;
@@ -152,6 +152,74 @@ enum Open {
     Unsafe(String),
 }
 
+/// The audit trail of `state_dir`, oldest first: the bytes of
+/// `audit.jsonl.1`, then of `audit.jsonl`, with their paths. The directory
+/// and each file are opened without following a symlink and checked as the
+/// ledger is (our own, writable by nobody else; files regular); a missing
+/// directory or file is no trail. A rotation between the two opens is
+/// noticed, so no file is read twice.
+pub fn read(state_dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, Error> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let ledger = Ledger::open(state_dir, Duration::ZERO, true)?;
+    if !ledger.has_dir() {
+        return Ok(Vec::new());
+    }
+    let open = |name: &str| -> Result<Option<std::fs::File>, Error> {
+        let path = state_dir.join(name);
+        let ctx = |why: &str| format!("audit trail {}: {why}", path.display());
+        let f = match ledger.open_at(
+            name,
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        ) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::UnsafeStatePath(ctx("is a symlink")))
+            }
+            Err(e) => return Err(Error::io(ctx("opening"), e)),
+        };
+        let m = f.metadata().map_err(|e| Error::io(ctx("reading"), e))?;
+        if !m.is_file() {
+            return Err(Error::UnsafeStatePath(ctx("is not a regular file")));
+        }
+        if let Some(why) = not_private(&m) {
+            return Err(Error::UnsafeStatePath(ctx(&why)));
+        }
+        Ok(Some(f))
+    };
+    let same = |a: &Option<std::fs::File>, b: &Option<std::fs::File>| match (a, b) {
+        (Some(a), Some(b)) => matches!(
+            (a.metadata(), b.metadata()),
+            (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino())
+        ),
+        _ => false,
+    };
+    // The current file first: if the rotated one then is the file just
+    // opened, a rotation came in between; open the new current one.
+    let mut current = open(FILE)?;
+    let mut rotated = open(ROTATED)?;
+    for _ in 0..3 {
+        if !same(&current, &rotated) {
+            break;
+        }
+        current = open(FILE)?;
+    }
+    if same(&current, &rotated) {
+        rotated = None;
+    }
+    let mut out = Vec::new();
+    for (name, file) in [(ROTATED, rotated), (FILE, current)] {
+        let Some(mut f) = file else { continue };
+        let path = state_dir.join(name);
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading audit trail {}", path.display()), e))?;
+        out.push((path, bytes));
+    }
+    Ok(out)
+}
+
 /// A JSON string literal.
 pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -266,7 +334,6 @@ fn encode(l: &Line, cfg: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn times_are_rfc3339_utc() {

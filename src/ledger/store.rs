@@ -217,6 +217,12 @@ impl Ledger {
         &self.dir
     }
 
+    /// Whether the state directory exists (a read-only open of a missing
+    /// one has none).
+    pub(crate) fn has_dir(&self) -> bool {
+        self.fd.is_some()
+    }
+
     /// The ledger file's path.
     pub fn path(&self) -> PathBuf {
         self.dir.join(FILE)

@@ -64,6 +64,21 @@ fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Checks that `fd` pins the process our `/proc` calls `pid`.
+#[cfg(target_os = "linux")]
+fn same_pid(fd: &OwnedFd, pid: i32) -> Result<(), Unpinned> {
+    match pidfd_pid(fd) {
+        Some(p) if p == pid => Ok(()),
+        None => Ok(()),
+        // The kernel says -1 once the process has exited (it may have
+        // between pidfd_open and this read): gone, not a namespace problem.
+        Some(-1) => Err(Unpinned::Gone),
+        Some(p) => Err(Unpinned::Refused(format!(
+            "pid {pid} of this /proc is pid {p} in our pid namespace: /proc belongs to another namespace"
+        ))),
+    }
+}
+
 /// Why a process could not be pinned.
 enum Unpinned {
     Gone,
@@ -104,19 +119,7 @@ impl Target {
         // they must name the same process.
         #[cfg(target_os = "linux")]
         if let Some(fd) = &pidfd {
-            match pidfd_pid(fd) {
-                Some(p) if p == id.pid => {}
-                None => {}
-                // The kernel says -1 once the process has exited (it may
-                // have between pidfd_open and this read).
-                Some(-1) => return Err(Unpinned::Gone),
-                Some(p) => {
-                    return Err(Unpinned::Refused(format!(
-                        "pid {} of this /proc is pid {p} in our pid namespace: /proc belongs to another namespace",
-                        id.pid
-                    )))
-                }
-            }
+            same_pid(fd, id.pid)?;
         }
         Ok(Target {
             id,
@@ -256,4 +259,23 @@ pub(crate) fn wait_exit(targets: &[&Target], deadline: Instant) -> Vec<bool> {
         }
     }
     done
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Issue 10 item 11: a target that exits (and is reaped) between
+    /// `pidfd_open` and the fdinfo check is gone, not "another namespace".
+    #[test]
+    fn a_target_reaped_after_pidfd_open_is_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Exited, not yet reaped: pidfd_open still works on it.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let fd = pidfd_open(pid).expect("pidfd_open on a zombie child");
+        assert!(same_pid(&fd, pid).is_ok(), "still numbered while unreaped");
+        child.wait().unwrap();
+        assert!(matches!(same_pid(&fd, pid), Err(Unpinned::Gone)));
+    }
 }

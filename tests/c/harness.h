@@ -597,7 +597,15 @@ static bool write_text(const char *path, const char *text, mode_t mode)
     return close(fd) == 0 && ok;
 }
 
-/* A configuration that can only ever touch processes named `name`. */
+/* The private leak marker of a configuration for `name` (prt-<hex>):
+ * "PRT_LEAK_<hex>=1", never the agent CLI's own. */
+static void leak_marker_of(char out[40], const char *name)
+{
+    snprintf(out, 40, "PRT_LEAK_%s=1", name + 4);
+}
+
+/* A configuration that can only ever touch processes named `name`, and
+ * processes carrying its private leak marker (leak_marker_of). */
 static procreap_config *private_config(const char *name, const char *state_dir)
 {
     procreap_config *cfg = procreap_config_new();
@@ -614,7 +622,7 @@ static procreap_config *private_config(const char *name, const char *state_dir)
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_lock_timeout_ms(cfg, 3000, &err));
     /* Never the default CLAUDECODE marker: a private one. */
     char marker[40];
-    snprintf(marker, sizeof marker, "PRT_LEAK_%s=1", name + 4);
+    leak_marker_of(marker, name);
     const char *markers[] = {marker};
     EXPECT(PROCREAP_STATUS_OK, procreap_config_set_leak_markers(cfg, markers, 1, &err));
     return cfg;

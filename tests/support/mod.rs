@@ -391,8 +391,14 @@ impl Lab {
 
     /// Starts a tmux server on a private socket whose one pane runs `shell_cmd`.
     pub fn tmux(&mut self, shell_cmd: &str) -> String {
+        self.tmux_as(Path::new("tmux"), shell_cmd)
+    }
+
+    /// [`Lab::tmux`] with the tmux binary run as `bin` (an alias: a symlink
+    /// of another name, whose server then calls itself `<name>: server`).
+    pub fn tmux_as(&mut self, bin: &Path, shell_cmd: &str) -> String {
         let sock = format!("prt-{}", token());
-        let st = Command::new("tmux")
+        let st = Command::new(bin)
             .args([
                 "-L",
                 &sock,

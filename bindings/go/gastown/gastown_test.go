@@ -216,10 +216,10 @@ func TestBlindZombieScan(t *testing.T) {
 	}
 }
 
-// TestOneScanAndLeaked: both lists from one scan agree with the two
-// functions; the leaked functions run (their rule lands in the core later:
-// a marker process that leads its own group is alive, so never leaked).
-func TestOneScanAndLeaked(t *testing.T) {
+// TestOneScan: both lists from one scan agree with the two functions; a
+// marker process that leads its own group (its leader lives) is not
+// leaked.
+func TestOneScan(t *testing.T) {
 	decoy.SkipUnderTmux(t)
 	k := decoy.New(t)
 	name := decoy.Name()
@@ -257,5 +257,54 @@ func TestOneScanAndLeaked(t *testing.T) {
 		if err != nil && (!errors.Is(err, procreap.ErrTmuxUnavailable) || len(orphans) != 2 || zombies != nil) {
 			t.Errorf("blind: %+v, %+v, %v", orphans, zombies, err)
 		}
+	}
+}
+
+// TestLeaked: the MCP server an agent started in its process group is
+// kept while the agent lives, found once the agent has died, and reaped
+// like an orphan: SIGTERM, then (it ignores SIGTERM) SIGKILL after the
+// grace period.
+func TestLeaked(t *testing.T) {
+	decoy.SkipUnderTmux(t)
+	k := decoy.New(t)
+	name := decoy.Name()
+	c, town := use(t, k, name, procreap.WithGrace(time.Second))
+	agent, child := k.StartAgent(name, decoy.Opts{Dir: town}, decoy.Child{Env: c.LeakMarkers(), IgnoreTerm: true})
+	if l, err := gastown.FindLeakedAgentDescendants(); err != nil || len(l) != 0 {
+		t.Fatalf("leaked while the agent lives: %+v, %v", l, err)
+	}
+	agent.Stop()
+
+	l, err := gastown.FindLeakedAgentDescendants()
+	if err != nil || len(l) != 1 {
+		t.Fatalf("leaked: %+v, %v", l, err)
+	}
+	want := gastown.LeakedProcess{PID: child.PID, Cmd: child.Name, Age: l[0].Age, RSSBytes: l[0].RSSBytes, TownRoot: town}
+	if l[0] != want || l[0].Age > 5 || l[0].RSSBytes == 0 {
+		t.Fatalf("leaked: %+v, want %+v", l[0], want)
+	}
+	res, err := gastown.CleanupLeakedAgentDescendants()
+	if err != nil || len(res) != 1 || res[0].Process.PID != child.PID || res[0].Process.TownRoot != town ||
+		res[0].Signal != "SIGTERM" || res[0].Error != nil {
+		t.Fatalf("first step: %+v, %v", res, err)
+	}
+	start := time.Now()
+	if res, err := gastown.CleanupLeakedAgentDescendants(); err != nil || len(res) != 0 {
+		t.Fatalf("within the grace period: %+v, %v", res, err)
+	}
+	time.Sleep(time.Until(start.Add(c.Grace() + 50*time.Millisecond)))
+	res, err = gastown.CleanupLeakedAgentDescendants()
+	if err != nil || len(res) != 1 || res[0].Signal != "SIGKILL" || res[0].Process.PID != child.PID {
+		t.Fatalf("after the grace period: %+v, %v", res, err)
+	}
+	if !child.WaitGone(5 * time.Second) {
+		t.Fatal("SIGKILL did not end the leaked child")
+	}
+	if res, err := gastown.CleanupLeakedAgentDescendants(); err != nil || len(res) != 0 {
+		t.Fatalf("after exit: %+v, %v", res, err)
+	}
+	// The orphan functions never see it.
+	if o, err := gastown.FindOrphanedClaudeProcesses(); err != nil || len(o) != 0 {
+		t.Errorf("orphans: %+v, %v", o, err)
 	}
 }

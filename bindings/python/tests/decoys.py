@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -93,10 +94,14 @@ def _popen(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
         stdio = tty_fd
         preexec = _take_ctty
 
+    env = None
+    if spec.get("env"):
+        env = {**os.environ, **spec["env"]}
     try:
         return subprocess.Popen(
             spec["argv"],
             executable=spec.get("executable"),
+            env=env,
             cwd=spec.get("cwd"),
             user=spec.get("user"),
             stdin=stdio,
@@ -286,7 +291,10 @@ class Factory:
         user: int | None = None,
         ctty: str | None = None,
         detached: bool | None = None,
+        env: dict[str, str] | None = None,
     ) -> Decoy:
+        """Starts ``path`` as a decoy; ``env`` is added to its environment
+        (e.g. a private leak marker)."""
         argv = [argv0 or str(path), *(["3600"] if args is None else args)]
         spec = {
             "argv": argv,
@@ -294,6 +302,7 @@ class Factory:
             "cwd": str(cwd) if cwd is not None else str(self.dir),
             "user": user,
             "ctty": ctty,
+            "env": env,
         }
         detached = self.detached if detached is None else detached
         popen = None
@@ -351,6 +360,40 @@ class Factory:
         self.decoys.append(d)
         return d
 
+    def agent_with_child(
+        self, *, env: dict[str, str] | None = None, ignore_term: bool = False, cwd: str | Path | None = None
+    ) -> tuple[Decoy, Decoy]:
+        """An agent decoy — an sh script under a fresh private name, in a
+        session of its own, so it leads its process group as an agent started
+        from a terminal does — that starts one child in its group and waits:
+        a sleeper called ``mcp-<hex>`` (an MCP server's stand-in, no agent),
+        with ``env`` added to the child's environment only (a leak marker, as
+        the agent CLI sets one), SIGTERM ignored when ``ignore_term``.
+        Returns ``(agent, child)`` once the child runs. Kill the agent (a
+        crash) to leave the child behind: it is then handed to this process
+        (a subreaper), which reaps it at teardown."""
+        kid = f"mcp-{secrets.token_hex(4)}"
+        cmd = "exec"
+        if env:
+            cmd += " env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
+        cmd += f" {shlex.quote(str(self.sleeper(kid)))} 3600"
+        if ignore_term:
+            cmd = f"trap '' TERM; {cmd}"
+        agent = self.start(self.script(f"({cmd}) &\nwait\n"), [], cwd=cwd)
+        if not wait_until(lambda: children(agent.pid, kid), 5, 0.005):
+            raise RuntimeError(f"agent {agent.pid} never started {kid}")
+        return agent, self.adopt(children(agent.pid, kid)[0], kid)
+
+    def hog(self, mib: int) -> Decoy:
+        """A decoy under a fresh private name (python through a symlink)
+        holding ``mib`` MiB resident, that exits on SIGTERM; returned once
+        the memory is resident."""
+        code = f"x = b'a' * ({mib} << 20)\nimport time\ntime.sleep(3600)"
+        d = self.start(self.link(os.path.realpath(sys.executable)), ["-c", code])
+        if not wait_until(lambda: vm_rss(d.pid) >= mib << 20, 10):
+            raise RuntimeError(f"decoy {d.pid} never held {mib} MiB")
+        return d
+
     def close(self) -> None:
         for d in reversed(self.decoys):
             d.kill()
@@ -368,6 +411,14 @@ def children(ppid: int, name: str) -> list[int]:
             if st is not None and st[2] == ppid and st[0] == name[:15] and _has_argv(int(d.name)):
                 found.append(int(d.name))
     return found
+
+
+def vm_rss(pid: int) -> int:
+    """VmRSS of /proc/PID/status, in bytes (0 when it has none)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _has_argv(pid: int) -> bool:

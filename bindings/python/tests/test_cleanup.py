@@ -30,8 +30,8 @@ def only(actions, pid):
 
 def assert_report(r):
     """Every cleanup call returns a Report: a list of actions with next_due
-    (seconds or None) and reclaimed_bytes. Their values come from the core
-    (tested there); here: the types."""
+    (seconds or None) and reclaimed_bytes (their values on real processes:
+    test_leaked.py)."""
     assert isinstance(r, procreap.Report) and isinstance(r, list)
     assert r.next_due is None or (isinstance(r.next_due, float) and r.next_due >= 0), r
     assert isinstance(r.reclaimed_bytes, int) and r.reclaimed_bytes >= 0
@@ -189,7 +189,7 @@ def test_reap_set_skips_a_stale_identity(decoys, make_config):
     acts = procreap.reap_set([(d.pid, d.start_time + 1)], make_config())
     a = only(acts, d.pid)
     assert (a.action, a.signal, a.error) == ("skipped", None, None)
-    assert "no such agent process" in a.reason
+    assert "no such agent or marker process" in a.reason
     assert a.process.start_time == d.start_time + 1
     time.sleep(0.1)
     assert not d.exited()
@@ -266,8 +266,8 @@ def test_require_pidfd_delivers_through_a_pidfd(decoys, make_config):
 
 def test_kinds_are_accepted_as_members_or_names(decoys, make_config):
     """A dry run of each kind (leaked with a private marker): the call goes
-    through and returns a Report. What the leaked rule finds is the core's
-    to test."""
+    through and returns a Report (what the leaked kind finds:
+    test_leaked.py)."""
     d = decoys.start(decoys.sleeper())
     cfg = make_config(dry_run=True, leak_markers=[f"PRT_LEAK_{decoys.name()}=1"])
     assert [a.action for a in procreap.cleanup_step(procreap.Kind.ORPHANS, cfg)] == ["sigterm"]

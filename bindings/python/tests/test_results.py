@@ -1,6 +1,7 @@
 """Every field of the C result structs reaches Python: lists made here in
-ctypes (the values the core does not produce yet too: next_due_ms,
-reclaimed_bytes) go through the binding's own conversion."""
+ctypes (with values real processes rarely give: an unknown uid, the edges
+of next_due_ms) go through the binding's own conversion. What real
+processes give is in test_leaked.py and the other suites."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import procreap
-from decoys import children, read_stat, reap_strays, tmux_server_visible, wait_until
+from decoys import children, read_stat, reap_strays, tmux_server_visible, vm_rss, wait_until
 
 
 def by_pid(items, pid):
@@ -55,14 +55,6 @@ def test_find_orphans_reports_every_process_field(decoys, make_config, tmp_path)
         p.pid = 1  # frozen
     # Only the decoys of this test: the private name sees nothing else.
     assert [x.pid for x in found] == [d.pid]
-
-
-def vm_rss(pid: int) -> int:
-    """VmRSS of /proc/PID/status, in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def test_defaults_without_workspace_root_give_none(decoys, make_config):
@@ -232,8 +224,7 @@ def test_a_closed_scan_refuses_questions(decoys, make_config):
 
 def test_find_leaked_with_a_private_marker_touches_nothing(decoys, make_config):
     """The leaked query goes through with a private marker (which no process
-    carries, so the list is empty); what the rule finds is the core's to
-    test."""
+    carries, so the list is empty; what it finds: test_leaked.py)."""
     d = decoys.start(decoys.sleeper())
     cfg = make_config(leak_markers=[f"PRT_LEAK_{decoys.name()}=1"])
     assert procreap.find_leaked(cfg) == []

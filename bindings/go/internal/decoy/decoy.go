@@ -44,6 +44,10 @@ func LeakMarker() string {
 	return "PRT_LEAK_" + strings.ToUpper(Name()[len("prt-"):]) + "=1"
 }
 
+var subreaper sync.Once
+
+const prSetChildSubreaper = 36
+
 // Kit owns a temp dir, the executables in it and every process it starts.
 type Kit struct {
 	t testing.TB
@@ -52,9 +56,15 @@ type Kit struct {
 	bin string
 }
 
-// New makes a Kit whose decoys are torn down when t ends.
+// New makes a Kit whose decoys are torn down when t ends. It makes the test
+// process a child subreaper (once), so that a process whose parent decoy
+// died is handed to the test, which reaps it, rather than to pid 1 (which
+// in some containers never reaps).
 func New(t testing.TB) *Kit {
 	t.Helper()
+	subreaper.Do(func() {
+		_, _, _ = syscall.RawSyscall6(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0, 0, 0, 0)
+	})
 	dir := t.TempDir()
 	k := &Kit{t: t, Dir: dir, bin: filepath.Join(dir, "bin")}
 	if err := os.Mkdir(k.bin, 0o700); err != nil {
@@ -92,11 +102,27 @@ func (k *Kit) Sleeper(name string) string {
 // SleeperIn is Sleeper with the symlink in dir.
 func (k *Kit) SleeperIn(dir, name string) string {
 	k.t.Helper()
+	return k.link(dir, name, "sleep")
+}
+
+// Program returns the path of an executable called name that is the
+// program prog (found on PATH; the test is skipped without it).
+func (k *Kit) Program(name, prog string) string {
+	k.t.Helper()
+	if _, err := exec.LookPath(prog); err != nil {
+		k.t.Skipf("%s is not installed", prog)
+	}
+	return k.link(k.bin, name, prog)
+}
+
+// link makes dir/name a symlink to the program prog found on PATH.
+func (k *Kit) link(dir, name, prog string) string {
+	k.t.Helper()
 	p := filepath.Join(dir, name)
 	if _, err := os.Lstat(p); err == nil {
 		return p
 	}
-	target, err := exec.LookPath("sleep")
+	target, err := exec.LookPath(prog)
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -140,15 +166,16 @@ type Opts struct {
 	Env []string
 }
 
-// Proc is a running decoy.
+// Proc is a running decoy, or a process a decoy started (see Adopt).
 type Proc struct {
 	PID       int
 	StartTime uint64
 	Name      string
-	cmd       *exec.Cmd
+	cmd       *exec.Cmd     // nil for an adopted process
+	proc      *os.Process   // the handle signals go through (a pidfd on Linux)
 	reaper    bool          // a goroutine waits for (reaps) the decoy
 	done      chan struct{} // closed when that goroutine has reaped it
-	once      sync.Once     // Wait for a NoReap decoy, once
+	once      sync.Once     // Wait for a NoReap or adopted decoy, once
 }
 
 // Start runs the executable at path as a decoy and registers its teardown.
@@ -186,7 +213,7 @@ func (k *Kit) Start(path string, o Opts) *Proc {
 	if err := cmd.Start(); err != nil {
 		k.t.Fatalf("starting decoy %s: %v", path, err)
 	}
-	p := &Proc{PID: cmd.Process.Pid, Name: comm(filepath.Base(path)), cmd: cmd, done: make(chan struct{})}
+	p := &Proc{PID: cmd.Process.Pid, Name: comm(filepath.Base(path)), cmd: cmd, proc: cmd.Process, done: make(chan struct{})}
 	k.t.Cleanup(p.Stop)
 	if !o.NoReap {
 		p.reaper = true
@@ -228,9 +255,11 @@ func comm(name string) string {
 
 // Stop kills the decoy (if still alive) and reaps it. It is safe to call more
 // than once: the Go process handle (a pidfd on Linux) refuses to signal a
-// reaped process, so the signal cannot reach a recycled pid.
+// reaped process, so the signal cannot reach a recycled pid. An adopted
+// process is reaped when it is this process's child (handed to this
+// subreaper when its parent died); otherwise its parent reaps it.
 func (p *Proc) Stop() {
-	_ = p.cmd.Process.Kill()
+	_ = p.proc.Kill()
 	if p.reaper {
 		select {
 		case <-p.done:
@@ -238,12 +267,18 @@ func (p *Proc) Stop() {
 		}
 		return
 	}
-	p.once.Do(func() { _ = p.cmd.Wait() })
+	p.once.Do(func() {
+		if p.cmd != nil {
+			_ = p.cmd.Wait()
+		} else {
+			_, _ = p.proc.Wait() // ECHILD at once when not our child
+		}
+	})
 }
 
 // Signal sends sig to the decoy through its Go process handle.
 func (p *Proc) Signal(sig os.Signal) error {
-	return p.cmd.Process.Signal(sig)
+	return p.proc.Signal(sig)
 }
 
 // Gone reports whether the decoy has exited (reaped or defunct).
@@ -287,8 +322,8 @@ func (p *Proc) Asleep(t testing.TB) {
 	}
 }
 
-// Children returns the pids of the decoy's direct children.
-func (p *Proc) Children() []int {
+// childPIDs returns the pids of the decoy's direct children.
+func (p *Proc) childPIDs() []int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.PID, p.PID))
 	if err != nil {
 		return nil
@@ -303,9 +338,9 @@ func (p *Proc) Children() []int {
 }
 
 type stat struct {
-	ppid  int
-	state string
-	start uint64
+	ppid, pgrp, session int
+	state               string
+	start               uint64
 }
 
 func readStat(pid int) (stat, error) {
@@ -324,11 +359,13 @@ func readStat(pid int) (stat, error) {
 		return stat{}, errors.New("short stat line")
 	}
 	ppid, _ := strconv.Atoi(f[1])
+	pgrp, _ := strconv.Atoi(f[2])
+	session, _ := strconv.Atoi(f[3])
 	start, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
 		return stat{}, err
 	}
-	return stat{ppid: ppid, state: f[0], start: start}, nil
+	return stat{ppid: ppid, pgrp: pgrp, session: session, state: f[0], start: start}, nil
 }
 
 // StartTime reads a process's start time (clock ticks since boot).
@@ -343,31 +380,43 @@ func PPID(pid int) (int, error) {
 	return st.ppid, err
 }
 
-// KillIdentity sends SIGKILL to (pid, start) through a pidfd, only if the
-// pid still belongs to that very process: for grandchildren of a decoy,
-// which the test did not start directly but which its decoy started.
-func KillIdentity(pid int, start uint64) {
-	fd, _, errno := syscall.Syscall(434 /* pidfd_open */, uintptr(pid), 0, 0)
-	if errno != 0 {
-		return
-	}
-	defer syscall.Close(int(fd))
-	// The pidfd pins the process: check it is the one recorded, then signal.
-	if st, err := StartTime(pid); err != nil || st != start {
-		return
-	}
-	_, _, _ = syscall.Syscall6(424 /* pidfd_send_signal */, fd, uintptr(syscall.SIGKILL), 0, 0, 0, 0)
+// Group reads a process's process group and session ids.
+func Group(pid int) (pgid, sid int, err error) {
+	st, err := readStat(pid)
+	return st.pgrp, st.session, err
 }
 
-// TrackChildren waits until the decoy has children, all named comm (a
-// forked shell shows the script's name until it execs), records them and
-// kills them (by identity) when the test ends; returns their pids.
-func (k *Kit) TrackChildren(p *Proc, comm string) []int {
+// Adopt tracks pid, a process one of the kit's decoys started, if its comm
+// is comm: its handle (a pidfd on Linux) is opened first and the process
+// checked after, so the handle cannot name a recycled pid. It is killed when
+// the test ends and reaped once it is this process's child (New makes the
+// test process a subreaper, so what a dead decoy leaves behind comes back to
+// it).
+func (k *Kit) Adopt(pid int, comm string) *Proc {
+	k.t.Helper()
+	h, err := os.FindProcess(pid)
+	if err != nil {
+		k.t.Fatalf("adopting %d: %v", pid, err)
+	}
+	st, err := StartTime(pid)
+	if err != nil || readComm(pid) != comm {
+		_ = h.Release()
+		k.t.Fatalf("pid %d is not %q (comm %q, %v): not adopting it", pid, comm, readComm(pid), err)
+	}
+	p := &Proc{PID: pid, StartTime: st, Name: comm, proc: h}
+	k.t.Cleanup(p.Stop)
+	return p
+}
+
+// Children waits until the decoy has children, all named comm and with
+// their argv in place (a forked shell shows the script's name until it
+// execs), and adopts them.
+func (k *Kit) Children(p *Proc, comm string) []*Proc {
 	k.t.Helper()
 	var kids []int
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		kids = p.Children()
+		kids = p.childPIDs()
 		ready := len(kids) > 0
 		for _, c := range kids {
 			argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
@@ -381,13 +430,9 @@ func (k *Kit) TrackChildren(p *Proc, comm string) []int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	var out []*Proc
 	for _, c := range kids {
-		st, err := StartTime(c)
-		if err != nil {
-			k.t.Fatalf("child %d: %v", c, err)
-		}
-		c := c
-		k.t.Cleanup(func() { KillIdentity(c, st) })
+		out = append(out, k.Adopt(c, comm))
 	}
-	return kids
+	return out
 }

@@ -15,6 +15,12 @@ import (
 	"unsafe"
 )
 
+// reapChild reaps pid if it is a child of this process that has exited.
+func reapChild(pid int) {
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+}
+
 func readComm(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
@@ -94,10 +100,27 @@ func (k *Kit) StartTmux(command string) *Tmux {
 	tm := &Tmux{Socket: filepath.Join(dir, "s"), k: k}
 	server := 0
 	k.t.Cleanup(func() {
+		var panes []int
+		if out, err := tm.cmd("list-panes", "-a", "-F", "#{pane_pid}").Output(); err == nil {
+			for _, f := range strings.Fields(string(out)) {
+				if n, err := strconv.Atoi(f); err == nil {
+					panes = append(panes, n)
+				}
+			}
+		}
 		_ = tm.cmd("kill-server").Run()
-		// Wait for the server to be gone, so later tests see no tmux.
+		// Wait for the server to be gone, so later tests see no tmux. The
+		// daemonised server is this subreaper's child, and so may be a pane
+		// whose server died first: reap them (by pid: a wait for any child
+		// could take the status a library call waits for).
 		for i := 0; server > 0 && i < 200 && isTmuxServer(readComm(server)); i++ {
+			for _, p := range append(panes, server) {
+				reapChild(p)
+			}
 			time.Sleep(10 * time.Millisecond)
+		}
+		for _, p := range panes {
+			reapChild(p)
 		}
 		_ = os.RemoveAll(dir)
 	})
