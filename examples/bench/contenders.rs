@@ -511,24 +511,6 @@ fn baseline_protected(sockets: &[String]) -> Result<HashSet<i32>, String> {
     Ok(pids)
 }
 
-/// parseEtime: `[[DD-]HH:]MM:SS` in seconds.
-fn parse_etime(s: &str) -> Option<u64> {
-    let (days, rest) = match s.split_once('-') {
-        Some((d, r)) => (d.parse::<u64>().ok()?, r),
-        None => (0, s),
-    };
-    let p: Vec<u64> = rest
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let (h, m, sec) = match p.as_slice() {
-        [m, s] => (0, *m, *s),
-        [h, m, s] => (*h, *m, *s),
-        _ => return None,
-    };
-    Some(days * 86400 + h * 3600 + m * 60 + sec)
-}
-
 /// FindOrphanedClaudeProcesses / FindZombieClaudeProcesses, plus one
 /// `ps -p PID -o args=` per candidate for its command line. Returns how many
 /// it found and the milliseconds the `ps -p` calls took.
@@ -554,7 +536,7 @@ fn baseline_find(kind: Kind, sockets: &[String], names: &[String]) -> Result<(us
         if !names.contains(&cmd.to_lowercase()) || protected.contains(&pid) {
             continue;
         }
-        if parse_etime(etime).is_none_or(|age| age < min_age) {
+        if procreap::ps::parse_etime(etime).is_none_or(|age| age < min_age) {
             continue;
         }
         found.push(pid);

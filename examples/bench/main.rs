@@ -122,6 +122,7 @@ fn stopped() -> bool {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::collections::BTreeMap;
+    use std::hash::{Hash, Hasher};
     use std::time::Instant;
 
     use crate::contenders::{self, Helpers, Sample, C};
@@ -272,25 +273,6 @@ mod linux {
             .is_ok_and(|s| s.success())
     }
 
-    /// xorshift64*: a fixed-seed order for each round, so that no
-    /// contender always runs right after the same other one.
-    struct Shuffle(u64);
-
-    impl Shuffle {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn shuffle<T>(&mut self, v: &mut [T]) {
-            for i in (1..v.len()).rev() {
-                v.swap(i, (self.next() % (i as u64 + 1)) as usize);
-            }
-        }
-    }
-
     fn measure(
         w: &World,
         h: &mut Helpers,
@@ -305,10 +287,15 @@ mod linux {
             contenders::sample(c, w, h, strict)?;
         }
         let mut samples: BTreeMap<C, Vec<Sample>> = BTreeMap::new();
-        let mut rng = Shuffle(0x9e37_79b9_7f4a_7c15 ^ n as u64);
         for round in 0..ROUNDS {
+            // A fixed pseudo-random order per round (SipHash with fixed
+            // keys), so that no contender always follows the same one.
             let mut order = list.clone();
-            rng.shuffle(&mut order);
+            order.sort_by_key(|c| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (n, round, *c).hash(&mut h);
+                h.finish()
+            });
             for c in order {
                 if c.expensive() && round % EXPENSIVE_EVERY != 0 {
                     continue;

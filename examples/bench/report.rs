@@ -135,24 +135,21 @@ impl Row {
     }
 }
 
-fn ms(v: f64) -> String {
-    if v.is_nan() {
-        "–".into()
-    } else if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
+/// `v` to two decimals, or none from `whole` up; "–" for no value.
+fn num(v: f64, whole: f64, unit: &str) -> String {
+    match v {
+        v if v.is_nan() => "–".into(),
+        v if v >= whole => format!("{v:.0}{unit}"),
+        v => format!("{v:.2}{unit}"),
     }
 }
 
+fn ms(v: f64) -> String {
+    num(v, 100.0, "")
+}
+
 fn times(v: f64) -> String {
-    if v.is_nan() {
-        "–".into()
-    } else if v >= 10.0 {
-        format!("{v:.0}×")
-    } else {
-        format!("{v:.2}×")
-    }
+    num(v, 10.0, "×")
 }
 
 fn thousands(n: usize) -> String {
@@ -391,6 +388,18 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
     md
 }
 
+/// A `###` heading and the head of a table of `cols`, aligned as `align`
+/// says (`l` or `r`, one letter a column).
+fn section(md: &mut String, title: &str, align: &str, cols: &[&str]) {
+    let _ = writeln!(md, "\n### {title}\n");
+    let _ = writeln!(md, "| {} |", cols.join(" | "));
+    let rule: Vec<&str> = align
+        .chars()
+        .map(|a| if a == 'r' { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(md, "|{}|", rule.join("|"));
+}
+
 /// The long tables for docs/PERFORMANCE.md.
 fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> String {
     let mut md = String::new();
@@ -411,19 +420,21 @@ fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> St
         let _ = writeln!(md, "\nNote: {n}.");
     }
     for r in rows {
-        let _ = writeln!(md);
-        let _ = writeln!(
-            md,
-            "### N = {} ({} processes)",
-            thousands(r.n),
-            thousands(r.table)
+        let title = format!("N = {} ({} processes)", thousands(r.n), thousands(r.table));
+        section(
+            &mut md,
+            &title,
+            "lrrrrrr",
+            &[
+                "contender",
+                "median ms",
+                "min ms",
+                "×stat floor, median of rounds",
+                "min / stat floor's min",
+                "CPU ×stat floor (medians)",
+                "runs",
+            ],
         );
-        let _ = writeln!(md);
-        let _ = writeln!(
-            md,
-            "| contender | median ms | min ms | ×stat floor, median of rounds | min / stat floor's min | CPU ×stat floor (medians) | runs |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
         for c in C::ALL {
             if r.runs(c) == 0 {
                 continue;
@@ -451,14 +462,21 @@ fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> St
             );
         }
     }
-    let _ = writeln!(md);
-    let _ = writeln!(
-        md,
-        "### Heap (peak above the level before the call, median of three)"
+    section(
+        &mut md,
+        "Heap (peak above the level before the call, median of three)",
+        "rrrrrrrr",
+        &[
+            "N",
+            "processes",
+            "one scan",
+            "per process",
+            "orphans + zombies, one `Scan`",
+            "per process",
+            "leaked scan",
+            "per process",
+        ],
     );
-    let _ = writeln!(md);
-    let _ = writeln!(md, "| N | processes | one scan | per process | orphans + zombies, one `Scan` | per process | leaked scan | per process |");
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let _ = write!(md, "| {} | {} |", thousands(r.n), thousands(r.table));
         for c in [C::Orphans, C::PairScan, C::Leaked] {
@@ -479,14 +497,12 @@ fn performance_block(rows: &[Row], notes: &[String], psutil: Option<&str>) -> St
         let _ = writeln!(md);
     }
     if rows.iter().any(|r| !r.syscalls.is_empty()) {
-        let _ = writeln!(md);
-        let _ = writeln!(
-            md,
-            "### System calls per process (`strace -f -c` of a child running one call, less the child's own start)"
+        section(
+            &mut md,
+            "System calls per process (`strace -f -c` of a child running one call, less the child's own start)",
+            "rlrl",
+            &["N", "contender", "per process", "of which"],
         );
-        let _ = writeln!(md);
-        let _ = writeln!(md, "| N | contender | per process | of which |");
-        let _ = writeln!(md, "|---:|---|---:|---|");
         for r in rows {
             for (kind, c) in [
                 ("stat_floor", C::StatFloor),
