@@ -336,9 +336,8 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
     if let Some(r) = rows.last() {
         if let Some(b) = r.heap_of(C::Orphans) {
             line.push(format!(
-                "one scan's peak heap is {:.0} bytes per process at N = {}",
-                r.per_proc(b),
-                thousands(r.n)
+                "one scan's peak heap is {:.0} bytes per process",
+                r.per_proc(b)
             ));
         }
         let per = |k: &str| r.syscalls_per_proc(k).map(|(t, _)| format!("{t:.2}"));
@@ -351,7 +350,7 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
         }
     }
     if psutil.is_none() {
-        line.push("psutil was not importable in this run".into());
+        line.push("psutil was skipped in this run (see docs/PERFORMANCE.md)".into());
     }
     let faster: Vec<String> = rows
         .iter()
@@ -367,13 +366,14 @@ fn readme_block(rows: &[Row], psutil: Option<&str>) -> String {
     if !faster.is_empty() {
         let _ = writeln!(
             md,
-            "Orphans and zombies from one `Scan` come {} faster than from the `ps`/`tmux` pipeline Gas Town ran.",
+            "Against the `ps`/`tmux` pipeline Gas Town ran, orphans and zombies from one `Scan` are faster by {}.",
             faster.join(", ")
         );
         let _ = writeln!(md);
     }
     if !line.is_empty() {
-        let _ = writeln!(md, "At the largest size {}.", line.join("; "));
+        let n = rows.last().map_or(0, |r| r.n);
+        let _ = writeln!(md, "At N = {}, {}.", thousands(n), line.join("; "));
         let _ = writeln!(md);
     }
     let t = targets(rows);
