@@ -244,13 +244,26 @@ impl Scan {
                 .filter(|j| j.verdict.verdict == VerdictKind::Orphan)
                 .cloned()
                 .collect(),
-            None => self
-                .agent_seens()?
-                .iter()
-                .filter(|s| self.rules.is_candidate(&self.snap, s, &Subject::Agent))
-                .map(|s| self.judged(s, Subject::Agent))
-                .filter(|j| j.verdict.verdict == VerdictKind::Orphan)
-                .collect(),
+            None => {
+                let agents = self.agent_seens()?;
+                // The IDE rule reads argv of the agents that pass the cheap
+                // checks and are not protected: one batch for them all.
+                let reads: Vec<&Seen> = agents
+                    .iter()
+                    .filter(|s| {
+                        self.rules
+                            .passes_cheap(&self.snap, s, &Subject::Agent, None)
+                            && self.rules.protection(&self.snap, &s.st).is_none()
+                    })
+                    .collect();
+                self.snap.prefetch_argv(&reads);
+                agents
+                    .iter()
+                    .filter(|s| self.rules.is_candidate(&self.snap, s, &Subject::Agent))
+                    .map(|s| self.judged(s, Subject::Agent))
+                    .filter(|j| j.verdict.verdict == VerdictKind::Orphan)
+                    .collect()
+            }
         };
         Ok(self.orphans.get_or_init(|| found))
     }
@@ -404,8 +417,14 @@ impl Scan {
         if let Some(v) = self.agents.get() {
             return Ok(v);
         }
-        let all = self
-            .agent_seens()?
+        let agents = self.agent_seens()?;
+        // Each verdict shows argv where it may be read: one batch.
+        let reads: Vec<&Seen> = agents
+            .iter()
+            .filter(|s| self.rules.may_read(s.uid))
+            .collect();
+        self.snap.prefetch_argv(&reads);
+        let all = agents
             .iter()
             .map(|s| self.judged(s, Subject::Agent))
             .collect();

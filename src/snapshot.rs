@@ -330,14 +330,7 @@ impl Snapshot {
                 #[cfg(target_os = "linux")]
                 {
                     let st = self.stat(pid).ok_or("the process is gone")?;
-                    crate::reader::argv(pid, st.id.start_time, self.timeout())
-                        .map(|a| {
-                            Arc::new(Argv {
-                                args: a.args,
-                                truncated: a.truncated,
-                            })
-                        })
-                        .map_err(|e| e.to_string())
+                    argv_of(crate::reader::argv(pid, st.id.start_time, self.timeout()))
                 }
                 #[cfg(not(target_os = "linux"))]
                 Err("no /proc here".into())
@@ -358,26 +351,69 @@ impl Snapshot {
         }
     }
 
+    /// Reads the argv of `seens` in one batch (each within the time limit),
+    /// keeping the answers for [`Facts::argv`]: one hand-off to a reader
+    /// thread for them all rather than one per process.
+    pub(crate) fn prefetch_argv(&self, seens: &[&Seen]) {
+        #[cfg(target_os = "linux")]
+        self.prefetch(
+            seens.iter().copied(),
+            |l| &l.argv,
+            |todo| {
+                crate::reader::argv_many(todo, self.timeout())
+                    .into_iter()
+                    .map(argv_of)
+                    .collect()
+            },
+        );
+        #[cfg(not(target_os = "linux"))]
+        let _ = seens;
+    }
+
     /// Reads the environments of `seens` in one batch (each within the time
     /// limit), keeping the answers for [`Facts::environ_marker`].
     pub(crate) fn prefetch_markers(&self, seens: &[Seen]) {
-        if self.source != Source::Proc || self.cfg.leak_markers.is_empty() {
+        if self.cfg.leak_markers.is_empty() {
             return;
         }
+        #[cfg(target_os = "linux")]
+        self.prefetch(
+            seens.iter(),
+            |l| &l.marker,
+            |todo| {
+                let markers = &self.cfg.leak_markers;
+                crate::reader::environ_markers_many(todo, markers, self.timeout())
+                    .into_iter()
+                    .map(|r| self.marker_of(r))
+                    .collect()
+            },
+        );
         #[cfg(not(target_os = "linux"))]
         let _ = seens;
-        #[cfg(target_os = "linux")]
-        {
-            let todo: Vec<(i32, u64)> = seens
-                .iter()
-                .filter(|s| self.lazy(s.st.id.pid).marker.get().is_none())
-                .map(|s| (s.st.id.pid, s.st.id.start_time))
-                .collect();
-            let markers = &self.cfg.leak_markers;
-            let got = crate::reader::environ_markers_many(&todo, markers, self.timeout());
-            for ((pid, _), r) in todo.into_iter().zip(got) {
-                let _ = self.lazy(pid).marker.set(self.marker_of(r));
-            }
+    }
+
+    /// Reads one fact (kept in `cell`) of each of `seens` that does not
+    /// have it yet, in one batch: `read` answers for the (pid, start time)
+    /// pairs, in order.
+    #[cfg(target_os = "linux")]
+    fn prefetch<'s, T>(
+        &self,
+        seens: impl Iterator<Item = &'s Seen>,
+        cell: fn(&Lazy) -> &OnceCell<T>,
+        read: impl FnOnce(&[(i32, u64)]) -> Vec<T>,
+    ) {
+        if self.source != Source::Proc {
+            return;
+        }
+        let todo: Vec<(i32, u64)> = seens
+            .filter(|s| cell(&self.lazy(s.st.id.pid)).get().is_none())
+            .map(|s| (s.st.id.pid, s.st.id.start_time))
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        for ((pid, _), v) in todo.iter().zip(read(&todo)) {
+            let _ = cell(&self.lazy(*pid)).set(v);
         }
     }
 
@@ -579,6 +615,20 @@ impl Facts for Snapshot {
     fn agents_memo(&self) -> &OnceCell<Vec<i32>> {
         &self.agents
     }
+}
+
+/// argv as the facts keep it, from what the bounded reader answered.
+#[cfg(target_os = "linux")]
+fn argv_of(
+    r: std::result::Result<crate::reader::Argv, crate::reader::Unreadable>,
+) -> std::result::Result<Arc<Argv>, String> {
+    r.map(|a| {
+        Arc::new(Argv {
+            args: a.args,
+            truncated: a.truncated,
+        })
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// One process's status line and owner, read now (for the last checks

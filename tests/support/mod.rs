@@ -675,3 +675,111 @@ pub fn step(cfg: &Config, kind: procreap::Kind) -> procreap::Report {
     assert!(r.error.is_none(), "step error: {:?}", r.error);
     r
 }
+
+/// Background processes, as on a machine that has been up for hours: fork
+/// children of this process (no exec, so they share its pages), each asleep
+/// in a session of its own (no terminal, its own process group), named
+/// `name`, stdio on /dev/null. Nothing else holds their pids: they are
+/// SIGKILLed by pid and reaped on drop (they also die with the thread that
+/// forked them), before a [`Lab`] dropped after them walks the table.
+pub struct Sleepers {
+    pids: Vec<i32>,
+    name: std::ffi::CString,
+}
+
+impl Sleepers {
+    /// No sleepers yet; `name` (at most 15 bytes) becomes their comm.
+    pub fn new(name: &str) -> Sleepers {
+        Sleepers {
+            pids: Vec::new(),
+            name: std::ffi::CString::new(name).expect("a name without NUL"),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pids.is_empty()
+    }
+
+    /// Forks until `n` sleepers run; `Err` says why one more could not.
+    pub fn grow(&mut self, n: usize) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        let null = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        let (null, name) = (null.as_raw_fd(), self.name.as_ptr());
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        while self.pids.len() < n {
+            // SAFETY: the child makes only async-signal-safe system calls
+            // and never returns.
+            match unsafe { libc::fork() } {
+                -1 => {
+                    return Err(format!(
+                        "fork failed after {} sleepers: {}",
+                        self.pids.len(),
+                        std::io::Error::last_os_error()
+                    ))
+                }
+                0 => unsafe { sleeper(parent, null, name) },
+                pid => self.pids.push(pid),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A sleeper's life: dies with its parent, leaves its session, lets go of
+/// every inherited descriptor, sleeps until killed.
+unsafe fn sleeper(parent: i32, null: i32, name: *const libc::c_char) -> ! {
+    libc::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        0,
+        0,
+        0,
+    );
+    if libc::getppid() != parent {
+        libc::_exit(0);
+    }
+    libc::setsid();
+    libc::prctl(libc::PR_SET_NAME, name as libc::c_ulong, 0, 0, 0);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+    for fd in 0..3 {
+        libc::dup2(null, fd);
+    }
+    libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    loop {
+        libc::pause();
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            // SAFETY: our own child, not yet reaped: the pid cannot have
+            // been reused.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for &pid in &self.pids {
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        }
+    }
+}
+
+impl Lab {
+    /// Opens one more window on the lab's tmux server `sock` (see
+    /// [`Lab::tmux`]) running `shell_cmd`: a further pane of that server.
+    pub fn tmux_window(&self, sock: &str, shell_cmd: &str) {
+        let st = Command::new("tmux")
+            .args(["-L", sock, "new-window", "-d", shell_cmd])
+            .stdin(Stdio::null())
+            .status()
+            .expect("tmux");
+        assert!(st.success(), "tmux new-window failed");
+    }
+}
