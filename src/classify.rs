@@ -311,7 +311,7 @@ const RULES: &[Rule] = &[
         verdict: VerdictKind::OtherUser,
         cheap: true,
         applies: all,
-        check: |r, _, s, _| r.owner_verdict(s.uid),
+        check: |r, f, s, _| r.owner_verdict(r.owner(f, s)),
     },
     Rule {
         verdict: VerdictKind::Protected,
@@ -509,6 +509,15 @@ impl Rules {
             Some(_) if !users.is_empty() || self.cfg.all_users => None,
             Some(u) if u == self.euid => None,
             Some(u) => fail(format!("owned by uid {u}, not {}", self.euid)),
+        }
+    }
+
+    /// The owner of `seen`: what /proc showed, unless that is root (which a
+    /// non-dumpable process of any user shows as): then confirmed.
+    pub(crate) fn owner(&self, f: &dyn Facts, seen: &Seen) -> Option<u32> {
+        match seen.uid {
+            Some(0) if !seen.st.kthread => f.uid(seen.st.id.pid),
+            u => u,
         }
     }
 
@@ -853,7 +862,7 @@ impl Rules {
         if self.is_agent(f, &seen.st) {
             return Some(Subject::Agent);
         }
-        if self.cfg.leak_markers.is_empty() || !self.may_read(seen.uid) {
+        if self.cfg.leak_markers.is_empty() || !self.may_read(self.owner(f, seen)) {
             return None;
         }
         match f.environ_marker(seen.st.id.pid) {
@@ -936,7 +945,10 @@ impl Rules {
         let applies = RULES.iter().filter(|r| {
             (r.applies)(subject) && Some(r.verdict) != except && (r.cheap || !cheap_only)
         });
-        let (cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
+        let (mut cheap, dear): (Vec<&Rule>, Vec<&Rule>) = applies.partition(|r| r.cheap);
+        // The owner may need one more read (a root owner is confirmed):
+        // last among the cheap checks.
+        cheap.sort_by_key(|r| r.verdict == VerdictKind::OtherUser);
         cheap
             .into_iter()
             .chain(dear)
@@ -1003,12 +1015,12 @@ impl Rules {
             tty: st.tty.name(),
             state: st.state,
             workspace_root,
-            cmdline: if self.may_read(seen.uid) {
+            cmdline: if self.may_read(self.owner(f, seen)) {
                 f.argv(pid).map(|a| a.args.join(" ")).unwrap_or_default()
             } else {
                 String::new()
             },
-            uid: seen.uid,
+            uid: self.owner(f, seen),
             rss_bytes: st.rss_bytes,
         }
     }

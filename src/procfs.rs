@@ -248,25 +248,22 @@ impl Proc {
         Ok(out)
     }
 
-    /// One process's stat line and owner (from the same descriptor). The
-    /// kernel shows a process that is not dumpable (ssh-agent, setuid
-    /// programs, prctl(PR_SET_DUMPABLE, 0)) as root's in /proc, whoever runs
-    /// it: for a root-owned entry the owner is read from the `Uid:` line of
-    /// its status instead (effective uid).
+    /// One process's stat line and the owner of its /proc entry (from the
+    /// same descriptor). The kernel shows a process that is not dumpable
+    /// (ssh-agent, setuid programs, prctl(PR_SET_DUMPABLE, 0)) as root's
+    /// there, whoever runs it: a root owner is only a hint, to be confirmed
+    /// with [`Proc::status_euid`].
     pub(crate) fn stat(&self, pid: i32) -> Option<(Stat, Option<u32>)> {
         let fd = self.open_file(pid, "stat")?;
-        let mut uid = owner(&fd);
+        let uid = owner(&fd);
         let mut buf = [0u8; 1024];
         let b = read_once(&fd, &mut buf)?;
         let st = to_stat(b, boot_clock(), clock_ticks()).filter(|s| s.id.pid == pid)?;
-        if uid == Some(0) && !st.kthread {
-            uid = self.status_euid(pid);
-        }
         Some((st, uid))
     }
 
     /// The effective uid from `/proc/PID/status`.
-    fn status_euid(&self, pid: i32) -> Option<u32> {
+    pub(crate) fn status_euid(&self, pid: i32) -> Option<u32> {
         let fd = self.open_file(pid, "status")?;
         let mut buf = [0u8; 4096];
         let b = read_once(&fd, &mut buf)?;

@@ -421,7 +421,7 @@ impl Scan {
         // Each verdict shows argv where it may be read: one batch.
         let reads: Vec<&Seen> = agents
             .iter()
-            .filter(|s| self.rules.may_read(s.uid))
+            .filter(|s| self.rules.may_read(self.rules.owner(&self.snap, s)))
             .collect();
         self.snap.prefetch_argv(&reads);
         let all = agents
@@ -442,7 +442,7 @@ impl Scan {
         if !self.rules.cfg.leak_markers.is_empty() && self.environments_readable().is_ok() {
             let mut own = Vec::new();
             self.snap.each_seen(&mut |s| {
-                if !s.st.kthread && self.rules.may_read(s.uid) {
+                if !s.st.kthread && self.rules.may_read(self.rules.owner(&self.snap, s)) {
                     own.push(s.clone());
                 }
             });

@@ -45,7 +45,9 @@ impl Source {
     }
 }
 
-/// A process's status line and owner, as one read gives them.
+/// A process's status line and owner, as one read gives them. The owner
+/// is the one /proc shows: root there may stand for another user (a
+/// process that is not dumpable); [`Facts::uid`] confirms it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Seen {
     pub(crate) st: Stat,
@@ -82,7 +84,8 @@ pub(crate) trait Facts {
     /// `/proc` (which can hide a process: `hidepid`, another user's);
     /// true when that cannot be told.
     fn exists(&self, pid: i32) -> bool;
-    /// The owner's uid.
+    /// The owner's uid (for a process /proc shows as root's, confirmed from
+    /// its status: a non-dumpable process of another user looks root's).
     fn uid(&self, pid: i32) -> Option<u32>;
     /// The basename of the executable, where it can be read.
     fn exe_base(&self, pid: i32) -> Option<String>;
@@ -112,6 +115,8 @@ pub(crate) trait Facts {
 #[derive(Default)]
 struct Lazy {
     seen: OnceCell<Option<Seen>>,
+    /// The owner confirmed from the status where /proc says root.
+    owner: OnceCell<Option<u32>>,
     exe: OnceCell<Option<String>>,
     children: OnceCell<Vec<i32>>,
     argv: OnceCell<std::result::Result<Arc<Argv>, String>>,
@@ -498,7 +503,18 @@ impl Facts for Snapshot {
     }
 
     fn uid(&self, pid: i32) -> Option<u32> {
-        self.seen(pid).and_then(|s| s.uid)
+        let seen = self.seen(pid)?;
+        if seen.uid != Some(0) || seen.st.kthread || self.source != Source::Proc {
+            return seen.uid;
+        }
+        *self.lazy(pid).owner.get_or_init(|| {
+            #[cfg(target_os = "linux")]
+            {
+                self.procfs()?.status_euid(pid)
+            }
+            #[cfg(not(target_os = "linux"))]
+            None
+        })
     }
 
     fn exe_base(&self, pid: i32) -> Option<String> {
