@@ -191,6 +191,9 @@ pub(crate) struct Protection {
     pub(crate) panes: HashMap<i32, String>,
     /// Protected roots → where they came from.
     pub(crate) roots: HashMap<i32, String>,
+    /// procreap runs in a pid namespace other than the initial one: its
+    /// pid 1 was started from outside, where a tmux may hold it.
+    pub(crate) nested_pid_ns: bool,
     /// The process calling procreap and its ancestors → which one it is:
     /// procreap never signals the program that asked it, nor what started
     /// that program (a host that inherited a leak marker, an agent that runs
@@ -607,6 +610,41 @@ impl Rules {
             && f.exe_base(st.id.pid).as_deref() == Some("tmux")
     }
 
+    /// The zombie safety rule (SPEC §1): a tmux pane anywhere → `Ok(true)`
+    /// (scan); a tmux server that has no panes → `Ok(false)` (an empty list,
+    /// whatever else is protected); no server but a live protected root →
+    /// `Ok(true)`; nothing at all → `Err` (a scan would be blind). A server
+    /// counts only when its executable really is tmux.
+    pub(crate) fn zombie_sight(&self, f: &dyn Facts) -> std::result::Result<bool, String> {
+        let listed = f.listed().unwrap_or(&[]);
+        let servers: Vec<i32> = listed
+            .iter()
+            .filter(|(_, c)| {
+                let c = c.as_bytes();
+                server_title(c) || c.to_ascii_lowercase().starts_with(b"tmux")
+            })
+            .filter_map(|(pid, _)| f.stat(*pid))
+            .filter(|st| self.tmux_server_strict(f, st))
+            .map(|st| st.id.pid)
+            .collect();
+        let live = |pid: &i32| f.stat(*pid).is_some_and(|s| !s.is_defunct());
+        let any_pane =
+            servers.iter().any(|s| !f.children(*s).is_empty()) || self.prot.panes.keys().any(live);
+        if any_pane {
+            return Ok(true);
+        }
+        if !servers.is_empty() {
+            return Ok(false);
+        }
+        if self.prot.roots.keys().any(live) {
+            return Ok(true);
+        }
+        Err(
+            "no tmux server is running and nothing is protected: a zombie scan would be blind"
+                .into(),
+        )
+    }
+
     /// Walks `st`'s ancestry, nearest first, up to pid 1. `at_pid` is asked
     /// about each ancestor's pid before it is read (panes and protected
     /// roots are known by pid), `at` about each ancestor as read, with the
@@ -614,6 +652,17 @@ impl Rules {
     /// changes while it is read (a parent exits and its child is
     /// reparented; a parent pid reused by a younger process) is read again
     /// from the child and its new parent followed; an ancestry that still
+    /// Where a walk ends at pid 1: the top, in the initial pid namespace;
+    /// in another, pid 1 was started from outside it, unseen.
+    fn top<T>(&self) -> Walk<T> {
+        if self.prot.nested_pid_ns {
+            return Walk::Unproven(
+                "pid 1 of this pid namespace was started from outside it".into(),
+            );
+        }
+        Walk::Top
+    }
+
     /// cannot be proven is [`Walk::Unproven`].
     fn walk_up<T>(
         &self,
@@ -628,7 +677,7 @@ impl Rules {
         for _ in 0..=4096 {
             if cur <= 0 {
                 if below.id.pid == 1 {
-                    return Walk::Top;
+                    return self.top();
                 }
                 // Only init has no parent; anything else was started from
                 // outside this pid namespace.
@@ -659,7 +708,7 @@ impl Rules {
             }
             let Some(a) = parent else {
                 if cur == 1 {
-                    return Walk::Top;
+                    return self.top();
                 }
                 return Walk::Unproven(format!("ancestor pid {cur} is not visible"));
             };
@@ -673,7 +722,7 @@ impl Rules {
                 return Walk::Found(x);
             }
             if cur == 1 {
-                return Walk::Top;
+                return self.top();
             }
             cur = a.ppid;
             below = a;
@@ -691,6 +740,11 @@ impl Rules {
         }
         if let Some(o) = self.prot.roots.get(&pid) {
             return Some(format!("is protected root {pid} ({o})"));
+        }
+        if let Some(o) = self.prot.caller.get(&pid) {
+            return Some(format!(
+                "is {o}: procreap never signals the program that called it, nor its ancestors"
+            ));
         }
         let walk = self.walk_up(
             f,

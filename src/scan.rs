@@ -161,6 +161,17 @@ fn protection(cfg: &Config) -> Result<Protection> {
     Ok(prot)
 }
 
+/// Whether this process runs in a pid namespace other than the initial one
+/// (the kernel gives the initial one a fixed inode).
+fn nested_pid_namespace() -> bool {
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(l) => l.to_string_lossy() != format!("pid:[{PROC_PID_INIT_INO}]"),
+        // No namespaces to tell (another OS, an old kernel): the top is the top.
+        Err(_) => false,
+    }
+}
+
 /// This process and its ancestors, as far as they can be read.
 fn caller_chain(snap: &Snapshot) -> std::collections::HashMap<i32, String> {
     let me = std::process::id() as i32;
@@ -188,6 +199,7 @@ impl Scan {
         let ws_root = cfg.workspace_root.as_deref().and_then(place_of);
         let snap = Snapshot::new(cfg)?;
         prot.caller = caller_chain(&snap);
+        prot.nested_pid_ns = nested_pid_namespace();
         Ok(Scan {
             rules: Rules::new(cfg, prot, ws_root),
             snap,
@@ -491,32 +503,8 @@ impl Scan {
     /// when its executable really is tmux.
     pub(crate) fn zombie_scan_can_see(&self) -> Result<bool> {
         self.snap.require_listing()?;
-        let listed = self.snap.listed().unwrap_or(&[]);
-        let servers: Vec<i32> = listed
-            .iter()
-            .filter(|(_, c)| {
-                let c = c.as_bytes();
-                c.ends_with(b": server") || c.to_ascii_lowercase().starts_with(b"tmux")
-            })
-            .filter_map(|(pid, _)| self.snap.stat(*pid))
-            .filter(|st| self.rules.tmux_server_strict(&self.snap, st))
-            .map(|st| st.id.pid)
-            .collect();
-        let live = |pid: &i32| self.snap.stat(*pid).is_some_and(|s| !s.is_defunct());
-        let any_pane = servers.iter().any(|s| !self.snap.children(*s).is_empty())
-            || self.rules.prot.panes.keys().any(live);
-        if any_pane {
-            return Ok(true);
-        }
-        if !servers.is_empty() {
-            return Ok(false);
-        }
-        if self.rules.prot.roots.keys().any(live) {
-            return Ok(true);
-        }
-        Err(Error::TmuxUnavailable(
-            "no tmux server is running and nothing is protected: a zombie scan would be blind"
-                .into(),
-        ))
+        self.rules
+            .zombie_sight(&self.snap)
+            .map_err(Error::TmuxUnavailable)
     }
 }

@@ -225,7 +225,12 @@ impl Cwd {
         let Some(r) = self.resolve(dir, *meta, marker, trust) else {
             return false;
         };
-        trust.owners.contains(&r.file.uid) && (r.links == 0 || r.strict)
+        // A second name for the file (a hard link planted in a shared
+        // directory) is not a marker of its own.
+        trust.owners.contains(&r.file.uid)
+            && r.file.nlink == 1
+            && r.owned
+            && (r.links == 0 || r.strict)
     }
 
     /// Looks `path` up below `start` one component at a time, following
@@ -249,6 +254,7 @@ impl Cwd {
         let mut at_meta = start_meta;
         let mut links = 0;
         let mut strict = true;
+        let mut owned = true;
         while let Some(name) = todo.pop() {
             let at = match (&held, at_root) {
                 (_, true) => &self.root,
@@ -267,6 +273,9 @@ impl Cwd {
                 _ => {}
             }
             strict &= trust.strict(&at_meta, false);
+            if held.is_some() || at_root {
+                owned &= trust.owners.contains(&at_meta.uid);
+            }
             let last = todo.is_empty();
             match sys::lookup(at, &name)? {
                 Node::Link(m, target) => {
@@ -289,6 +298,7 @@ impl Cwd {
                         file: m,
                         links,
                         strict,
+                        owned,
                     });
                 }
                 _ => return None,
@@ -310,8 +320,7 @@ struct Meta {
     ino: u64,
     mode: u32,
     uid: u32,
-    /// Read only to tell a removed cwd (Linux).
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    /// Links to it: a removed cwd has none; a marker must have one.
     nlink: u64,
 }
 
@@ -344,6 +353,10 @@ struct Resolved {
     links: u32,
     /// Every directory looked in, every link and the file passed [`Trust::strict`].
     strict: bool,
+    /// Every directory looked in below the candidate (`mayor`) belongs to
+    /// one of the owners: a directory someone else made there (in a shared
+    /// directory) makes no workspace, whatever it holds.
+    owned: bool,
 }
 
 /// Who a marker may belong to.

@@ -554,7 +554,12 @@ fn the_ps_backend_gives_the_same_verdicts_as_proc() {
 
 /// Zombie safety rule in a private pid namespace, where the process table
 /// holds only what the test starts: no tmux → error; a tmux server without
-/// panes → empty; a pane → normal scan.
+/// panes → empty. And inside a pid namespace other than the initial one,
+/// its pid 1 was started from outside, where a tmux may hold it (the outside
+/// attack's case: a container run in a tmux pane): nothing in it can be
+/// proven outside tmux, so everything is protected. (Which processes count
+/// as servers, and a scan with panes, are judged on tables of facts in
+/// src/classify/tests.rs.)
 #[test]
 fn zombie_scan_refuses_to_run_blind() {
     if std::env::var_os("PROCREAP_IN_PIDNS").is_some() {
@@ -583,64 +588,25 @@ fn zombie_rule_inside_namespace() {
         Err(procreap::Error::TmuxUnavailable(m)) => assert!(m.contains("blind"), "{m}"),
         other => panic!("expected tmux unavailable, got {other:?}"),
     }
-    // Orphans do not need tmux.
-    assert_eq!(find_orphans(&cfg).unwrap().len(), 1);
-    // A protected root is something to see by (one that is not the decoy's
-    // ancestor, so the decoy stays a zombie).
+    // Nothing here is provably outside tmux: this namespace's pid 1 came
+    // from outside it.
+    let v = verdict_of(&cfg, d.pid);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(
+        v.reason
+            .contains("pid 1 of this pid namespace was started from outside it"),
+        "{}",
+        v.reason
+    );
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+    // A protected root is something to see by: the scan runs (and finds
+    // nothing it could prove).
     let mut guard = Command::new(which("sleep"));
     guard.arg("1000");
     let guard = lab.spawn(guard);
     let mut with_root = cfg.clone();
     with_root.protected_pids = vec![guard];
-    assert_eq!(
-        find_zombies(&with_root)
-            .unwrap()
-            .iter()
-            .map(|p| p.id.pid)
-            .collect::<Vec<_>>(),
-        vec![d.pid]
-    );
-    // A tmux server that has exited (defunct, not yet reaped) runs nothing:
-    // it does not turn the scan into "a server without panes".
-    let dead_server = lab.dir.join("tmux: server");
-    std::os::unix::fs::symlink(which("true"), &dead_server).unwrap();
-    let mut dead = Command::new(&dead_server).spawn().unwrap();
-    let dead_pid = dead.id();
-    assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_to_string(format!("/proc/{dead_pid}/stat"))
-            .is_ok_and(|s| s.contains("(tmux: server) Z"))
-    }));
-    let z = find_zombies(&with_root);
-    let _ = dead.wait();
-    assert_eq!(
-        z.unwrap().iter().map(|p| p.id.pid).collect::<Vec<_>>(),
-        vec![d.pid],
-        "a defunct tmux server is no running server"
-    );
-    // Nor is a process called `tmux` on a terminal (an old build's client).
-    let client = lab.dir.join("tmux");
-    std::os::unix::fs::symlink(which("sleep"), &client).unwrap();
-    let pty = Pty::open();
-    let mut c = Command::new(&client);
-    c.arg("1000");
-    pty.control(&mut c);
-    let mut tmux_client = c.spawn().unwrap();
-    let client_pid = tmux_client.id();
-    assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read(format!("/proc/{client_pid}/stat"))
-            .ok()
-            .and_then(|b| procreap::parse_stat(&b))
-            .is_some_and(|st| st.name == "tmux" && st.tty_nr != 0)
-    }));
-    let z = find_zombies(&with_root);
-    let _ = tmux_client.kill();
-    let _ = tmux_client.wait();
-    drop(pty);
-    assert_eq!(
-        z.unwrap().iter().map(|p| p.id.pid).collect::<Vec<_>>(),
-        vec![d.pid],
-        "a tmux client on a terminal is no server"
-    );
+    assert_eq!(find_zombies(&with_root).unwrap(), vec![]);
     // A tmux server with no panes: empty, not an error.
     let sock = format!("prt-{}", token());
     let st = Command::new("tmux")
@@ -660,15 +626,12 @@ fn zombie_rule_inside_namespace() {
         .unwrap();
     assert!(st.success());
     let ok = wait_until(Duration::from_secs(5), || {
-        explain(&cfg).is_ok()
-            && std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with("tmux"))
-            })
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with("tmux"))
+        })
     });
     assert!(ok, "tmux server did not start");
     let z = find_zombies(&cfg);
-    // ... also when a protected root is alive.
-    let z_with_root = find_zombies(&with_root);
     let _ = Command::new("tmux")
         .args(["-L", &sock, "kill-server"])
         .status();
@@ -678,15 +641,6 @@ fn zombie_rule_inside_namespace() {
         vec![],
         "a server without panes gives an empty list"
     );
-    assert_eq!(
-        z_with_root.unwrap(),
-        vec![],
-        "a server without panes gives an empty list, protected roots or not"
-    );
-    // With a pane somewhere, the decoy outside tmux is a zombie.
-    lab.tmux("sleep 1000");
-    let z = find_zombies(&cfg).unwrap();
-    assert_eq!(z.iter().map(|p| p.id.pid).collect::<Vec<_>>(), vec![d.pid]);
     println!("zombie rule checked in pid namespace");
 }
 

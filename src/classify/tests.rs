@@ -1298,3 +1298,173 @@ fn descendants_that_are_not_the_agents_to_take_along() {
         false,
     );
 }
+
+// ---------------------------------------------------------------------
+// Issue 10 items 1 and the outside attack: what a tmux server is, the
+// zombie scan's sight, the caller, nested pid namespaces, stream-json.
+
+fn rules_with(cfg: &Config, prot: Protection) -> Rules {
+    Rules::new(cfg, prot, None)
+}
+
+#[test]
+fn the_zombie_scan_sees_only_real_tmux_servers() {
+    let cfg = cfg();
+    let r = rules(&cfg);
+    // Nothing: blind.
+    let t = agent_table();
+    assert!(r.zombie_sight(&t).is_err());
+    // A real server (exe tmux, any title) with a pane: a scan.
+    let mut t = agent_table();
+    t.add(10, 1, "tm: server").exe = Some("tmux".into());
+    t.add(11, 10, "bash");
+    assert_eq!(r.zombie_sight(&t), Ok(true));
+    // The same server without panes: an empty list.
+    let mut t = agent_table();
+    t.add(10, 1, "tmux: server").exe = Some("tmux".into());
+    assert_eq!(r.zombie_sight(&t), Ok(false));
+    // A process merely named like tmux, with a child: not a server.
+    let mut t = agent_table();
+    t.add(10, 1, "tmux-something").exe = Some("tmux-something".into());
+    t.add(11, 10, "bash");
+    assert!(r.zombie_sight(&t).is_err(), "a name unlocks nothing");
+    // A defunct server, a client on a terminal: no running server.
+    let mut t = agent_table();
+    let dead = t.add(10, 1, "tmux: server");
+    dead.exe = Some("tmux".into());
+    dead.st.state = 'Z';
+    let client = t.add(12, 1, "tmux");
+    client.exe = Some("tmux".into());
+    client.st.tty = Tty::Dev(34816);
+    assert!(r.zombie_sight(&t).is_err());
+    // A live protected root is something to see by.
+    let prot = Protection {
+        roots: [(12, "protected_pids".to_string())].into(),
+        ..Protection::default()
+    };
+    let mut t = agent_table();
+    t.add(12, 1, "mayor");
+    assert_eq!(rules_with(&cfg, prot).zombie_sight(&t), Ok(true));
+}
+
+#[test]
+fn any_server_title_protects_even_cut_short() {
+    let cfg = cfg();
+    let r = rules(&cfg);
+    for title in ["tm: server", "workplexer: ser", "workplexer:", "tmux"] {
+        let mut t = Table::new();
+        // A copy of tmux under another name: its exe says nothing.
+        t.add(10, 1, title).exe = Some(title.split(':').next().unwrap().into());
+        t.add(11, 10, "sh");
+        t.add(100, 11, AGENT);
+        let j = judged(&r, &t, 100);
+        assert_eq!(j.verdict, VerdictKind::Protected, "{title}: {j:?}");
+        assert!(
+            j.reason.contains("child of tmux server pid 10"),
+            "{}",
+            j.reason
+        );
+    }
+    // A client title is not a server's.
+    let mut t = Table::new();
+    t.add(10, 1, "tmux: client").exe = Some("tmux-client".into());
+    t.add(100, 10, AGENT);
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Orphan);
+}
+
+#[test]
+fn the_caller_and_its_ancestors_are_protected() {
+    let cfg = cfg();
+    let prot = Protection {
+        caller: [
+            (100, "procreap's caller (pid 100)".to_string()),
+            (
+                50,
+                "an ancestor (pid 50) of procreap's caller (pid 100)".to_string(),
+            ),
+        ]
+        .into(),
+        ..Protection::default()
+    };
+    let r = rules_with(&cfg, prot);
+    let mut t = Table::new();
+    t.add(50, 1, AGENT);
+    t.add(100, 50, AGENT);
+    let j = judged(&r, &t, 50);
+    assert_eq!(j.verdict, VerdictKind::Protected);
+    assert!(
+        j.reason
+            .contains("never signals the program that called it"),
+        "{}",
+        j.reason
+    );
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Protected);
+    // As a kill_tree descendant too.
+    let seen = t.seen(100);
+    let d = r.judge(&t, &seen, &Subject::Descendant(t.seen(50).st.id));
+    assert_eq!(d.verdict, VerdictKind::Protected, "{d:?}");
+}
+
+#[test]
+fn in_a_nested_pid_namespace_its_init_proves_nothing() {
+    let cfg = cfg();
+    let prot = Protection {
+        nested_pid_ns: true,
+        ..Protection::default()
+    };
+    let r = rules_with(&cfg, prot);
+    let t = agent_table();
+    let j = judged(&r, &t, 100);
+    assert_eq!(j.verdict, VerdictKind::Protected, "{j:?}");
+    assert!(
+        j.reason
+            .contains("pid 1 of this pid namespace was started from outside it"),
+        "{}",
+        j.reason
+    );
+    // In the initial namespace, pid 1 is the top.
+    assert_eq!(judged(&rules(&cfg), &t, 100).verdict, VerdictKind::Orphan);
+}
+
+#[test]
+fn stream_json_in_either_spelling_is_ide_launched() {
+    let cfg = cfg();
+    let r = rules(&cfg);
+    for argv in [
+        vec![
+            "claude",
+            "--output-format",
+            "stream-json",
+            "--input-format",
+            "stream-json",
+        ],
+        vec![
+            "claude",
+            "--output-format=stream-json",
+            "--input-format=stream-json",
+        ],
+        vec![
+            "sh",
+            "-c",
+            "claude --input-format=stream-json --output-format stream-json",
+        ],
+    ] {
+        let mut t = agent_table();
+        t.row(100).argv = Ok(argv.iter().map(|s| s.to_string()).collect());
+        let j = judged(&r, &t, 100);
+        assert_eq!(j.verdict, VerdictKind::IdeLaunched, "{argv:?}: {j:?}");
+    }
+}
+
+#[test]
+fn a_leader_whose_main_thread_exited_is_alive() {
+    let cfg = cfg();
+    let r = rules(&cfg);
+    let mut t = agent_table();
+    let row = t.row(100);
+    row.st.state = 'Z';
+    row.st.threads = 3;
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Orphan);
+    t.row(100).st.threads = 1;
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Defunct);
+}
