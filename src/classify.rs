@@ -335,6 +335,21 @@ const RULES: &[Rule] = &[
         },
     },
     Rule {
+        verdict: VerdictKind::HasTty,
+        cheap: false,
+        applies: all,
+        check: |_, f, s, _| {
+            // No controlling terminal, yet its standard streams are on one
+            // that is still open (`setsid claude` from a shell): someone may
+            // be watching it.
+            f.live_terminal(s.st.id.pid).and_then(|t| {
+                fail(format!(
+                    "its standard streams are on terminal {t}, still open: an interactive session"
+                ))
+            })
+        },
+    },
+    Rule {
         verdict: VerdictKind::Protected,
         cheap: false,
         applies: descendants,

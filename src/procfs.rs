@@ -262,6 +262,32 @@ impl Proc {
         Some((st, uid))
     }
 
+    /// The terminal one of fds 0–2 is on (`/dev/pts/N`, `/dev/ttyN`), when
+    /// that terminal is still open: a pty whose other end closed (its tmux
+    /// or terminal emulator gone) reads `/dev/pts/N (deleted)`.
+    pub(crate) fn live_terminal(&self, pid: i32) -> Option<String> {
+        let mut buf = [0u8; 256];
+        (0..3).find_map(|fd| {
+            let rel = RelPath::new(pid, &format!("fd/{fd}"))?;
+            // SAFETY: readlinkat into a buffer we own.
+            let n = unsafe {
+                libc::readlinkat(
+                    self.fd.as_raw_fd(),
+                    rel.as_cstr().as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n <= 0 {
+                return None;
+            }
+            let target = std::str::from_utf8(&buf[..n as usize]).ok()?;
+            let dev = target.strip_prefix("/dev/")?;
+            let terminal = dev.starts_with("pts/") || dev.starts_with("tty");
+            (terminal && !target.ends_with(" (deleted)") && dev != "tty").then(|| dev.to_string())
+        })
+    }
+
     /// The effective uid from `/proc/PID/status`.
     pub(crate) fn status_euid(&self, pid: i32) -> Option<u32> {
         let fd = self.open_file(pid, "status")?;

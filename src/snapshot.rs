@@ -104,6 +104,9 @@ pub(crate) trait Facts {
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String>;
     /// The cwd for display.
     fn cwd_display(&self, pid: i32) -> Option<String>;
+    /// The terminal its standard streams (fds 0–2) are on, when that
+    /// terminal is still open (a closed one reads `… (deleted)`).
+    fn live_terminal(&self, pid: i32) -> Option<String>;
     /// The project: the nearest directory at or above the cwd holding a
     /// `.git` entry, or the cwd itself.
     fn project(&self, pid: i32) -> std::result::Result<Place, String>;
@@ -608,6 +611,20 @@ impl Facts for Snapshot {
 
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String> {
         Ok(self.cwd(pid)?.is_under(root))
+    }
+
+    fn live_terminal(&self, pid: i32) -> Option<String> {
+        match self.source {
+            Source::Proc => {
+                #[cfg(target_os = "linux")]
+                {
+                    self.procfs()?.live_terminal(pid)
+                }
+                #[cfg(not(target_os = "linux"))]
+                None
+            }
+            Source::Ps => None,
+        }
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {

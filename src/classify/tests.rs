@@ -46,6 +46,8 @@ struct Row {
     workspace: Option<String>,
     /// The project; `None` = the cwd itself.
     project: Option<String>,
+    /// A still-open terminal its standard streams are on.
+    terminal: Option<String>,
 }
 
 /// A process table as a facts source.
@@ -99,6 +101,7 @@ impl Table {
             marker: Ok(None),
             cwd: Ok("/w/p/src".into()),
             workspace: None,
+            terminal: None,
             project: Some("/w/p".into()),
         };
         let rows = self.rows.get_mut();
@@ -239,6 +242,10 @@ impl Facts for Table {
             .with(pid, |r| r.cwd.clone())
             .ok_or("cwd unreadable")??;
         Ok(PathBuf::from(cwd).starts_with(&root.path))
+    }
+
+    fn live_terminal(&self, pid: i32) -> Option<String> {
+        self.with(pid, |r| r.terminal.clone()).flatten()
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
