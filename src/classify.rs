@@ -887,9 +887,11 @@ impl Rules {
             }
             Walk::Top => {}
         }
-        let mine = match f.project(st.id.pid) {
-            Ok(p) => p,
-            Err(why) => return doubt(format!("{why}: cannot tell its project")),
+        let (mine, way) = match (f.project(st.id.pid), f.ascent(st.id.pid)) {
+            (Ok(p), Ok(w)) => (p, w),
+            (Err(why), _) | (_, Err(why)) => {
+                return doubt(format!("{why}: cannot tell its project"))
+            }
         };
         for &agent in self.live_agents(f) {
             if agent == st.id.pid {
@@ -904,7 +906,20 @@ impl Rules {
                         mine.path.display()
                     ));
                 }
-                Ok(_) => {}
+                // Outside any repository, a project is just a directory: an
+                // agent working in a directory above it (short of the root,
+                // and of any repository in between) may have started it.
+                Ok(_) => {
+                    let here = f.ascent(agent).ok().and_then(|a| a.into_iter().next());
+                    if let Some(at) = here.filter(|h| way.contains(h)) {
+                        return fail(format!(
+                            "agent pid {agent} ({}) works in {}, above it on the way to its \
+                             project",
+                            name(),
+                            at.path.display()
+                        ));
+                    }
+                }
                 // One of ours could work right here; another user's agent
                 // whose directory is not ours to read is no evidence (it
                 // would shield every marker process on a shared machine).

@@ -110,6 +110,9 @@ pub(crate) trait Facts {
     /// The project: the nearest directory at or above the cwd holding a
     /// `.git` entry, or the cwd itself.
     fn project(&self, pid: i32) -> std::result::Result<Place, String>;
+    /// The directories from the cwd up to its project (both included), or,
+    /// with no project above, up to (not including) the process's root.
+    fn ascent(&self, pid: i32) -> std::result::Result<Vec<Place>, String>;
     /// A cell the rules keep the live agents of this view in.
     fn agents_memo(&self) -> &OnceCell<Vec<i32>>;
 }
@@ -126,7 +129,7 @@ struct Lazy {
     marker: OnceCell<std::result::Result<Option<String>, String>>,
     cwd: OnceCell<Option<String>>,
     workspace: OnceCell<std::result::Result<Option<Place>, String>>,
-    project: OnceCell<std::result::Result<Place, String>>,
+    project: OnceCell<std::result::Result<(Place, Vec<Place>), String>>,
 }
 
 /// The process table of one scan (or of one re-verification).
@@ -312,6 +315,17 @@ impl Snapshot {
             self.each_seen(&mut |s| map.entry(s.st.ppid).or_default().push(s.st.id.pid));
             map
         })
+    }
+
+    fn project_and_ascent(&self, pid: i32) -> std::result::Result<(Place, Vec<Place>), String> {
+        self.lazy(pid)
+            .project
+            .get_or_init(|| {
+                let cwd = self.cwd(pid)?;
+                cwd.ascent()
+                    .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
+            })
+            .clone()
     }
 
     /// [`Snapshot::open_cwd`], or why it cannot be judged.
@@ -635,14 +649,11 @@ impl Facts for Snapshot {
     }
 
     fn project(&self, pid: i32) -> std::result::Result<Place, String> {
-        self.lazy(pid)
-            .project
-            .get_or_init(|| {
-                let cwd = self.cwd(pid)?;
-                cwd.project()
-                    .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
-            })
-            .clone()
+        self.project_and_ascent(pid).map(|(p, _)| p)
+    }
+
+    fn ascent(&self, pid: i32) -> std::result::Result<Vec<Place>, String> {
+        self.project_and_ascent(pid).map(|(_, a)| a)
     }
 
     fn agents_memo(&self) -> &OnceCell<Vec<i32>> {

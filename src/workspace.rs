@@ -163,10 +163,33 @@ impl Cwd {
     /// holding a `.git` entry of any type (a repository's directory, a
     /// worktree's file), or the cwd itself where there is none. `None` when
     /// the walk cannot be completed: the project is then unknown.
+    ///
+    /// A submodule's `.git` (a file naming a directory under the
+    /// superproject's `.git/modules/`) is part of the superproject: the walk
+    /// goes on to it. A worktree's `.git` file makes a project of its own.
     pub fn project(&self) -> Option<Place> {
-        match self.walk_up(|dir, _| sys::has_entry(dir, b".git")) {
-            Ok(Some(p)) => Some(p),
-            Ok(None) => Some(self.place(0, &sys::stat(&self.dir)?)),
+        let (project, _) = self.ascent()?;
+        Some(project)
+    }
+
+    /// The project (as [`Cwd::project`]) and the directories on the way to
+    /// it: from the cwd up to the project, both included; where there is no
+    /// project above, from the cwd up to (not including) the process's root.
+    pub fn ascent(&self) -> Option<(Place, Vec<Place>)> {
+        let mut way: Vec<Place> = Vec::new();
+        let found = self.walk_up(|dir, m| {
+            way.push(self.place(way.len(), m));
+            sys::project_root(dir)
+        });
+        match found {
+            Ok(Some(p)) => Some((p, way)),
+            Ok(None) => {
+                let cwd = way.first()?.clone();
+                if way.len() > 1 {
+                    way.pop(); // the process's root: every directory is below it
+                }
+                Some((cwd, way))
+            }
             Err(Blocked) => None,
         }
     }
@@ -534,6 +557,50 @@ mod sys {
 
     /// Whether `at` holds an entry `name` of any type. `Err` when that
     /// cannot be told (not "no").
+    /// Whether `at` is a project root: it holds a `.git` entry that is not
+    /// a submodule's (a `.git` file naming a directory under another
+    /// repository's `.git/modules/`).
+    pub fn project_root(at: &Fd) -> Result<bool, super::Blocked> {
+        if !has_entry(at, b".git")? {
+            return Ok(false);
+        }
+        let Some(fd) = open_file(at, b".git") else {
+            return Ok(true); // a directory (or unreadable): a repository
+        };
+        let mut head = [0u8; 4096];
+        let mut f = std::fs::File::from(fd);
+        let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+        let text = String::from_utf8_lossy(&head[..n]);
+        let gitdir = text
+            .lines()
+            .find_map(|l| l.strip_prefix("gitdir:"))
+            .map(str::trim)
+            .unwrap_or("");
+        Ok(!gitdir.contains(".git/modules/"))
+    }
+
+    /// Opens a regular file `name` below `at` for reading, never following
+    /// a symlink and never blocking on a FIFO.
+    fn open_file(at: &Fd, name: &[u8]) -> Option<std::os::fd::OwnedFd> {
+        use std::os::fd::FromRawFd;
+        let c = std::ffi::CString::new(name).ok()?;
+        // SAFETY: openat relative to our fd with a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                at.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: the kernel just gave us this fd.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let m = std::fs::File::from(fd.try_clone().ok()?).metadata().ok()?;
+        m.is_file().then_some(fd)
+    }
+
     pub fn has_entry(at: &Fd, name: &[u8]) -> Result<bool, super::Blocked> {
         use nix::errno::Errno;
         use nix::fcntl::AtFlags;
@@ -567,6 +634,10 @@ mod sys {
     }
 
     pub fn has_entry(at: &Fd, _name: &[u8]) -> Result<bool, Blocked> {
+        match *at {}
+    }
+
+    pub fn project_root(at: &Fd) -> Result<bool, Blocked> {
         match *at {}
     }
 }

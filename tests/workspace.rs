@@ -672,3 +672,41 @@ fn a_cwd_can_be_judged_on_another_thread() {
         .unwrap();
     assert_eq!(found, Some(place(&t)));
 }
+
+/// A submodule (its `.git` a file naming the superproject's
+/// `.git/modules/…`) belongs to the superproject's project; a worktree (its
+/// `.git` a file naming `.git/worktrees/…`) is a project of its own; and
+/// the way up from a cwd with no repository above stops short of the root.
+#[test]
+fn submodules_join_their_superproject_worktrees_stand_alone() {
+    let lab = Lab::new();
+    let repo = dir(&lab.dir.join("repo"));
+    dir(&repo.join(".git/modules/sub"));
+    let sub = dir(&repo.join("sub"));
+    std::fs::write(sub.join(".git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    let deep = dir(&sub.join("src"));
+    let project = |p: &Path| Cwd::from_path(p).unwrap().project().unwrap();
+    assert_eq!(
+        project(&deep),
+        place(&repo),
+        "a submodule is its superproject's"
+    );
+    let wt = dir(&lab.dir.join("repo-wt"));
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}/.git/worktrees/wt\n", repo.display()),
+    )
+    .unwrap();
+    assert_eq!(
+        project(&wt),
+        place(&wt),
+        "a worktree is a project of its own"
+    );
+    // No repository above: the way up ends below the root.
+    let plain = dir(&lab.dir.join("plain/a/b"));
+    let (p, way) = Cwd::from_path(&plain).unwrap().ascent().unwrap();
+    assert_eq!(p, place(&plain));
+    assert_eq!(way.first(), Some(&place(&plain)));
+    assert!(way.contains(&place(&lab.dir.join("plain"))));
+    assert!(!way.contains(&place(Path::new("/"))), "{way:?}");
+}

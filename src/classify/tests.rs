@@ -260,6 +260,23 @@ impl Facts for Table {
         Ok(place(project.as_deref().unwrap_or(&cwd)))
     }
 
+    fn ascent(&self, pid: i32) -> std::result::Result<Vec<Place>, String> {
+        let (cwd, project) = self
+            .with(pid, |r| (r.cwd.clone(), r.project.clone()))
+            .ok_or("cwd unreadable")?;
+        let cwd = cwd?;
+        let top = project.unwrap_or_else(|| "/".into());
+        let mut way: Vec<Place> = std::path::Path::new(&cwd)
+            .ancestors()
+            .take_while(|a| a.starts_with(&top))
+            .map(|a| place(&a.to_string_lossy()))
+            .collect();
+        if top == "/" && way.len() > 1 {
+            way.pop();
+        }
+        Ok(way)
+    }
+
     fn agents_memo(&self) -> &OnceCell<Vec<i32>> {
         &self.agents
     }
@@ -1039,13 +1056,45 @@ fn a_live_agent_above_or_in_the_same_project_keeps_a_marker_process() {
     assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::AgentAlive);
     // Only in another worktree of the same town: no shield.
     t.row(300).project = Some("/w/p-worktree".into());
+    t.row(300).cwd = Ok("/w/p-worktree".into());
     assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::Leaked);
     // Nor at the town root above the project.
     t.row(300).project = Some("/w".into());
+    t.row(300).cwd = Ok("/w".into());
     assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::Leaked);
     // A defunct agent in the project does not count.
     t.row(300).project = Some("/w/p".into());
+    t.row(300).cwd = Ok("/w/p".into());
     t.row(300).st.state = 'Z';
+    assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::Leaked);
+}
+
+/// Outside any repository a project is just the cwd: an agent working in a
+/// directory above a marker process's (no repository in between, short of
+/// the root) may have started it there (the outside attack: `cd sub &&
+/// server &`), so it shields it; an agent at the root shields nothing.
+#[test]
+fn outside_repositories_an_agent_above_shields_a_marker_process() {
+    let r = rules(&cfg());
+    let mut t = leak_table();
+    t.row(200).cwd = Ok("/scratch/app/sub".into());
+    t.row(200).project = None;
+    let agent = t.add(300, 1, AGENT);
+    agent.cwd = Ok("/scratch/app".into());
+    agent.project = None;
+    expect(
+        &judged(&r, &t, 200),
+        VerdictKind::AgentAlive,
+        "carries PRT_LEAK_T=1; agent pid 300 (prt-agent) works in /scratch/app, above it on the \
+         way to its project",
+        false,
+    );
+    // An agent at the root: no shield.
+    t.row(300).cwd = Ok("/".into());
+    assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::Leaked);
+    // A repository in between ends the way: its own project.
+    t.row(200).project = Some("/scratch/app/sub".into());
+    t.row(300).cwd = Ok("/scratch/app".into());
     assert_eq!(judged(&r, &t, 200).verdict, VerdictKind::Leaked);
 }
 
