@@ -64,6 +64,10 @@ const STACK: usize = 128 << 10;
 pub enum Fact {
     Argv,
     Environ,
+    /// Its cwd and the directories above it (a walk on its filesystem).
+    Cwd,
+    /// A file read on its behalf (a protected pid file).
+    File,
 }
 
 impl fmt::Display for Fact {
@@ -71,6 +75,8 @@ impl fmt::Display for Fact {
         f.write_str(match self {
             Fact::Argv => "argv",
             Fact::Environ => "environment",
+            Fact::Cwd => "cwd and the directories above it",
+            Fact::File => "file",
         })
     }
 }
@@ -117,6 +123,11 @@ impl fmt::Display for Unreadable {
                 "pid {pid}: its argv is empty or starts with an empty argv[0] (mid-exec, or a \
                  blanked title)"
             ),
+            Why::TimedOut(d) if matches!(fact, Fact::Cwd | Fact::File) => write!(
+                f,
+                "pid {pid}: reading its {fact} did not return within {d:.1?} and was abandoned \
+                 (a hung FUSE or NFS mount)"
+            ),
             Why::TimedOut(d) => write!(
                 f,
                 "pid {pid}: reading its {fact} did not return within {d:.1?} and was abandoned \
@@ -138,6 +149,22 @@ impl fmt::Display for Unreadable {
 }
 
 impl std::error::Error for Unreadable {}
+
+impl Unreadable {
+    /// The reason alone, without the pid (for a read made on no process's
+    /// behalf in particular, such as a pid file).
+    pub fn why_text(&self) -> String {
+        match &self.why {
+            Why::TimedOut(d) => format!("no answer within {d:.1?}: a hung FUSE or NFS mount?"),
+            Why::Stuck(d) => format!("an earlier read has been blocked for {d:.1?}"),
+            Why::Refused(n) => {
+                format!("{n} reads are still blocked, the most procreap leaves behind")
+            }
+            Why::Failed(e) | Why::Denied(e) => e.clone(),
+            Why::Gone | Why::Empty => self.to_string(),
+        }
+    }
+}
 
 /// A process's argv, split at NULs (lossy UTF-8).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -202,6 +229,26 @@ pub fn environ_markers_many(
     run(Fact::Environ, ids, limit, move |pid, start, scratch| {
         read_marker(pid, start, &markers, scratch)
     })
+}
+
+/// Runs `work` — a read on behalf of process `pid` that its owner's
+/// filesystem can make block (a walk up from its cwd on a hung FUSE or NFS
+/// mount) — on a reader thread, within `limit`, with the same bookkeeping
+/// as memory reads: one that blocks is abandoned and remembered.
+pub fn bounded<T, W>(
+    fact: Fact,
+    pid: i32,
+    start_time: u64,
+    limit: Duration,
+    work: W,
+) -> Result<T, Unreadable>
+where
+    T: Send + 'static,
+    W: Fn() -> Result<T, Why> + Clone + Send + 'static,
+{
+    one(run(fact, &[(pid, start_time)], limit, move |_, _, _| {
+        work()
+    }))
 }
 
 /// Abandoned reads still blocked in the kernel (each holds one thread).

@@ -40,9 +40,9 @@ pub struct Scan {
 /// file that is not a regular file, is empty or holds no pid is an error: a
 /// protected root is never guessed away. An empty file is read once more at
 /// once (a writer may have truncated it and not yet written the pid).
-fn read_pid_file(path: &Path) -> Result<Option<i32>> {
+fn read_pid_file(path: &Path, limit: Duration) -> Result<Option<i32>> {
     for attempt in 0..2 {
-        match read_pid_file_once(path)? {
+        match read_pid_file_bounded(path, limit)? {
             PidFile::Missing => return Ok(None),
             PidFile::Pid(p) => return Ok(Some(p)),
             PidFile::Empty if attempt == 0 => {
@@ -67,6 +67,35 @@ fn read_pid_file(path: &Path) -> Result<Option<i32>> {
         }
     }
     unreachable!("the loop returns")
+}
+
+/// [`read_pid_file_once`] within `limit` (on Linux on a reader thread: a
+/// home on a hung mount must not hang the scan).
+fn read_pid_file_bounded(path: &Path, limit: Duration) -> Result<PidFile> {
+    #[cfg(target_os = "linux")]
+    {
+        use crate::reader::{bounded, Fact};
+        let p = path.to_path_buf();
+        match bounded(Fact::File, 0, 0, limit, move || Ok(read_pid_file_once(&p))) {
+            Ok(r) => r,
+            Err(e) => Err(Error::Io {
+                context: format!("protected pid file {}", path.display()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "reading it did not finish ({}): nothing can be reaped while a \
+                         protected root is unknown",
+                        e.why_text()
+                    ),
+                ),
+            }),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = limit;
+        read_pid_file_once(path)
+    }
 }
 
 enum PidFile {
@@ -150,7 +179,7 @@ fn protection(cfg: &Config) -> Result<Protection> {
     }
     for file in &cfg.protected_pid_files {
         let path = expand_home(file)?;
-        if let Some(pid) = read_pid_file(&path)? {
+        if let Some(pid) = read_pid_file(&path, cfg.subprocess_timeout)? {
             prot.roots
                 .insert(pid, format!("pid file {}", path.display()));
         }

@@ -321,16 +321,42 @@ impl Snapshot {
         self.lazy(pid)
             .project
             .get_or_init(|| {
-                let cwd = self.cwd(pid)?;
-                cwd.ascent()
-                    .ok_or_else(|| format!("the walk up from cwd {} failed", cwd.path().display()))
+                self.on_cwd(pid, |cwd| {
+                    cwd.ascent().ok_or_else(|| {
+                        format!("the walk up from cwd {} failed", cwd.path().display())
+                    })
+                })
             })
             .clone()
     }
 
-    /// [`Snapshot::open_cwd`], or why it cannot be judged.
-    fn cwd(&self, pid: i32) -> std::result::Result<crate::workspace::Cwd, String> {
-        self.open_cwd(pid).ok_or_else(|| CWD_UNREADABLE.to_string())
+    /// Runs `work` on the process's cwd, opened where the process lives.
+    /// On Linux this runs on a reader thread within `subprocess_timeout`:
+    /// the walk up from a cwd on a hung FUSE or NFS mount blocks in the
+    /// kernel, and a scan must not.
+    fn on_cwd<T, W>(&self, pid: i32, work: W) -> std::result::Result<T, String>
+    where
+        T: Send + 'static,
+        W: Fn(&crate::workspace::Cwd) -> std::result::Result<T, String> + Clone + Send + 'static,
+    {
+        #[cfg(target_os = "linux")]
+        if self.source == Source::Proc {
+            use crate::reader::{bounded, Fact, Why};
+            let start = self.stat(pid).ok_or("the process is gone")?.id.start_time;
+            let walk = move || {
+                let cwd = crate::workspace::open_cwd(pid)
+                    .ok_or_else(|| Why::Failed(CWD_UNREADABLE.into()))?;
+                work(&cwd).map_err(Why::Failed)
+            };
+            return bounded(Fact::Cwd, pid, start, self.timeout(), walk).map_err(|e| match e.why {
+                Why::Failed(why) => why,
+                _ => e.to_string(),
+            });
+        }
+        let cwd = self
+            .open_cwd(pid)
+            .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+        work(&cwd)
     }
 
     /// The process's cwd, opened where the process lives (its own mount
@@ -614,17 +640,21 @@ impl Facts for Snapshot {
         self.lazy(pid)
             .workspace
             .get_or_init(|| {
-                let cwd = self.cwd(pid)?;
                 let proc_uid = self.uid(pid).ok_or_else(|| "owner unknown".to_string())?;
                 // The marker must belong to us, root, or the process's user.
                 let owners = [self.euid, 0, proc_uid];
-                Ok(cwd.find_root(&self.cfg.workspace_marker, &owners, proc_uid))
+                let marker = self.cfg.workspace_marker.clone();
+                self.on_cwd(
+                    pid,
+                    move |cwd| Ok(cwd.find_root(&marker, &owners, proc_uid)),
+                )
             })
             .clone()
     }
 
     fn under(&self, pid: i32, root: &Place) -> std::result::Result<bool, String> {
-        Ok(self.cwd(pid)?.is_under(root))
+        let root = root.clone();
+        self.on_cwd(pid, move |cwd| Ok(cwd.is_under(&root)))
     }
 
     fn live_terminal(&self, pid: i32) -> Option<String> {
@@ -644,7 +674,10 @@ impl Facts for Snapshot {
     fn cwd_display(&self, pid: i32) -> Option<String> {
         self.lazy(pid)
             .cwd
-            .get_or_init(|| self.open_cwd(pid).map(|c| c.path().display().to_string()))
+            .get_or_init(|| {
+                self.on_cwd(pid, |c| Ok(c.path().display().to_string()))
+                    .ok()
+            })
             .clone()
     }
 

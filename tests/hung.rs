@@ -678,3 +678,62 @@ fn a_scan_with_a_blocked_process_finishes_and_names_it() {
     let base = reader::stuck_reads();
     release(hung, base.saturating_sub(1));
 }
+
+/// The outside attack's hang: a process whose cwd is on a file system
+/// that never answers (a hung NFS, sshfs or FUSE mount). The walk from its
+/// cwd (workspace, project) runs within the time limit too: a scan
+/// finishes, and the process is in no workspace (never a candidate), with
+/// the reason naming the pid.
+#[test]
+fn a_scan_with_a_cwd_on_a_hung_mount_finishes_and_names_it() {
+    let _serial = serial();
+    let Some(hung) = decoy(&["cwd"], |_| {}) else {
+        return;
+    };
+    let (pid, _) = hung.target;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let cfg = procreap::Config {
+        agent_names: vec![comm.trim_end().to_string()],
+        min_age: Duration::ZERO,
+        workspace_marker: "mayor/town.json".into(),
+        protected_pid_files: vec![],
+        subprocess_timeout: LIMIT,
+        ..procreap::Config::default()
+    };
+    let base = reader::stuck_reads();
+    let started = std::time::Instant::now();
+    let verdicts = within("a scan with a cwd on a hung mount", move || {
+        procreap::explain(&cfg).expect("explain")
+    });
+    assert!(started.elapsed() < LIMIT * 4 + Duration::from_secs(10));
+    let v = verdicts
+        .iter()
+        .find(|v| v.process.id.pid == pid)
+        .expect("the process is listed");
+    assert_eq!(v.verdict, procreap::VerdictKind::OutsideWorkspace, "{v:?}");
+    assert!(
+        v.reason.contains(&format!("pid {pid}")) && v.reason.contains("hung FUSE or NFS mount"),
+        "{}",
+        v.reason
+    );
+    // A protected pid file on such a mount (a home on NFS): an error within
+    // the limit, never a hang, never a guess.
+    let pid_file = format!("/proc/{pid}/root/tmp/mayor-acp.pid");
+    let cfg = procreap::Config {
+        agent_names: vec![format!("prt-{}", token())],
+        protected_pid_files: vec![pid_file.into()],
+        subprocess_timeout: LIMIT,
+        ..procreap::Config::default()
+    };
+    let r = within("a scan with a pid file on a hung mount", move || {
+        procreap::explain(&cfg)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let e = r.expect_err("no answer is no protected root");
+    assert!(
+        e.contains("protected pid file") && e.contains("did not finish"),
+        "{e}"
+    );
+    release(hung, base);
+}

@@ -13,6 +13,11 @@
  *                               userfaultfd range that is never served.
  *   hung_decoy at-pid PID       a child created with exactly this pid
  *                               (clone3 set_tid): a reused pid on demand.
+ *   hung_decoy cwd              a child whose cwd is on a private FUSE
+ *                               file system that never answers a LOOKUP:
+ *                               any walk from its cwd (a `..`, a marker
+ *                               looked for) blocks, like one on a hung
+ *                               NFS or sshfs mount.
  *
  * How "lock" blocks, the way a hung NFS or FUSE server blocks `ps`: this
  * process serves a private FUSE file system (in its own mount namespace)
@@ -295,6 +300,58 @@ static int lock_mode(void) {
     }
 }
 
+/* ---- cwd: a cwd on a file system that never answers a lookup ---------- */
+
+static int cwd_mode(void) {
+    static char req[FUSE_MIN_READ_BUFFER + (1 << 20)];
+    char opts[128];
+    int r = private_mounts();
+    if (r)
+        return r;
+    fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fuse_fd < 0)
+        return skip("/dev/fuse");
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0", fuse_fd);
+    if (mount("prt-hung", MOUNTPOINT, "fuse", MS_NOSUID | MS_NODEV, opts) != 0)
+        return skip("mounting a FUSE file system");
+    pid_t me = getpid();
+    pid_t child = -1;
+    for (;;) {
+        struct pollfd p = {.fd = fuse_fd, .events = POLLIN};
+        if (poll(&p, 1, 20) > 0) {
+            ssize_t n = read(fuse_fd, req, sizeof req);
+            if (n < 0 && errno != EINTR && errno != ENOENT)
+                return skip("reading /dev/fuse");
+            const struct fuse_in_header *in = (const void *)req;
+            if (n > 0 && in->opcode != FUSE_LOOKUP)
+                serve_one(req);
+        }
+        if (child < 0) {
+            child = fork();
+            if (child < 0)
+                return skip("fork");
+            if (child == 0) {
+                die_with_parent(me);
+                close(fuse_fd);
+                if (chdir(MOUNTPOINT) != 0)
+                    _exit(1);
+                forever();
+            }
+        }
+        static int told;
+        char cwd[64], link[64];
+        snprintf(cwd, sizeof cwd, "/proc/%d/cwd", (int)child);
+        ssize_t k = readlink(cwd, link, sizeof link - 1);
+        if (!told && k > 0) {
+            link[k] = 0;
+            if (strcmp(link, MOUNTPOINT) == 0) {
+                ready(child);
+                told = 1; /* keep serving (all but lookups) until killed */
+            }
+        }
+    }
+}
+
 /* ---- uffd: argv and environment in a range nobody serves -------------- */
 
 static int set_ranges(unsigned long arg, unsigned long env, unsigned long len) {
@@ -386,6 +443,8 @@ int main(int argc, char **argv) {
         return uffd_mode();
     if (strcmp(mode, "at-pid") == 0 && argc > 2)
         return at_pid_mode(argv[2]);
-    fprintf(stderr, "usage: hung_decoy pause|lock|uffd|at-pid PID\n");
+    if (strcmp(mode, "cwd") == 0)
+        return cwd_mode();
+    fprintf(stderr, "usage: hung_decoy pause|lock|uffd|at-pid PID|cwd\n");
     return 2;
 }
