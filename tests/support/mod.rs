@@ -345,7 +345,19 @@ impl Lab {
                 Ok(())
             });
         }
-        let child = cmd.spawn().expect("spawn decoy");
+        // A script just written may still be open for writing in a child
+        // another test thread forked meanwhile (until that child execs):
+        // exec then fails with ETXTBSY for a moment.
+        let mut tries = 0;
+        let child = loop {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r.expect("spawn decoy"),
+            }
+        };
         let pid = child.id() as i32;
         self.children.push(child);
         wait_until(Duration::from_secs(5), || exec_done(pid));
