@@ -1041,7 +1041,7 @@ impl Rules {
 
     fn candidate_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
         let parent = if kept_ppid(f, seen) == 1 {
-            "reparented to pid 1; "
+            "its parent is pid 1; "
         } else {
             ""
         };
@@ -1053,7 +1053,7 @@ impl Rules {
     fn leaked_reason(&self, f: &dyn Facts, seen: &Seen) -> String {
         let pid = seen.st.id.pid;
         let parent = match kept_ppid(f, seen) {
-            1 => "reparented to pid 1".to_string(),
+            1 => "its parent is pid 1".to_string(),
             p => format!(
                 "parent pid {p} ({})",
                 f.stat(p).map(|a| a.comm.lossy()).unwrap_or_default()

@@ -206,9 +206,17 @@ impl Config {
                 return bad("an IDE marker is empty: it would match every process".into());
             }
         }
-        if self.workspace_marker.starts_with('/') || self.workspace_marker.contains('\0') {
+        let marker = Path::new(&self.workspace_marker);
+        let downward = marker.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !downward || self.workspace_marker.contains('\0') {
             return bad(format!(
-                "workspace_marker {:?} must be a relative path",
+                "workspace_marker {:?} must be a relative path down to a file (no `/` at the \
+                 start, no `..`): it could never match",
                 self.workspace_marker
             ));
         }
@@ -233,6 +241,9 @@ impl Config {
             if s.is_empty() || s.contains('\0') {
                 return bad(format!("tmux socket {s:?} is empty or holds a NUL"));
             }
+        }
+        if self.users.contains(&u32::MAX) {
+            return bad("users holds 4294967295, (uid_t)-1: no user has it".into());
         }
         for p in &self.protected_pids {
             if *p <= 0 {
@@ -309,11 +320,29 @@ impl Config {
             return d.clone();
         }
         // An inherited XDG_RUNTIME_DIR of another user (`su`, `sudo -E`) is
-        // theirs to swap under us: only our own counts.
-        match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-            Some(d) if d.is_absolute() && owned_by_us(&d) => d.join("procreap"),
-            _ => PathBuf::from(format!("/tmp/procreap-{}", euid())),
+        // theirs to swap under us: only our own counts. Without one (cron,
+        // su), the same per-user runtime dir where it exists, so cron and
+        // a shell share one ledger; else a directory in our home. A fixed
+        // name in /tmp is the last resort: anyone can create it first.
+        let ours = |d: &Path| d.is_absolute() && owned_by_us(d);
+        if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+            if ours(&d) {
+                return d.join("procreap");
+            }
         }
+        let run = PathBuf::from(format!("/run/user/{}", euid()));
+        if ours(&run) {
+            return run.join("procreap");
+        }
+        if let Some(home) = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .or_else(passwd_home)
+        {
+            if ours(&home) {
+                return home.join(".local/state/procreap");
+            }
+        }
+        PathBuf::from(format!("/tmp/procreap-{}", euid()))
     }
 }
 

@@ -22,8 +22,9 @@ pub use store::{lock_holder_of, Ledger, Loaded};
 const MAGIC: &str = "procreap-ledger 2";
 /// The first format (no resident memory per entry): still read.
 const MAGIC_V1: &str = "procreap-ledger 1";
-/// Far more than any real ledger; a larger file is not ours.
-pub(crate) const MAX_LEDGER_BYTES: u64 = 1 << 20;
+/// Far more than any real ledger (about 150,000 tracked identities); a
+/// larger file is not ours, and procreap never writes one.
+pub(crate) const MAX_LEDGER_BYTES: u64 = 16 << 20;
 
 /// One signalled identity.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,13 +136,19 @@ impl Proc {
     /// `/proc` of another pid namespace would name other processes than the
     /// pids our signals reach.
     pub(crate) fn open() -> Result<Proc> {
-        let me = std::fs::read_link("/proc/self").ok();
-        if me.as_deref().and_then(|p| p.to_str()) != Some(&std::process::id().to_string()) {
+        let me = std::process::id();
+        let seen = std::fs::read_link("/proc/self").map_err(|e| {
+            Error::io(
+                "reading /proc/self (is /proc mounted? procreap reads the process table there)",
+                e,
+            )
+        })?;
+        if seen.to_str() != Some(&me.to_string()) {
             return Err(Error::PidNamespace(format!(
-                "/proc/self is {me:?}, not pid {}: the /proc mounted here belongs to another \
-                 pid namespace (mount a /proc of this namespace, e.g. `mount -t proc proc /proc` \
-                 in it)",
-                std::process::id()
+                "/proc/self is {}, not pid {me}: the /proc mounted here belongs to another pid \
+                 namespace (mount a /proc of this namespace, e.g. `mount -t proc proc /proc` in \
+                 it)",
+                seen.display()
             )));
         }
         // SAFETY: a NUL-terminated path literal.
@@ -170,14 +176,34 @@ impl Proc {
     pub(crate) fn list(&self) -> Result<Vec<(i32, Comm)>> {
         let mut out = Vec::with_capacity(1024);
         let mut buf = [0u8; 32];
+        let mut short: Option<std::io::Error> = None;
         self.each_pid(|pid| {
-            if let Some(fd) = self.open_file(pid, "comm") {
-                if let Some(b) = read_once(&fd, &mut buf) {
-                    let name = b.strip_suffix(b"\n").unwrap_or(b);
-                    out.push((pid, Comm::new(name)));
+            if short.is_some() {
+                return;
+            }
+            match self.open_file(pid, "comm") {
+                Some(fd) => {
+                    if let Some(b) = read_once(&fd, &mut buf) {
+                        let name = b.strip_suffix(b"\n").unwrap_or(b);
+                        out.push((pid, Comm::new(name)));
+                    }
+                }
+                // Gone meanwhile is normal; out of descriptors or memory is
+                // a table not seen, never "no process".
+                None => {
+                    let e = std::io::Error::last_os_error();
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+                    ) {
+                        short = Some(e);
+                    }
                 }
             }
         })?;
+        if let Some(e) = short {
+            return Err(Error::io("reading the process table in /proc", e));
+        }
         // The kernel lists pids in ascending order; make sure.
         if !out.windows(2).all(|w| w[0].0 < w[1].0) {
             out.sort_unstable_by_key(|e| e.0);

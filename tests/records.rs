@@ -126,9 +126,56 @@ fn stepper_child() {
         protected_pid_files: vec![],
         state_dir: Some(state.into()),
         lock_timeout: Duration::from_secs(20),
+        kill_tree: std::env::var_os("PRT_STEPPER_KILL_TREE").is_some(),
         ..Config::default()
     };
-    let _ = cleanup_step(&cfg, Kind::Orphans);
+    let r = cleanup_step(&cfg, Kind::Orphans);
+    if let Ok(r) = r {
+        for a in &r.actions {
+            println!("action {} {} {}", a.process.id.pid, a.action, a.reason);
+        }
+    }
+    println!("stepper done");
+}
+
+/// The outside attack's worst case: an agent that runs a cleanup step
+/// with kill_tree itself (as a tool) is a candidate, and its descendants
+/// include the very process running the step. The caller and its
+/// ancestors are never signalled.
+#[test]
+fn the_caller_and_its_ancestors_are_never_signalled() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let out = lab.dir.join("stepper.out");
+    let agent = lab.dir.join(&name);
+    write_script(
+        &agent,
+        &format!(
+            "trap 'echo TERM >> {log}' TERM\n'{exe}' --exact stepper_child --nocapture --test-threads=1 > '{out}' 2>&1\nwhile :; do read -r x || exit 0; done",
+            log = lab.dir.join(format!("{name}.log")).display(),
+            exe = std::env::current_exe().unwrap().display(),
+            out = out.display(),
+        ),
+    );
+    let mut c = Command::new(&agent);
+    c.env("PRT_STEPPER_STATE", &lab.state)
+        .env("PRT_STEPPER_NAMES", &name)
+        .env("PRT_STEPPER_KILL_TREE", "1");
+    let pid = lab.spawn_io(c, Stdio::piped());
+    let d = Decoy {
+        pid,
+        log: lab.dir.join(format!("{name}.log")),
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || std::fs::read_to_string(&out)
+            .is_ok_and(|o| o.contains("stepper done"))),
+        "the stepper did not finish: {:?}",
+        std::fs::read_to_string(&out)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(d.terms(), 0, "the caller's ancestor got SIGTERM: {text}");
+    assert!(d.alive());
+    assert!(!text.contains(" sigterm "), "{text}");
 }
 
 /// Issue 10 item 7: a stepper killed (SIGKILL) at any moment — before,
@@ -654,4 +701,95 @@ fn memory_is_reported_and_reclaimed_bytes_counted() {
     let r = reap_now(&lab.config(), &[d.identity()], Duration::from_secs(5)).unwrap();
     assert!(start.elapsed() < Duration::from_secs(5));
     assert!(r.reclaimed_bytes >= (32 << 20) * 9 / 10, "{r:?}");
+}
+
+/// The outside attack: a configuration with another `min_age` (an
+/// operator's one-off run) does not release what a cron step signalled, so
+/// the cron step never SIGTERMs it anew and escalates it on time.
+#[test]
+fn another_min_age_does_not_release_and_resigterm() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let cron = lab.config();
+    assert_eq!(
+        actions_for(&step(&cron, Kind::Orphans), d.pid),
+        vec![ActionKind::Sigterm]
+    );
+    let operator = Config {
+        min_age: Duration::from_secs(3600),
+        ..cron.clone()
+    };
+    let r = step(&operator, Kind::Orphans);
+    assert!(
+        !actions_for(&r, d.pid).contains(&ActionKind::Released),
+        "{:?}",
+        r.actions
+    );
+    std::thread::sleep(cron.grace);
+    assert_eq!(
+        actions_for(&step(&cron, Kind::Orphans), d.pid),
+        vec![ActionKind::Sigkill]
+    );
+    assert_eq!(d.terms(), 1, "one SIGTERM in all");
+}
+
+/// The outside attack: deleting `ledger.lock` while a call holds it (an
+/// operator clearing a "stale" lock) lets no second writer in: the state
+/// directory itself is locked too.
+#[test]
+fn a_deleted_lock_file_lets_no_second_writer_in() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    let cfg = lab.config();
+    let id = d.identity();
+    let holder = {
+        let cfg = cfg.clone();
+        std::thread::spawn(move || reap_now(&cfg, &[id], Duration::from_secs(2)))
+    };
+    assert!(wait_until(Duration::from_secs(5), || lab
+        .state
+        .join("ledger.lock")
+        .exists()));
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(lab.state.join("ledger.lock")).unwrap();
+    let quick = Config {
+        lock_timeout: Duration::from_millis(300),
+        ..cfg
+    };
+    let second = cleanup_step(&quick, Kind::Orphans);
+    let r = holder.join().unwrap().unwrap();
+    assert!(
+        actions_for(&r, d.pid).contains(&ActionKind::Sigkill),
+        "{r:?}"
+    );
+    match second {
+        Err(Error::LockTimeout(m)) => assert!(m.contains("is held by"), "{m}"),
+        other => panic!("a second writer got in: {other:?}"),
+    }
+}
+
+/// The outside attack: an audit trail replaced by a FIFO (someone piping
+/// it into a logger) cannot hang a step: the signal, already recorded in
+/// the ledger, goes out and the refusal is reported.
+#[test]
+fn an_audit_fifo_cannot_hang_a_step() {
+    let mut lab = Lab::new();
+    let d = lab.script_agent(OnTerm::Ignore, &[]);
+    std::fs::create_dir_all(&lab.state).unwrap();
+    std::fs::set_permissions(&lab.state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    nix::unistd::mkfifo(
+        &lab.state.join("audit.jsonl"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let cfg = patient(&lab);
+    let r = std::thread::spawn(move || cleanup_step(&cfg, Kind::Orphans));
+    assert!(
+        wait_until(Duration::from_secs(10), || r.is_finished()),
+        "the step hangs on the FIFO"
+    );
+    let r = r.join().unwrap().unwrap();
+    assert_eq!(actions_for(&r, d.pid), vec![ActionKind::Sigterm]);
+    assert!(r.error.is_some(), "the audit refusal is reported");
+    assert!(wait_until(Duration::from_secs(3), || d.terms() == 1));
 }

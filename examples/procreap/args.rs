@@ -193,7 +193,7 @@ pub struct CleanupArgs {
 #[derive(Args, Debug)]
 pub struct GraceArg {
     /// SIGTERM -> SIGKILL delay between steps [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Acting")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Acting")]
     pub grace: Option<Duration>,
 }
 
@@ -238,7 +238,7 @@ pub struct ReapNowArgs {
     #[arg(value_name = "PID[:START]", required = true, value_parser = parse_target)]
     pub targets: Vec<Target>,
     /// How long to wait for exit after SIGTERM before SIGKILL
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Acting")]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Acting")]
     pub deadline: Duration,
     #[command(flatten)]
     pub common: ActArgs,
@@ -282,7 +282,7 @@ pub struct Select {
     #[arg(long, value_name = "MODE", value_parser = argv0_parser())]
     pub argv0_match: Option<Argv0Match>,
     /// Younger processes are never candidates [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub min_age: Option<Duration>,
     /// Marker file of a workspace root, relative ("" = no workspace test)
     /// [default: mayor/town.json]
@@ -324,7 +324,7 @@ pub struct Select {
     pub leak_markers: Vec<String>,
     /// Limit for tmux/ps/lsof and for reading another process's memory
     /// [default: 2s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub subprocess_timeout: Option<Duration>,
     /// Process-table backend [default: auto]
     #[arg(long, value_name = "BACKEND", value_parser = backend_parser())]
@@ -345,7 +345,7 @@ pub struct Act {
     #[arg(long, value_name = "DIR", value_parser = parse_dir)]
     pub state_dir: Option<PathBuf>,
     /// Limit for taking the ledger lock [default: 5s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub lock_timeout: Option<Duration>,
     /// Signal only through a pidfd; where pidfds are refused, skip instead of kill(2)
     #[arg(long)]
@@ -407,6 +407,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err(bad());
+    }
+    if t.starts_with('-') {
+        return Err(format!("{s:?} is negative: a duration is 0 or more"));
     }
     if let Ok(secs) = t.parse::<f64>() {
         return secs_f64(secs).ok_or_else(bad);

@@ -150,7 +150,7 @@ pub fn scan(cfg: &Config, json: bool) -> Result<i32, Failure> {
         let mut t = scan_text(&f, &sections);
         let _ = writeln!(
             t,
-            "total: {count} process(es), {}; {} agent process(es) seen{}",
+            "total: {count} process(es), {}; {} agent or marker process(es) seen{}",
             human_bytes(rss),
             agents.len(),
             if agents.is_empty() {
@@ -192,12 +192,12 @@ pub fn explain(cfg: &Config, json: bool) -> Result<i32, Failure> {
         )
     } else if vs.is_empty() {
         format!(
-            "no agent process (names: {})\n",
+            "no agent process (names: {}) and no marker process\n",
             clean(&cfg.agent_names.join(", "))
         )
     } else {
         format!(
-            "{}total: {} agent process(es), {}: {}\n",
+            "{}total: {} agent or marker process(es), {}: {}\n",
             f.verdict_table(&vs),
             vs.len(),
             human_bytes(rss),

@@ -346,7 +346,7 @@ fn an_agent_that_passes_every_check_is_an_orphan() {
     expect(
         &j,
         VerdictKind::Orphan,
-        "reparented to pid 1; no terminal, not in tmux, age 3600s",
+        "its parent is pid 1; no terminal, not in tmux, age 3600s",
         false,
     );
     let mut t = agent_table();
@@ -580,7 +580,7 @@ fn a_parent_that_exits_mid_walk_is_followed_to_the_new_parent() {
     expect(
         &judged(&r, &t, 100),
         VerdictKind::Orphan,
-        "reparented to pid 1; no terminal, not in tmux, age 3600s",
+        "its parent is pid 1; no terminal, not in tmux, age 3600s",
         false,
     );
     // Reparented to a subreaper that is a tmux pane's descendant: protected.
@@ -960,7 +960,7 @@ fn a_marker_process_whose_agent_is_gone_is_leaked() {
     expect(
         &judged(&rules(&c), &t, 200),
         VerdictKind::Leaked,
-        "carries PRT_LEAK_T=1; its process group leader pid 100 is gone; reparented to pid 1; \
+        "carries PRT_LEAK_T=1; its process group leader pid 100 is gone; its parent is pid 1; \
          no live agent above it or in its project /w/p; no terminal, not in tmux, age 3600s \
          in workspace /gt",
         false,

@@ -435,7 +435,12 @@ impl<'a> Call<'a> {
             Sig::Kill => self.cfg.grace,
             _ => (e.sent_at + self.cfg.grace).saturating_sub(now),
         });
-        entries.chain(young).min()
+        // At most a day away: a caller that sleeps until then re-checks at
+        // least daily (and the number stays exact in JSON).
+        entries
+            .chain(young)
+            .min()
+            .map(|d| d.min(crate::config::MAX_WAIT))
     }
 
     fn finish(self, problem: Option<Error>, next_due: Option<Duration>) -> Report {

@@ -118,11 +118,14 @@ impl<'l> Trail<'l> {
             .ledger
             .open_at(
                 FILE,
+                // Never blocks: a FIFO put in its place fails to open without
+                // a reader, and is refused below with one.
                 libc::O_WRONLY
                     | libc::O_APPEND
                     | libc::O_CREAT
                     | libc::O_NOFOLLOW
-                    | libc::O_CLOEXEC,
+                    | libc::O_CLOEXEC
+                    | libc::O_NONBLOCK,
             )
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ELOOP) => Open::Unsafe("is a symlink".into()),

@@ -94,16 +94,18 @@ impl Drop for Ledger {
 /// The pid holding a `flock` on the file `f` (from /proc/locks), other
 /// than this process.
 fn lock_holder(f: &File) -> Option<i32> {
-    holder_of(&f.metadata().ok()?)
+    holder_of(&f.metadata().ok()?, true)
 }
 
 /// The pid holding the ledger lock of the state dir `dir` (from
 /// /proc/locks), other than this process: for a caller waiting on it.
 pub fn lock_holder_of(dir: &Path) -> Option<i32> {
-    holder_of(&std::fs::symlink_metadata(dir.join(LOCK)).ok()?)
+    holder_of(&std::fs::symlink_metadata(dir.join(LOCK)).ok()?, false)
 }
 
-fn holder_of(m: &std::fs::Metadata) -> Option<i32> {
+/// The pid holding a `flock` on the file of `m`: another process's, or
+/// (with `own`) ours when no other holds it.
+fn holder_of(m: &std::fs::Metadata, own: bool) -> Option<i32> {
     let want = format!(
         "{:02x}:{:02x}:{}",
         libc::major(m.dev() as libc::dev_t),
@@ -122,6 +124,7 @@ fn holder_of(m: &std::fs::Metadata) -> Option<i32> {
                 .flatten()
         })
         .find(|pid| *pid != me)
+        .or_else(|| own.then_some(me))
 }
 
 /// Takes an exclusive `flock` on `f` by `deadline`, or says who holds it.
@@ -142,6 +145,9 @@ fn take_lock(f: &File, what: &Path, timeout: Duration, deadline: Instant) -> Res
         }
         if Instant::now() >= deadline {
             let by = match lock_holder(f) {
+                Some(pid) if pid == std::process::id() as i32 => {
+                    "another call in this process".to_string()
+                }
                 Some(pid) => {
                     let name =
                         std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -399,6 +405,19 @@ impl Ledger {
     /// Writes the ledger atomically: a temp file in the same directory,
     /// fsync, rename, fsync of the directory.
     pub fn save(&self, contents: &Contents) -> Result<()> {
+        let bytes = contents.encode();
+        if bytes.len() as u64 > MAX_LEDGER_BYTES {
+            // The next load would refuse it: never write a ledger we would
+            // quarantine (and so forget what it tracks).
+            return Err(Error::io(
+                format!("writing the ledger in {}", self.dir.display()),
+                std::io::Error::other(format!(
+                    "{} entries make {} bytes, over the {MAX_LEDGER_BYTES}-byte limit",
+                    contents.entries.len(),
+                    bytes.len()
+                )),
+            ));
+        }
         let tmp = format!("{TEMP_PREFIX}{}", std::process::id());
         let ctx = |what: &str| format!("{what} {}", self.dir.join(&tmp).display());
         self.unlink_at(&tmp);
@@ -409,7 +428,7 @@ impl Ledger {
             )
             .map_err(|e| Error::io(ctx("creating"), e))?;
         let written = f
-            .write_all(&contents.encode())
+            .write_all(&bytes)
             .and_then(|_| f.sync_all())
             .and_then(|_| self.rename_at(&tmp, FILE));
         if let Err(e) = written {
