@@ -943,3 +943,100 @@ fn a_proc_of_another_pid_namespace_is_refused() {
     );
     assert!(ok && text.contains("refused a foreign /proc"), "{text}");
 }
+
+/// The outside attack: a process that is not dumpable (ssh-agent, setuid
+/// programs, `prctl(PR_SET_DUMPABLE, 0)`) shows as root's in /proc whoever
+/// runs it. Its owner is read from its status: another user's stays
+/// another user's, even when root scans.
+#[test]
+fn a_non_dumpable_process_of_another_user_is_still_theirs() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to start a decoy as nobody");
+        return;
+    }
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.dir.join(&name);
+    std::os::unix::fs::symlink(which("perl"), &bin).unwrap();
+    let mut c = Command::new(&bin);
+    // prctl(PR_SET_DUMPABLE = 4, 0): syscall 157 on x86_64.
+    c.args(["-e", "syscall(157, 4, 0, 0, 0, 0); sleep 1000"])
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534);
+    let pid = lab.spawn(c);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::metadata(format!("/proc/{pid}/stat"))
+            .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+    }));
+    let cfg = lab.config();
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::OtherUser, "{v:?}");
+    assert_eq!(v.process.uid, Some(65534));
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+}
+
+/// The outside attack: `setsid agent` from a shell drops the controlling
+/// terminal, not the terminal its output goes to: someone may be watching.
+/// Its standard streams on a still-open terminal make it has-tty; once that
+/// terminal is gone (its tmux or emulator died) it is an orphan again.
+#[test]
+fn standard_streams_on_an_open_terminal_are_a_tty() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let pty = Pty::open();
+    let mut c = Command::new(&bin);
+    c.arg("1000");
+    pty.streams(&mut c);
+    let pid = lab.spawn_with_stdio(c);
+    let cfg = lab.config();
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
+    assert!(v.process.tty.is_none(), "no controlling terminal");
+    assert!(
+        v.reason.contains("standard streams are on terminal pts/"),
+        "{}",
+        v.reason
+    );
+    drop(pty);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/fd/1"))
+            .is_ok_and(|l| l.to_string_lossy().ends_with(" (deleted)"))
+    }));
+    assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
+}
+
+/// The outside attack: a scan that runs out of file descriptors cannot see
+/// the table: an error, never "no agent process".
+#[test]
+fn a_scan_without_descriptors_is_an_error() {
+    if std::env::var_os("PRT_FEW_FDS").is_some() {
+        let lim = libc::rlimit {
+            rlim_cur: 12,
+            rlim_max: 12,
+        };
+        // SAFETY: setrlimit on this (child) process.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+        // Use up what is left.
+        let _held: Vec<std::fs::File> = (0..16)
+            .filter_map(|_| std::fs::File::open("/dev/null").ok())
+            .collect();
+        let cfg = Config {
+            agent_names: vec!["prt-none".into()],
+            protected_pid_files: vec![],
+            ..Config::default()
+        };
+        match explain(&cfg) {
+            Err(e) => println!("error as it should: {e}"),
+            Ok(v) => panic!("a blind scan answered {v:?}"),
+        }
+        return;
+    }
+    let (ok, text) = rerun(
+        "a_scan_without_descriptors_is_an_error",
+        &[],
+        &[("PRT_FEW_FDS", "1")],
+    );
+    assert!(ok && text.contains("error as it should"), "{text}");
+}

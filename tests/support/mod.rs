@@ -335,6 +335,16 @@ impl Lab {
         self.spawn_io(cmd, Stdio::null())
     }
 
+    /// Starts `cmd` as it is set up (its stdio and session are its own
+    /// business, e.g. [`Pty::streams`]), remembered for teardown.
+    pub fn spawn_with_stdio(&mut self, mut cmd: Command) -> i32 {
+        let child = cmd.spawn().expect("spawn decoy");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        wait_until(Duration::from_secs(5), || exec_done(pid));
+        pid
+    }
+
     /// [`Lab::spawn`] with the given stdin (a pipe stays open while the lab lives).
     pub fn spawn_io(&mut self, mut cmd: Command, stdin: Stdio) -> i32 {
         cmd.stdin(stdin).stdout(Stdio::null()).stderr(Stdio::null());
@@ -602,12 +612,36 @@ impl Pty {
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // Close-on-exec: a decoy must not keep the master open (the
+        // terminal would outlive the lab's end of it).
+        // SAFETY: fcntl on the two fds openpty just gave us.
+        unsafe {
+            libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
         // SAFETY: openpty just gave us these two fds.
         unsafe {
             Pty {
                 _master: std::os::fd::OwnedFd::from_raw_fd(master),
                 slave: std::os::fd::OwnedFd::from_raw_fd(slave),
             }
+        }
+    }
+
+    /// Makes `cmd` start in a session of its own, without a controlling
+    /// terminal, its stdin, stdout and stderr on this terminal (what
+    /// `setsid prog` does in a shell).
+    pub fn streams(&self, cmd: &mut Command) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.slave);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                for to in 0..3 {
+                    libc::dup2(fd, to);
+                }
+                Ok(())
+            });
         }
     }
 
