@@ -868,7 +868,8 @@ bool procreap_config_get_kill_tree(const struct procreap_config *cfg);
 
 /*
  The ledger's directory; NULL restores the default
- (`$XDG_RUNTIME_DIR/procreap`, else `/tmp/procreap-<uid>`).
+ (`$XDG_RUNTIME_DIR/procreap`, else `/run/user/<uid>/procreap`, else
+ `~/.local/state/procreap`: each only when it is the caller's).
  */
 procreap_status procreap_config_set_state_dir(struct procreap_config *cfg,
                                               const char *dir,

@@ -658,6 +658,8 @@ impl Facts for Snapshot {
     }
 
     fn live_terminal(&self, pid: i32) -> Option<String> {
+        #[cfg(not(target_os = "linux"))]
+        let _ = pid;
         match self.source {
             Source::Proc => {
                 #[cfg(target_os = "linux")]

@@ -286,7 +286,8 @@ func WithKillTree(on bool) Option {
 }
 
 // WithStateDir sets the ledger's (and audit trail's) directory; "" restores
-// the default ($XDG_RUNTIME_DIR/procreap, else /tmp/procreap-<uid>).
+// the default ($XDG_RUNTIME_DIR/procreap, else /run/user/<uid>/procreap,
+// else ~/.local/state/procreap).
 func WithStateDir(dir string) Option {
 	return stringOption(knobStateDir, "WithStateDir", dir)
 }

@@ -225,7 +225,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
     pub since: Option<SystemTime>,
     /// The state dir whose trail to read [default: $XDG_RUNTIME_DIR/procreap,
-    /// else /tmp/procreap-UID]
+    /// else /run/user/UID/procreap, else ~/.local/state/procreap]
     #[arg(long, value_name = "DIR", value_parser = parse_dir)]
     pub state_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -341,7 +341,7 @@ pub struct Act {
     /// Signal an agent's descendants together with it
     #[arg(long)]
     pub kill_tree: bool,
-    /// Ledger directory [default: $XDG_RUNTIME_DIR/procreap, else /tmp/procreap-UID]
+    /// Ledger directory [default: $XDG_RUNTIME_DIR/procreap, else /run/user/UID/procreap, else ~/.local/state/procreap]
     #[arg(long, value_name = "DIR", value_parser = parse_dir)]
     pub state_dir: Option<PathBuf>,
     /// Limit for taking the ledger lock [default: 5s]

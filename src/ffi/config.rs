@@ -519,7 +519,8 @@ pub extern "C" fn procreap_config_get_kill_tree(cfg: *const procreap_config) -> 
 // --------------------------------------------------------------- state_dir
 
 /// The ledger's directory; NULL restores the default
-/// (`$XDG_RUNTIME_DIR/procreap`, else `/tmp/procreap-<uid>`).
+/// (`$XDG_RUNTIME_DIR/procreap`, else `/run/user/<uid>/procreap`, else
+/// `~/.local/state/procreap`: each only when it is the caller's).
 #[no_mangle]
 pub extern "C" fn procreap_config_set_state_dir(
     cfg: *mut procreap_config,
