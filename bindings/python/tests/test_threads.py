@@ -5,6 +5,7 @@ objects are per call, and the ledger lock keeps concurrent steps honest."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,6 +117,10 @@ def test_assignments_while_other_threads_scan(decoys, make_config):
             cfg.min_age_secs = 3600 if n % 2 else 0
             cfg.tmux_sockets = [f"prt-none-{n}"] if n % 3 == 0 else []
             n += 1
+            # A writer that never pauses starves the readers of a fair
+            # lock (each assignment waits for the calls in flight, and new
+            # calls wait for it): flip often, not without end.
+            time.sleep(0.001)
         return n
 
     def scan(_: int) -> set[int]:
