@@ -292,26 +292,29 @@ impl Proc {
     /// that terminal is still open: a pty whose other end closed (its tmux
     /// or terminal emulator gone) reads `/dev/pts/N (deleted)`.
     pub(crate) fn live_terminal(&self, pid: i32) -> Option<String> {
-        let mut buf = [0u8; 256];
         (0..3).find_map(|fd| {
-            let rel = RelPath::new(pid, &format!("fd/{fd}"))?;
-            // SAFETY: readlinkat into a buffer we own.
-            let n = unsafe {
-                libc::readlinkat(
-                    self.fd.as_raw_fd(),
-                    rel.as_cstr().as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
-            if n <= 0 {
-                return None;
-            }
-            let target = std::str::from_utf8(&buf[..n as usize]).ok()?;
+            let link = self.read_link(pid, &format!("fd/{fd}"))?;
+            let target = std::str::from_utf8(&link).ok()?;
             let dev = target.strip_prefix("/dev/")?;
             let terminal = dev.starts_with("pts/") || dev.starts_with("tty");
             (terminal && !target.ends_with(" (deleted)") && dev != "tty").then(|| dev.to_string())
         })
+    }
+
+    /// The target of the link `/proc/PID/leaf`.
+    fn read_link(&self, pid: i32, leaf: &str) -> Option<Vec<u8>> {
+        let rel = RelPath::new(pid, leaf)?;
+        let mut buf = [0u8; 4096];
+        // SAFETY: readlinkat into a buffer we own.
+        let n = unsafe {
+            libc::readlinkat(
+                self.fd.as_raw_fd(),
+                rel.as_cstr().as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        (n > 0).then(|| buf[..n as usize].to_vec())
     }
 
     /// The effective uid from `/proc/PID/status`.
@@ -327,21 +330,8 @@ impl Proc {
     /// The basename of the process's executable (`None` when it cannot be
     /// read: gone, a kernel thread, another user's process).
     pub(crate) fn exe_base(&self, pid: i32) -> Option<String> {
-        let rel = RelPath::new(pid, "exe")?;
-        let mut buf = [0u8; 4096];
-        // SAFETY: readlinkat into a buffer we own.
-        let n = unsafe {
-            libc::readlinkat(
-                self.fd.as_raw_fd(),
-                rel.as_cstr().as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        if n <= 0 {
-            return None;
-        }
-        let target = &buf[..n as usize];
+        let link = self.read_link(pid, "exe")?;
+        let target = &link[..];
         let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
         let base = target.rsplit(|&b| b == b'/').next().unwrap_or(target);
         Some(String::from_utf8_lossy(base).into_owned())

@@ -43,6 +43,20 @@ fn run(cmd: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs `test` again in a private mount namespace of its own, unless this
+/// already is that run (then `true`: go on); checks that run printed
+/// `done`. Skips (with the reason) where the machine does not allow one.
+fn in_mount_namespace(test: &str, done: &str) -> bool {
+    if std::env::var_os("PRT_IN_MOUNT_NS").is_some() {
+        return true;
+    }
+    if mount_namespaces_available() {
+        let (ok, text) = rerun(test, &["unshare", "-m"], &[("PRT_IN_MOUNT_NS", "1")]);
+        assert!(ok && text.contains(done), "{text}");
+    }
+    false
+}
+
 /// Whether this machine lets a test make a private mount namespace (root
 /// and `unshare`); prints why not.
 fn mount_namespaces_available() -> bool {
@@ -62,15 +76,10 @@ fn mount_namespaces_available() -> bool {
 /// I/O error; with room again, the one SIGTERM goes out.
 #[test]
 fn on_a_full_disk_nothing_is_sent_and_the_step_fails() {
-    if std::env::var_os("PRT_IN_MOUNT_NS").is_none() {
-        if mount_namespaces_available() {
-            let (ok, text) = rerun(
-                "on_a_full_disk_nothing_is_sent_and_the_step_fails",
-                &["unshare", "-m"],
-                &[("PRT_IN_MOUNT_NS", "1")],
-            );
-            assert!(ok && text.contains("full disk checked"), "{text}");
-        }
+    if !in_mount_namespace(
+        "on_a_full_disk_nothing_is_sent_and_the_step_fails",
+        "full disk checked",
+    ) {
         return;
     }
     let mut lab = Lab::new();
@@ -339,15 +348,10 @@ fn a_dry_run_writes_nothing_not_even_the_lock() {
     let files: Vec<_> = std::fs::read_dir(&lab.state).unwrap().collect();
     assert!(files.is_empty(), "{files:?}");
     assert_eq!(d.terms(), 0);
-    if std::env::var_os("PRT_IN_MOUNT_NS").is_none() {
-        if mount_namespaces_available() {
-            let (ok, text) = rerun(
-                "a_dry_run_writes_nothing_not_even_the_lock",
-                &["unshare", "-m"],
-                &[("PRT_IN_MOUNT_NS", "1")],
-            );
-            assert!(ok && text.contains("read-only checked"), "{text}");
-        }
+    if !in_mount_namespace(
+        "a_dry_run_writes_nothing_not_even_the_lock",
+        "read-only checked",
+    ) {
         return;
     }
     // A read-only state dir (root writes anywhere else).
