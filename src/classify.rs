@@ -531,10 +531,11 @@ impl Rules {
     }
 
     /// The owner of `seen`: what /proc showed, unless that is root (which a
-    /// non-dumpable process of any user shows as): then confirmed.
+    /// non-dumpable process of any user shows as: then confirmed) or was not
+    /// read (a pass over the whole table: then read now).
     pub(crate) fn owner(&self, f: &dyn Facts, seen: &Seen) -> Option<u32> {
         match seen.uid {
-            Some(0) if !seen.st.kthread => f.uid(seen.st.id.pid),
+            Some(0) | None if !seen.st.kthread => f.uid(seen.st.id.pid),
             u => u,
         }
     }

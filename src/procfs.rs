@@ -317,6 +317,15 @@ impl Proc {
         (n > 0).then(|| buf[..n as usize].to_vec())
     }
 
+    /// One process's stat line alone (a pass over the whole table: the
+    /// owner is read later, where a rule needs it).
+    pub(crate) fn stat_line(&self, pid: i32) -> Option<Stat> {
+        let fd = self.open_file(pid, "stat")?;
+        let mut buf = [0u8; 1024];
+        let b = read_once(&fd, &mut buf)?;
+        to_stat(b, boot_clock(), clock_ticks()).filter(|s| s.id.pid == pid)
+    }
+
     /// The effective uid from `/proc/PID/status`.
     pub(crate) fn status_euid(&self, pid: i32) -> Option<u32> {
         let fd = self.open_file(pid, "status")?;

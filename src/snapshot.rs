@@ -47,7 +47,8 @@ impl Source {
 
 /// A process's status line and owner, as one read gives them. The owner
 /// is the one /proc shows: root there may stand for another user (a
-/// process that is not dumpable); [`Facts::uid`] confirms it.
+/// process that is not dumpable), and a pass over the whole table leaves it
+/// unread (`None`); [`Facts::uid`] reads or confirms it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Seen {
     pub(crate) st: Stat,
@@ -72,8 +73,8 @@ pub(crate) trait Facts {
     /// Every process's pid and name, pids ascending; `None` when the table
     /// cannot be listed.
     fn listed(&self) -> Option<&[(i32, Comm)]>;
-    /// Reads every process's status line and owner once, uncached (a pass
-    /// over the whole table).
+    /// Reads every process's status line once, uncached (a pass over the
+    /// whole table); the owner is left for [`Facts::uid`].
     fn each_seen(&self, f: &mut dyn FnMut(&Seen));
     /// The status line of `pid`.
     fn stat(&self, pid: i32) -> Option<Stat>;
@@ -495,11 +496,13 @@ impl Facts for Snapshot {
                     let fill = self.listing.get().is_none();
                     let mut names = Vec::new();
                     for pid in pids {
-                        if let Some((st, uid)) = p.stat(pid) {
+                        // The owner is read later, only for processes the
+                        // cheaper checks leave (`Rules::owner`).
+                        if let Some(st) = p.stat_line(pid) {
                             if fill {
                                 names.push((pid, st.comm));
                             }
-                            f(&Seen { st, uid });
+                            f(&Seen { st, uid: None });
                         }
                     }
                     if fill {
