@@ -295,9 +295,15 @@ impl Proc {
         (0..3).find_map(|fd| {
             let link = self.read_link(pid, &format!("fd/{fd}"))?;
             let target = std::str::from_utf8(&link).ok()?;
-            let dev = target.strip_prefix("/dev/")?;
-            let terminal = dev.starts_with("pts/") || dev.starts_with("tty");
-            (terminal && !target.ends_with(" (deleted)") && dev != "tty").then(|| dev.to_string())
+            if target.ends_with(" (deleted)") {
+                return None;
+            }
+            // A terminal by any name: /dev/pts/N (also under a chroot's
+            // /dev), /dev/ttyN, /dev/ttySN, /dev/tty (the controlling
+            // terminal as it was opened), /dev/console.
+            let dev = &target[target.rfind("/dev/")? + 5..];
+            let terminal = dev.starts_with("pts/") || dev.starts_with("tty") || dev == "console";
+            terminal.then(|| dev.to_string())
         })
     }
 

@@ -576,7 +576,12 @@ mod sys {
             .find_map(|l| l.strip_prefix("gitdir:"))
             .map(str::trim)
             .unwrap_or("");
-        Ok(!gitdir.contains(".git/modules/"))
+        // A submodule's git directory lies under its superproject's
+        // `modules/` (`.git/modules/lib`, or in a linked worktree
+        // `.git/worktrees/wt/modules/lib`); a worktree's under `worktrees/`.
+        Ok(!std::path::Path::new(gitdir)
+            .components()
+            .any(|c| c.as_os_str() == "modules"))
     }
 
     /// Opens a regular file `name` below `at` for reading, never following

@@ -35,42 +35,6 @@ fn audit_lines(dir: &std::path::Path, file: &str) -> Vec<Value> {
         .collect()
 }
 
-fn run(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs `test` again in a private mount namespace of its own, unless this
-/// already is that run (then `true`: go on); checks that run printed
-/// `done`. Skips (with the reason) where the machine does not allow one.
-fn in_mount_namespace(test: &str, done: &str) -> bool {
-    if std::env::var_os("PRT_IN_MOUNT_NS").is_some() {
-        return true;
-    }
-    if mount_namespaces_available() {
-        let (ok, text) = rerun(test, &["unshare", "-m"], &[("PRT_IN_MOUNT_NS", "1")]);
-        assert!(ok && text.contains(done), "{text}");
-    }
-    false
-}
-
-/// Whether this machine lets a test make a private mount namespace (root
-/// and `unshare`); prints why not.
-fn mount_namespaces_available() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root for a private mount namespace");
-        return false;
-    }
-    if !run("unshare", &["-m", "true"]) {
-        eprintln!("skipped: no private mount namespaces here");
-        return false;
-    }
-    true
-}
-
 /// Issue 10 item 7: a full disk (a private tmpfs with no room) means the
 /// intent cannot be written, so nothing is sent and the step fails with an
 /// I/O error; with room again, the one SIGTERM goes out.

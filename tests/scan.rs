@@ -1007,6 +1007,78 @@ fn standard_streams_on_an_open_terminal_are_a_tty() {
     assert_eq!(verdict_of(&cfg, pid).verdict, VerdictKind::Orphan);
 }
 
+/// The second outside attack: the same terminal by other names. Streams
+/// opened through `/dev/tty` before `setsid` (installers and git hooks do
+/// that to reach the keyboard) read `/dev/tty`; streams opened through a
+/// chroot's bind-mounted `/dev/pts` read `<chroot>/dev/pts/N`. Both are
+/// someone's terminal.
+#[test]
+fn a_terminal_by_another_name_is_a_tty() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let cfg = lab.config();
+    let pty = Pty::open();
+    let mut c = Command::new(&bin);
+    c.arg("1000");
+    pty.streams_through_dev_tty(&mut c);
+    let pid = lab.spawn_with_stdio(c);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap(),
+        std::path::Path::new("/dev/tty")
+    );
+    let v = verdict_of(&cfg, pid);
+    assert!(v.process.tty.is_none(), "no controlling terminal: {v:?}");
+    assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
+    assert!(v.reason.contains("on terminal tty"), "{}", v.reason);
+}
+
+#[test]
+fn a_terminal_through_a_chroot_path_is_a_tty() {
+    if !in_mount_namespace(
+        "a_terminal_through_a_chroot_path_is_a_tty",
+        "chroot pts checked",
+    ) {
+        return;
+    }
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let cfg = lab.config();
+    let pts = lab.dir.join("chroot/dev/pts");
+    std::fs::create_dir_all(&pts).unwrap();
+    assert!(run("mount", &["--bind", "/dev/pts", pts.to_str().unwrap()]));
+    let pty = Pty::open();
+    let n = pty.path();
+    let via = pts.join(n.file_name().unwrap());
+    let term = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&via)
+        .unwrap();
+    let mut c = Command::new(&bin);
+    c.arg("1000")
+        .stdin(term.try_clone().unwrap())
+        .stdout(term.try_clone().unwrap())
+        .stderr(term);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let pid = lab.spawn_with_stdio(c);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
+        via
+    );
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
+    assert!(v.reason.contains("on terminal pts/"), "{}", v.reason);
+    println!("chroot pts checked");
+}
+
 /// The outside attack: a scan that runs out of file descriptors cannot see
 /// the table: an error, never "no agent process".
 #[test]

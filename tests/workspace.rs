@@ -675,7 +675,8 @@ fn a_cwd_can_be_judged_on_another_thread() {
 
 /// A submodule (its `.git` a file naming the superproject's
 /// `.git/modules/…`) belongs to the superproject's project; a worktree (its
-/// `.git` a file naming `.git/worktrees/…`) is a project of its own; and
+/// `.git` a file naming `.git/worktrees/…`) is a project of its own, and a
+/// submodule inside it (`.git/worktrees/wt/modules/…`) is the worktree's; and
 /// the way up from a cwd with no repository above stops short of the root.
 #[test]
 fn submodules_join_their_superproject_worktrees_stand_alone() {
@@ -701,6 +702,20 @@ fn submodules_join_their_superproject_worktrees_stand_alone() {
         project(&wt),
         place(&wt),
         "a worktree is a project of its own"
+    );
+    // A submodule of a linked worktree: its git directory lies under the
+    // worktree's `modules/`; it is the worktree's project.
+    dir(&repo.join(".git/worktrees/wt/modules/lib"));
+    let lib = dir(&wt.join("lib"));
+    std::fs::write(
+        lib.join(".git"),
+        format!("gitdir: {}/.git/worktrees/wt/modules/lib\n", repo.display()),
+    )
+    .unwrap();
+    assert_eq!(
+        project(&dir(&lib.join("src"))),
+        place(&wt),
+        "a worktree's submodule is the worktree's"
     );
     // No repository above: the way up ends below the root.
     let plain = dir(&lab.dir.join("plain/a/b"));

@@ -645,6 +645,39 @@ impl Pty {
         }
     }
 
+    /// Like [`Pty::streams`], but the streams are opened the way a launcher
+    /// that did `exec </dev/tty >/dev/tty 2>&1` and then `setsid` left
+    /// them: `/proc/PID/fd/N` reads `/dev/tty`, and no controlling
+    /// terminal is left. The decoy ignores SIGHUP (dropping the terminal
+    /// sends it one).
+    pub fn streams_through_dev_tty(&self, cmd: &mut Command) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.slave);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                libc::ioctl(fd, libc::TIOCSCTTY as _, 0);
+                let tty = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR);
+                if tty < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                for to in 0..3 {
+                    libc::dup2(tty, to);
+                }
+                libc::close(tty);
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::ioctl(0, libc::TIOCNOTTY as _, 0);
+                Ok(())
+            });
+        }
+    }
+
+    /// The terminal's path (`/dev/pts/N`).
+    pub fn path(&self) -> PathBuf {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.slave);
+        std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap()
+    }
+
     /// Makes `cmd` start in a session of its own with this terminal as its
     /// stdin and controlling terminal.
     pub fn control(&self, cmd: &mut Command) {
@@ -828,4 +861,41 @@ impl Lab {
             .expect("tmux");
         assert!(st.success(), "tmux new-window failed");
     }
+}
+
+/// Runs a command to its end; whether it succeeded.
+pub fn run(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `test` again in a private mount namespace of its own, unless this
+/// already is that run (then `true`: go on); checks that run printed
+/// `done`. Skips (with the reason) where the machine does not allow one.
+pub fn in_mount_namespace(test: &str, done: &str) -> bool {
+    if std::env::var_os("PRT_IN_MOUNT_NS").is_some() {
+        return true;
+    }
+    if mount_namespaces_available() {
+        let (ok, text) = rerun(test, &["unshare", "-m"], &[("PRT_IN_MOUNT_NS", "1")]);
+        assert!(ok && text.contains(done), "{text}");
+    }
+    false
+}
+
+/// Whether this machine lets a test make a private mount namespace (root
+/// and `unshare`); prints why not.
+pub fn mount_namespaces_available() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root for a private mount namespace");
+        return false;
+    }
+    if !run("unshare", &["-m", "true"]) {
+        eprintln!("skipped: no private mount namespaces here");
+        return false;
+    }
+    true
 }
