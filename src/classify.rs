@@ -775,10 +775,16 @@ impl Rules {
                     .map(|o| format!("descendant of protected root {cur} ({o})"))
             },
             |a, below| {
-                self.tmux_server_loose(f, a).then(|| {
-                    format!(
+                if self.tmux_server_loose(f, a) {
+                    return Some(format!(
                         "in tmux: pid {} is a child of tmux server pid {} (a pane, or a job the server runs)",
                         below.id.pid, a.id.pid
+                    ));
+                }
+                f.session_server(a.id.pid).then(|| {
+                    format!(
+                        "in a terminal session: pid {} is a child of pid {} ({:?}), which holds a pty master and listens on a socket (tmux under another name, screen)",
+                        below.id.pid, a.id.pid, a.comm
                     )
                 })
             },

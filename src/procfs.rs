@@ -288,6 +288,40 @@ impl Proc {
         Some((st, uid))
     }
 
+    /// Whether `pid` hosts terminal sessions others attach to: it holds a
+    /// pty master (`…/ptmx`) and listens on a unix socket (in its own
+    /// network namespace) — tmux under any name, screen, dtach, zellij.
+    /// At most [`SESSION_FDS`] descriptors are looked at.
+    pub(crate) fn session_server(&self, pid: i32) -> bool {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        let (mut master, mut sockets) = (false, Vec::new());
+        for e in fds.flatten().take(SESSION_FDS) {
+            let name = e.file_name();
+            let Some(link) = self.read_link(pid, &format!("fd/{}", name.to_string_lossy())) else {
+                continue;
+            };
+            if link.ends_with(b"/ptmx") {
+                master = true;
+            } else if let Some(ino) = link
+                .strip_prefix(b"socket:[")
+                .and_then(|r| r.strip_suffix(b"]"))
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok())
+            {
+                sockets.push(ino);
+            }
+        }
+        if !master || sockets.is_empty() {
+            return false;
+        }
+        let Ok(table) = std::fs::read(format!("/proc/{pid}/net/unix")) else {
+            return false;
+        };
+        let found = listening_unix(&table).any(|ino| sockets.contains(&ino));
+        found
+    }
+
     /// The terminal one of fds 0–2 is on (`/dev/pts/N`, `/dev/ttyN`), when
     /// that terminal is still open: a pty whose other end closed (its tmux
     /// or terminal emulator gone) reads `/dev/pts/N (deleted)`.
@@ -416,6 +450,22 @@ pub(crate) fn boot_id() -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// How many descriptors [`Proc::session_server`] looks at.
+const SESSION_FDS: usize = 16_384;
+
+/// The inodes of the listening sockets in a `/proc/PID/net/unix` table
+/// (`Num RefCount Protocol Flags Type St Inode Path`; `Flags` has
+/// `__SO_ACCEPTCON`, 0x10000, on a listening socket).
+pub(crate) fn listening_unix(table: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    table.split(|&b| b == b'\n').skip(1).filter_map(|line| {
+        let line = std::str::from_utf8(line).ok()?;
+        let mut col = line.split_ascii_whitespace();
+        let flags = u32::from_str_radix(col.nth(3)?, 16).ok()?;
+        let inode = col.nth(2)?.parse().ok()?;
+        (flags & 0x10000 != 0).then_some(inode)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +483,18 @@ mod tests {
         assert_eq!(st.id.pid, me);
         // SAFETY: geteuid has no preconditions.
         assert_eq!(uid, Some(unsafe { libc::geteuid() }));
+    }
+
+    #[test]
+    fn listening_sockets_are_told_by_their_flags() {
+        let table = b"Num       RefCount Protocol Flags    Type St Inode Path
+0000000032: 00000002 00000000 00010000 0001 01 20710 /tmp/tmux-0/default
+0000000033: 00000003 00000000 00000000 0001 03 20711 /tmp/tmux-0/default
+0000000034: 00000002 00000000 00010000 0002 01 20712 @abstract
+garbage
+";
+        let got: Vec<u64> = listening_unix(table).collect();
+        assert_eq!(got, [20710, 20712]);
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub(crate) trait Facts {
     /// The directories from the cwd up to its project (both included), or,
     /// with no project above, up to (not including) the process's root.
     fn ascent(&self, pid: i32) -> std::result::Result<Vec<Place>, String>;
+    /// Whether it hosts terminal sessions others attach to: holds a pty
+    /// master and listens on a unix socket (tmux under any name, screen).
+    fn session_server(&self, pid: i32) -> bool;
     /// A cell the rules keep the live agents of this view in.
     fn agents_memo(&self) -> &OnceCell<Vec<i32>>;
 }
@@ -125,6 +128,7 @@ struct Lazy {
     /// The owner confirmed from the status where /proc says root.
     owner: OnceCell<Option<u32>>,
     exe: OnceCell<Option<String>>,
+    session_server: OnceCell<bool>,
     children: OnceCell<Vec<i32>>,
     argv: OnceCell<std::result::Result<Arc<Argv>, String>>,
     marker: OnceCell<std::result::Result<Option<String>, String>>,
@@ -674,6 +678,25 @@ impl Facts for Snapshot {
             }
             Source::Ps => None,
         }
+    }
+
+    fn session_server(&self, pid: i32) -> bool {
+        #[cfg(not(target_os = "linux"))]
+        let _ = pid;
+        *self
+            .lazy(pid)
+            .session_server
+            .get_or_init(|| match self.source {
+                Source::Proc => {
+                    #[cfg(target_os = "linux")]
+                    {
+                        self.procfs().is_some_and(|p| p.session_server(pid))
+                    }
+                    #[cfg(not(target_os = "linux"))]
+                    false
+                }
+                Source::Ps => false,
+            })
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {

@@ -155,6 +155,56 @@ fn a_tmux_server_started_through_an_alias_still_protects() {
     );
 }
 
+/// The second outside attack: a copy of tmux installed under a long name
+/// without "tmux" in it (a static release, an AppImage) names its server
+/// after its first 15 bytes — no `: server`, and its executable is no
+/// `tmux`. A job it runs is still in a terminal session: the server holds
+/// the panes' pty masters and listens on its socket.
+#[test]
+fn a_tmux_copy_under_a_long_name_still_protects() {
+    let mut lab = Lab::new();
+    let copy = lab.dir.join(format!("termplexer-static-{}", token()));
+    std::fs::copy(which("tmux"), &copy).unwrap();
+    let sock = lab.tmux_as(&copy, "sleep 1000");
+    let server = lab.tmux_panes(&sock).first().map(|pane| {
+        procreap::parse_stat(&std::fs::read(format!("/proc/{pane}/stat")).unwrap())
+            .unwrap()
+            .ppid
+    });
+    let server = server.expect("a pane");
+    let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).unwrap();
+    assert_eq!(
+        comm.trim_end(),
+        "termplexer-stat",
+        "no `: server` in the name"
+    );
+    let job = lab.name();
+    let job_bin = lab.sleep_bin(&job);
+    let st = Command::new(&copy)
+        .args(["-L", &sock, "run-shell", "-b"])
+        .arg(format!("exec {} 1000", job_bin.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = lab.config();
+    let pid = wait_agent(&cfg);
+    let v = verdict_of(&cfg, pid);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(
+        v.reason.contains(&format!("child of pid {server}"))
+            && v.reason.contains("holds a pty master"),
+        "{}",
+        v.reason
+    );
+    assert!(find_orphans(&cfg).unwrap().is_empty());
+    // The zombie scan counts only a real tmux as a server: it refuses to
+    // run blind, or finds nothing.
+    match find_zombies(&cfg) {
+        Ok(z) => assert!(z.is_empty(), "{z:?}"),
+        Err(e) => assert!(e.to_string().contains("blind"), "{e}"),
+    }
+}
+
 fn wait_agent(cfg: &Config) -> i32 {
     let mut pid = 0;
     assert!(

@@ -48,6 +48,8 @@ struct Row {
     project: Option<String>,
     /// A still-open terminal its standard streams are on.
     terminal: Option<String>,
+    /// Holds a pty master and listens on a unix socket.
+    session_server: bool,
 }
 
 /// A process table as a facts source.
@@ -102,6 +104,7 @@ impl Table {
             cwd: Ok("/w/p/src".into()),
             workspace: None,
             terminal: None,
+            session_server: false,
             project: Some("/w/p".into()),
         };
         let rows = self.rows.get_mut();
@@ -246,6 +249,10 @@ impl Facts for Table {
 
     fn live_terminal(&self, pid: i32) -> Option<String> {
         self.with(pid, |r| r.terminal.clone()).flatten()
+    }
+
+    fn session_server(&self, pid: i32) -> bool {
+        self.with(pid, |r| r.session_server).unwrap_or(false)
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
@@ -521,6 +528,30 @@ fn tmux_servers_by_exe_strictly_and_by_name_or_exe_loosely() {
     t.add(12, 1, "tmux").exe = None;
     assert!(!r.tmux_server_strict(&t, &t.stat(12).unwrap()));
     assert!(r.tmux_server_loose(&t, &t.stat(12).unwrap()));
+}
+
+/// A parent that holds a pty master and listens on a socket hosts
+/// terminal sessions (tmux under a name that says nothing, screen): what
+/// runs below it is protected; the same parent without that is not.
+#[test]
+fn a_session_server_by_any_name_protects() {
+    let r = rules(&cfg());
+    for host in [true, false] {
+        let mut t = Table::new();
+        t.add(10, 1, "termplexer-stat").session_server = host;
+        t.add(100, 10, AGENT);
+        let j = judged(&r, &t, 100);
+        if host {
+            expect(
+                &j,
+                VerdictKind::Protected,
+                "in a terminal session: pid 100 is a child of pid 10 (\"termplexer-stat\"), which holds a pty master and listens on a socket (tmux under another name, screen)",
+                false,
+            );
+        } else {
+            assert_eq!(j.verdict, VerdictKind::Orphan, "{j:?}");
+        }
+    }
 }
 
 #[test]
