@@ -154,7 +154,7 @@ impl Cwd {
     /// `None` also when the walk cannot be made.
     pub fn find_root(&self, marker: &str, owners: &[u32], proc_uid: u32) -> Option<Place> {
         let marker = marker_components(marker)?;
-        let trust = Trust { owners, proc_uid };
+        let trust = Trust::new(owners, proc_uid);
         let found = self.walk_up(|dir, m| Ok(self.has_marker(dir, m, &marker, &trust)));
         found.ok().flatten()
     }
@@ -253,6 +253,7 @@ impl Cwd {
         trust.owners.contains(&r.file.uid)
             && r.file.nlink == 1
             && r.owned
+            && r.private
             && (r.links == 0 || r.strict)
     }
 
@@ -278,6 +279,7 @@ impl Cwd {
         let mut links = 0;
         let mut strict = true;
         let mut owned = true;
+        let mut private = true;
         while let Some(name) = todo.pop() {
             let at = match (&held, at_root) {
                 (_, true) => &self.root,
@@ -296,6 +298,7 @@ impl Cwd {
                 _ => {}
             }
             strict &= trust.strict(&at_meta, false);
+            private &= trust.private(&at_meta);
             if held.is_some() || at_root {
                 owned &= trust.owners.contains(&at_meta.uid);
             }
@@ -317,11 +320,13 @@ impl Cwd {
                 }
                 Node::File(m) if last => {
                     strict &= trust.strict(&m, false);
+                    private &= trust.private(&m);
                     return Some(Resolved {
                         file: m,
                         links,
                         strict,
                         owned,
+                        private,
                     });
                 }
                 _ => return None,
@@ -343,6 +348,7 @@ struct Meta {
     ino: u64,
     mode: u32,
     uid: u32,
+    gid: u32,
     /// Links to it: a removed cwd has none; a marker must have one.
     nlink: u64,
 }
@@ -380,22 +386,67 @@ struct Resolved {
     /// one of the owners: a directory someone else made there (in a shared
     /// directory) makes no workspace, whatever it holds.
     owned: bool,
+    /// No directory looked in (the candidate included) and not the file
+    /// can be written by anyone but its owner ([`Trust::private`]): in a
+    /// shared directory another member could rename the owner's own
+    /// entries into a marker.
+    private: bool,
 }
 
 /// Who a marker may belong to.
 struct Trust<'a> {
     owners: &'a [u32],
     proc_uid: u32,
+    /// (uid, gid) pairs already asked of [`own_group`].
+    groups: std::cell::RefCell<std::collections::HashMap<(u32, u32), bool>>,
 }
 
-impl Trust<'_> {
-    /// sshd's StrictModes rule: owned by the process's user or root, and,
-    /// unless it is a link (whose mode means nothing), not writable by group
-    /// or others. The sticky bit does not help: anyone can still create a
-    /// name in `/tmp`.
-    fn strict(&self, m: &Meta, link: bool) -> bool {
-        (m.uid == 0 || m.uid == self.proc_uid) && (link || m.mode & 0o022 == 0)
+impl<'a> Trust<'a> {
+    fn new(owners: &'a [u32], proc_uid: u32) -> Self {
+        Trust {
+            owners,
+            proc_uid,
+            groups: Default::default(),
+        }
     }
+
+    /// sshd's StrictModes rule: owned by the process's user or root, and,
+    /// unless it is a link (whose mode means nothing), [`Trust::private`].
+    /// The sticky bit does not help: anyone can still create a name in
+    /// `/tmp`.
+    fn strict(&self, m: &Meta, link: bool) -> bool {
+        (m.uid == 0 || m.uid == self.proc_uid) && (link || self.private(m))
+    }
+
+    /// Writable by its owner alone: not by others, and by its group only
+    /// where that group is the owner's own (a user private group, as a
+    /// umask of 002 leaves every directory; Debian's sshd allows the same).
+    fn private(&self, m: &Meta) -> bool {
+        m.mode & 0o002 == 0
+            && (m.mode & 0o020 == 0
+                || *self
+                    .groups
+                    .borrow_mut()
+                    .entry((m.uid, m.gid))
+                    .or_insert_with(|| own_group(m.uid, m.gid)))
+    }
+}
+
+/// Whether group `gid` is user `uid`'s private group: the owner's primary
+/// group, named after the owner, with no other member.
+fn own_group(uid: u32, gid: u32) -> bool {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let (Ok(Some(user)), Ok(Some(group))) = (
+        User::from_uid(Uid::from_raw(uid)),
+        Group::from_gid(Gid::from_raw(gid)),
+    ) else {
+        return false;
+    };
+    private_group(&user.name, user.gid.as_raw(), &group.name, gid, &group.mem)
+}
+
+fn private_group(user: &str, primary: u32, group: &str, gid: u32, members: &[String]) -> bool {
+    gid == primary && group == user && members.iter().all(|m| m == user)
 }
 
 /// `marker` as path components: relative, no `..`, a file name last.
@@ -494,6 +545,7 @@ mod sys {
             ino: st.st_ino as u64,
             mode: st.st_mode as u32,
             uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
             nlink: st.st_nlink as u64,
         }
     }
@@ -713,16 +765,15 @@ mod tests {
 
     #[test]
     fn the_strict_rule_is_owner_and_no_group_or_world_write() {
-        let t = Trust {
-            owners: &[0, 1000],
-            proc_uid: 1000,
-        };
+        let t = Trust::new(&[0, 1000], 1000);
         let m = |uid, mode| Meta {
             kind: Kind::Other,
             dev: 0,
             ino: 0,
             mode,
             uid,
+            // No such group: group-writable is shared.
+            gid: 3_999_999_999,
             nlink: 1,
         };
         assert!(t.strict(&m(1000, 0o40755), false));
@@ -738,5 +789,21 @@ mod tests {
             "a link's mode means nothing"
         );
         assert!(!t.strict(&m(1001, 0o120777), true));
+    }
+
+    #[test]
+    fn a_group_is_private_when_it_is_the_owners_own() {
+        let none: &[String] = &[];
+        assert!(private_group("ann", 1000, "ann", 1000, none));
+        assert!(private_group("ann", 1000, "ann", 1000, &["ann".into()]));
+        assert!(!private_group("ann", 1000, "ann", 1000, &["bob".into()]));
+        assert!(
+            !private_group("ann", 100, "users", 100, none),
+            "a shared primary group"
+        );
+        assert!(
+            !private_group("ann", 1000, "team", 4300, none),
+            "not her primary group"
+        );
     }
 }

@@ -37,6 +37,20 @@ fn dir_mode(p: &Path, mode: u32) -> PathBuf {
     p.to_path_buf()
 }
 
+/// A directory writable by a team group (a gid no group has here, so no
+/// user's private group): `None` (and why) unless we are root.
+fn team_dir(p: &Path) -> Option<PathBuf> {
+    if !root_or_skip("to give a directory to a team group") {
+        return None;
+    }
+    let d = dir_mode(p, 0o2775);
+    std::os::unix::fs::lchown(&d, None, Some(TEAM_GID)).unwrap();
+    Some(d)
+}
+
+/// A gid no group has on a test machine.
+const TEAM_GID: u32 = 3_999_999_001;
+
 fn dir(p: &Path) -> PathBuf {
     dir_mode(p, 0o755)
 }
@@ -168,16 +182,47 @@ fn a_marker_of_another_user_makes_no_workspace() {
     assert_eq!(root_of(d.pid), None);
 }
 
-/// Without symlinks the directories on the way are not judged (today's
-/// rule): a group-writable `mayor` directory still holds a marker.
+/// The second outside attack: in a shared directory (setgid, group
+/// writable, no sticky bit) another member can *rename* a user's own
+/// `notes/ideas.json` to `mayor/town.json`. So a directory on the way (the
+/// candidate included) or a marker that others can write makes no
+/// workspace; a group write bit counts only where the group is the owner's
+/// private one (a umask of 002 with user private groups).
 #[test]
-fn without_symlinks_only_the_marker_owner_counts() {
+fn a_marker_in_a_directory_others_can_write_makes_no_workspace() {
     let mut lab = Lab::new();
     let t = town(&lab.dir.join("town"));
-    dir_mode(&t.join("mayor"), 0o775);
-    dir_mode(&t, 0o777);
     let d = lab.agent(Some(&t));
     assert_eq!(root_of(d.pid), Some(place(&t)));
+    dir_mode(&t, 0o777);
+    assert_eq!(root_of(d.pid), None, "a world-writable candidate");
+    dir_mode(&t, 0o755);
+    dir_mode(&t.join("mayor"), 0o757);
+    assert_eq!(root_of(d.pid), None, "a world-writable mayor");
+    dir_mode(&t.join("mayor"), 0o755);
+    std::fs::set_permissions(t.join(MARKER), PermissionsExt::from_mode(0o646)).unwrap();
+    assert_eq!(root_of(d.pid), None, "a world-writable marker");
+    std::fs::set_permissions(t.join(MARKER), PermissionsExt::from_mode(0o644)).unwrap();
+    if !root_or_skip("to give a directory to another group") {
+        return;
+    }
+    // Root's own group (root, gid 0, no other member) is private to root.
+    let private = nix::unistd::Group::from_gid(0.into())
+        .ok()
+        .flatten()
+        .is_some_and(|g| g.name == "root" && g.mem.is_empty());
+    dir_mode(&t, 0o2775);
+    dir_mode(&t.join("mayor"), 0o2775);
+    std::os::unix::fs::lchown(&t, Some(0), Some(0)).unwrap();
+    if private {
+        assert_eq!(root_of(d.pid), Some(place(&t)), "a private group");
+    }
+    // A team group (shared, whoever is in it).
+    team_dir(&t);
+    assert_eq!(root_of(d.pid), None, "a team directory");
+    std::os::unix::fs::lchown(&t, Some(0), Some(0)).unwrap();
+    team_dir(&t.join("mayor"));
+    assert_eq!(root_of(d.pid), None, "a team mayor");
 }
 
 /// Dotfile managers link `mayor` or `town.json` into the user's own
@@ -224,9 +269,10 @@ fn an_absolute_link_through_private_directories_is_accepted() {
     symlink(canon(&dots).join("mayor"), t.join("mayor")).unwrap();
     let d = lab.agent(Some(&t));
     assert_eq!(root_of(d.pid), Some(place(&t)));
-    // The same link written into a group-writable directory is refused.
-    dir_mode(&dots, 0o775);
-    assert_eq!(root_of(d.pid), None);
+    // The same link written into a team's directory is refused.
+    if team_dir(&dots).is_some() {
+        assert_eq!(root_of(d.pid), None);
+    }
 }
 
 /// A directory of ours, removed on drop.
@@ -266,10 +312,11 @@ fn a_symlinked_marker_through_a_shared_directory_is_refused() {
     let (dots, t) = linked_town(&lab.dir, "town");
     let d = lab.agent(Some(&t));
     assert!(root_of(d.pid).is_some(), "the layout is accepted as built");
-    // The link's target directory, writable by its group.
-    dir_mode(&dots.join("mayor"), 0o775);
-    assert_eq!(root_of(d.pid), None, "group-writable target");
-    dir_mode(&dots.join("mayor"), 0o755);
+    // The link's target directory, writable by a team.
+    if team_dir(&dots.join("mayor")).is_some() {
+        assert_eq!(root_of(d.pid), None, "team-writable target");
+        dir_mode(&dots.join("mayor"), 0o755);
+    }
     // A directory the lookup passes through, writable by everyone.
     dir_mode(&dots, 0o777);
     assert_eq!(root_of(d.pid), None, "world-writable directory on the way");
