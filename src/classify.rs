@@ -803,7 +803,10 @@ impl Rules {
         if marker.is_empty() {
             let want = want?;
             let Some(root) = &self.ws_root else {
-                return fail(format!("workspace_root {} does not exist", want.display()));
+                return fail(format!(
+                    "workspace_root {} cannot be opened (missing, or it did not answer in time)",
+                    want.display()
+                ));
             };
             return match f.under(pid, root) {
                 Err(why) => doubt(format!("{why}: cannot place it under workspace_root")),

@@ -324,7 +324,14 @@ impl Config {
         // su), the same per-user runtime dir where it exists, so cron and
         // a shell share one ledger; else a directory in our home. A fixed
         // name in /tmp is the last resort: anyone can create it first.
-        let ours = |d: &Path| d.is_absolute() && owned_by_us(d);
+        // Each is tested within `subprocess_timeout`: a home on a mount
+        // that stopped answering is passed over, not waited on.
+        let ours = |d: &Path| {
+            let p = d.to_path_buf();
+            d.is_absolute()
+                && crate::within(d, self.subprocess_timeout, move || owned_by_us(&p))
+                    .unwrap_or(false)
+        };
         if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
             if ours(&d) {
                 return d.join("procreap");

@@ -66,6 +66,29 @@ pub use signal::Sig;
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Runs `work` on `path` — which may lie on a mount that stopped answering
+/// (a home on NFS, a FUSE filesystem) — within `limit`: on Linux on a
+/// reader thread ([`reader::bounded_path`]), elsewhere directly. `Err` says
+/// why it did not finish.
+pub(crate) fn within<T, W>(
+    path: &std::path::Path,
+    limit: std::time::Duration,
+    work: W,
+) -> std::result::Result<T, String>
+where
+    T: Send + 'static,
+    W: Fn() -> T + Clone + Send + 'static,
+{
+    #[cfg(target_os = "linux")]
+    {
+        reader::bounded_path(path, limit, work).map_err(|e| e.why_text())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (path, limit);
+        Ok(work())
+    }
+}
 
 /// Agent processes that are orphans (SPEC §1).
 pub fn find_orphans(cfg: &Config) -> Result<Vec<ProcessInfo>> {

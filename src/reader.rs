@@ -251,6 +251,21 @@ where
     }))
 }
 
+/// [`bounded`] for work on a path procreap opens on its own behalf (the
+/// state dir, `workspace_root`, a protected pid file, a home it tests): a
+/// path whose work blocked is remembered by its name, as a process is by
+/// its identity, so asking again answers at once.
+pub fn bounded_path<T, W>(path: &std::path::Path, limit: Duration, work: W) -> Result<T, Unreadable>
+where
+    T: Send + 'static,
+    W: Fn() -> T + Clone + Send + 'static,
+{
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    path.hash(&mut h);
+    bounded(Fact::File, 0, h.finish(), limit, move || Ok(work()))
+}
+
 /// Abandoned reads still blocked in the kernel (each holds one thread).
 pub fn stuck_reads() -> usize {
     with_pool(|p| p.stuck.len())

@@ -69,33 +69,22 @@ fn read_pid_file(path: &Path, limit: Duration) -> Result<Option<i32>> {
     unreachable!("the loop returns")
 }
 
-/// [`read_pid_file_once`] within `limit` (on Linux on a reader thread: a
-/// home on a hung mount must not hang the scan).
+/// [`read_pid_file_once`] within `limit`: a home on a hung mount must not
+/// hang the scan.
 fn read_pid_file_bounded(path: &Path, limit: Duration) -> Result<PidFile> {
-    #[cfg(target_os = "linux")]
-    {
-        use crate::reader::{bounded, Fact};
-        let p = path.to_path_buf();
-        match bounded(Fact::File, 0, 0, limit, move || Ok(read_pid_file_once(&p))) {
-            Ok(r) => r,
-            Err(e) => Err(Error::Io {
-                context: format!("protected pid file {}", path.display()),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "reading it did not finish ({}): nothing can be reaped while a \
-                         protected root is unknown",
-                        e.why_text()
-                    ),
+    let p = path.to_path_buf();
+    crate::within(path, limit, move || read_pid_file_once(&p)).unwrap_or_else(|why| {
+        Err(Error::Io {
+            context: format!("protected pid file {}", path.display()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "reading it did not finish ({why}): nothing can be reaped while a \
+                     protected root is unknown"
                 ),
-            }),
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = limit;
-        read_pid_file_once(path)
-    }
+            ),
+        })
+    })
 }
 
 enum PidFile {
@@ -225,7 +214,12 @@ impl Scan {
     pub fn new(cfg: &Config) -> Result<Scan> {
         cfg.validate()?;
         let mut prot = protection(cfg)?;
-        let ws_root = cfg.workspace_root.as_deref().and_then(place_of);
+        let ws_root = cfg.workspace_root.as_deref().and_then(|root| {
+            let r = root.to_path_buf();
+            crate::within(root, cfg.subprocess_timeout, move || place_of(&r))
+                .ok()
+                .flatten()
+        });
         let snap = Snapshot::new(cfg)?;
         prot.caller = caller_chain(&snap);
         prot.nested_pid_ns = nested_pid_namespace();

@@ -735,5 +735,55 @@ fn a_scan_with_a_cwd_on_a_hung_mount_finishes_and_names_it() {
         e.contains("protected pid file") && e.contains("did not finish"),
         "{e}"
     );
+    // The second outside attack: paths procreap opens on its own behalf.
+    // A state dir on such a mount: the step fails within the limit.
+    let tmp = PathBuf::from(format!("/proc/{pid}/root/tmp"));
+    let cfg = procreap::Config {
+        agent_names: vec![format!("prt-{}", token())],
+        protected_pid_files: vec![],
+        state_dir: Some(tmp.join("state")),
+        subprocess_timeout: LIMIT,
+        lock_timeout: LIMIT,
+        ..procreap::Config::default()
+    };
+    let started = std::time::Instant::now();
+    let r = within(
+        "a step with its state dir on a hung mount",
+        move || match procreap::cleanup_step(&cfg, procreap::Kind::Orphans) {
+            Ok(r) => r.error.map(|e| e.to_string()),
+            Err(e) => Some(e.to_string()),
+        },
+    );
+    let e = r.expect("no state dir is an error");
+    assert!(
+        e.contains("state dir") && e.contains("did not answer"),
+        "{e}"
+    );
+    assert!(started.elapsed() < LIMIT * 4 + Duration::from_secs(10));
+    // A workspace_root on it: no process is in that workspace, and a scan
+    // says why.
+    let mut lab = support::Lab::new();
+    let name = lab.name();
+    let mut agent = Command::new(lab.sleep_bin(&name));
+    agent.arg("1000");
+    let agent = lab.spawn(agent);
+    let cfg = procreap::Config {
+        agent_names: vec![name],
+        min_age: Duration::ZERO,
+        workspace_marker: String::new(),
+        workspace_root: Some(tmp.join("town")),
+        protected_pid_files: vec![],
+        subprocess_timeout: LIMIT,
+        ..procreap::Config::default()
+    };
+    let verdicts = within("a scan with workspace_root on a hung mount", move || {
+        procreap::explain(&cfg).expect("explain")
+    });
+    let v = verdicts
+        .iter()
+        .find(|v| v.process.id.pid == agent)
+        .expect("the agent is listed");
+    assert_eq!(v.verdict, procreap::VerdictKind::OutsideWorkspace, "{v:?}");
+    assert!(v.reason.contains("cannot be opened"), "{}", v.reason);
     release(hung, base);
 }

@@ -61,7 +61,8 @@ fn read(dir: &Path) -> Result<Trail, Error> {
         skipped: 0,
         files: Vec::new(),
     };
-    for (path, bytes) in procreap::ledger::audit::read(dir)? {
+    let reach = Config::default().subprocess_timeout;
+    for (path, bytes) in procreap::ledger::audit::read(dir, reach)? {
         let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         // What follows the last newline is a line still being written (or
         // cut short): never a record.

@@ -529,7 +529,12 @@ fn record_intents(
 /// identities. Holds the ledger lock from load to save.
 pub(super) fn run(cfg: &Config, kind: Kind, only: Option<&[Identity]>) -> Result<Report> {
     cfg.validate()?;
-    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
+    let ledger = Ledger::open(
+        &cfg.resolved_state_dir(),
+        cfg.lock_timeout,
+        cfg.subprocess_timeout,
+        cfg.dry_run,
+    )?;
     let scan = Scan::new(cfg)?;
     // A zombie step that cannot run stops before it touches the ledger.
     if kind == Kind::Zombies && !scan.zombie_scan_can_see()? {
@@ -725,7 +730,12 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     if ids.is_empty() {
         return Ok(Report::default()); // nothing to do: no lock, no files
     }
-    let ledger = Ledger::open(&cfg.resolved_state_dir(), cfg.lock_timeout, cfg.dry_run)?;
+    let ledger = Ledger::open(
+        &cfg.resolved_state_dir(),
+        cfg.lock_timeout,
+        cfg.subprocess_timeout,
+        cfg.dry_run,
+    )?;
     let scan = Scan::new(cfg)?;
     let mut candidates: Vec<Judged> = scan.orphan_verdicts()?.to_vec();
     // Reap now takes any candidate it is given: an orphan or a leaked

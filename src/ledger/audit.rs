@@ -160,11 +160,15 @@ enum Open {
 /// and each file are opened without following a symlink and checked as the
 /// ledger is (our own, writable by nobody else; files regular); a missing
 /// directory or file is no trail. A rotation between the two opens is
-/// noticed, so no file is read twice.
-pub fn read(state_dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, Error> {
+/// noticed, so no file is read twice. Reaching the directory takes at most
+/// `reach`.
+pub fn read(
+    state_dir: &std::path::Path,
+    reach: Duration,
+) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, Error> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
-    let ledger = Ledger::open(state_dir, Duration::ZERO, true)?;
+    let ledger = Ledger::open(state_dir, Duration::ZERO, reach, true)?;
     if !ledger.has_dir() {
         return Ok(Vec::new());
     }

@@ -67,6 +67,23 @@ fn open_private_dir(dir: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The state directory opened ([`open_private_dir`]), made first unless
+/// `read_only`; `None` for a read-only open of one that does not exist.
+fn reach_dir(dir: &Path, read_only: bool) -> Result<Option<OwnedFd>> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::io(format!("creating state dir {}", dir.display()), e))?;
+        }
+        _ => {}
+    }
+    open_private_dir(dir).map(Some)
+}
+
 /// A locked ledger. The lock is released (explicitly, `LOCK_UN`) when this
 /// is dropped: a child the host forked meanwhile shares the lock's open
 /// file and would otherwise keep it held for as long as it lives.
@@ -180,33 +197,31 @@ fn c_name(name: &str) -> CString {
 
 impl Ledger {
     /// Prepares `dir` (0700, ours, no symlink), takes the lock within
-    /// `timeout` and removes temp files a crashed writer left. With
+    /// `timeout` and removes temp files a crashed writer left. Reaching the
+    /// directory may take at most `reach` (a mount that stopped answering
+    /// is an error, not a hang). With
     /// `read_only` (a dry run) nothing is created or written: a missing
     /// directory reads as an empty ledger, and no lock is taken.
-    pub fn open(dir: &Path, timeout: Duration, read_only: bool) -> Result<Ledger> {
-        match std::fs::symlink_metadata(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => {
-                return Ok(Ledger {
-                    dir: dir.to_path_buf(),
-                    fd: None,
-                    lock: Vec::new(),
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| Error::io(format!("creating state dir {}", dir.display()), e))?;
-            }
-            _ => {}
-        }
-        let fd = open_private_dir(dir)?;
+    pub fn open(dir: &Path, timeout: Duration, reach: Duration, read_only: bool) -> Result<Ledger> {
+        let d = dir.to_path_buf();
+        let fd =
+            crate::within(dir, reach, move || reach_dir(&d, read_only)).unwrap_or_else(|why| {
+                Err(Error::io(
+                    format!("state dir {}", dir.display()),
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("it did not answer ({why}): is its mount hung?"),
+                    ),
+                ))
+            })?;
         let mut ledger = Ledger {
             dir: dir.to_path_buf(),
-            fd: Some(fd),
+            fd,
             lock: Vec::new(),
         };
+        if ledger.fd.is_none() {
+            return Ok(ledger);
+        }
         if read_only {
             return Ok(ledger);
         }
