@@ -86,6 +86,9 @@ impl fmt::Display for Fact {
 pub enum Why {
     /// The process exited (or its pid now names another process).
     Gone,
+    /// Its main thread exited while other threads run (the process shows
+    /// `Z` but lives): its memory can no longer be read through it.
+    Leaderless,
     /// The kernel refused (not your process, or not dumpable).
     Denied(String),
     /// argv is empty, or starts with an empty argv\[0\]: mid-exec, or a
@@ -117,6 +120,11 @@ impl fmt::Display for Unreadable {
         let (pid, fact) = (self.pid, self.fact);
         match &self.why {
             Why::Gone => write!(f, "pid {pid} exited before its {fact} could be read"),
+            Why::Leaderless => write!(
+                f,
+                "pid {pid}: its main thread has exited while other threads run, so its {fact} \
+                 cannot be read"
+            ),
             Why::Denied(e) => write!(f, "pid {pid}: its {fact} may not be read ({e})"),
             Why::Empty => write!(
                 f,
@@ -161,7 +169,7 @@ impl Unreadable {
                 format!("{n} reads are still blocked, the most procreap leaves behind")
             }
             Why::Failed(e) | Why::Denied(e) => e.clone(),
-            Why::Gone | Why::Empty => self.to_string(),
+            Why::Gone | Why::Leaderless | Why::Empty => self.to_string(),
         }
     }
 }
@@ -317,25 +325,25 @@ impl Scratch {
     }
 }
 
-/// The state letter and start time (clock ticks after boot) in a
-/// `/proc/PID/stat` line. The name may hold spaces and parentheses, so the
-/// fields are counted from the last `)`.
-fn parse_identity(stat: &[u8]) -> Option<(u8, u64)> {
+/// The state letter, thread count and start time (clock ticks after boot)
+/// in a `/proc/PID/stat` line. The name may hold spaces and parentheses,
+/// so the fields are counted from the last `)`.
+fn parse_identity(stat: &[u8]) -> Option<(u8, u64, u64)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat.get(close + 2..)?.split(|&b| b == b' ');
     let state = *fields.next()?.first()?;
-    let start = fields.nth(18)?; // field 22
-    Some((
-        state,
-        std::str::from_utf8(start).ok()?.trim_end().parse().ok()?,
-    ))
+    let num = |f: &[u8]| std::str::from_utf8(f).ok()?.trim_end().parse().ok();
+    let threads = num(fields.nth(16)?)?; // field 20
+    let start = num(fields.nth(1)?)?; // field 22
+    Some((state, threads, start))
 }
 
-/// Whether `pid` still names the live process that started at `start`.
-fn same_live(pid: i32, start: u64, scratch: &mut Scratch) -> bool {
+/// Whether `pid` still names the live process that started at `start`:
+/// `Ok` when it does, else why not ([`Why::Gone`], [`Why::Leaderless`]).
+fn same_live(pid: i32, start: u64, scratch: &mut Scratch) -> Result<(), Why> {
     let mut line = [0u8; 1024];
     let Ok(mut f) = File::open(scratch.path(pid, "stat")) else {
-        return false;
+        return Err(Why::Gone);
     };
     let mut n = 0;
     // procfs answers with the whole line at once: stop at its end rather
@@ -345,10 +353,17 @@ fn same_live(pid: i32, start: u64, scratch: &mut Scratch) -> bool {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return Err(Why::Gone),
         }
     }
-    matches!(parse_identity(&line[..n]), Some((state, s)) if s == start && state != b'Z' && state != b'X')
+    match parse_identity(&line[..n]) {
+        Some((state, threads, s)) if s == start => match state {
+            b'Z' if threads > 1 => Err(Why::Leaderless),
+            b'Z' | b'X' => Err(Why::Gone),
+            _ => Ok(()),
+        },
+        _ => Err(Why::Gone),
+    }
 }
 
 fn io_why(e: &io::Error) -> Why {
@@ -365,11 +380,8 @@ fn io_why(e: &io::Error) -> Why {
 /// it is still alive with the same start time after the open.
 fn open_checked(pid: i32, start: u64, name: &str, scratch: &mut Scratch) -> Result<File, Why> {
     let f = File::open(scratch.path(pid, name)).map_err(|e| io_why(&e))?;
-    if same_live(pid, start, scratch) {
-        Ok(f)
-    } else {
-        Err(Why::Gone)
-    }
+    same_live(pid, start, scratch)?;
+    Ok(f)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -416,10 +428,9 @@ fn feed(
 
 /// What an empty read means: the process is gone, or (alive) `alive`.
 fn empty(pid: i32, start: u64, scratch: &mut Scratch, alive: Why) -> Why {
-    if same_live(pid, start, scratch) {
-        alive
-    } else {
-        Why::Gone
+    match same_live(pid, start, scratch) {
+        Ok(()) => alive,
+        Err(why) => why,
     }
 }
 
@@ -1042,7 +1053,7 @@ mod tests {
     #[test]
     fn identity_is_read_after_the_last_parenthesis() {
         let line = b"4242 (a) b) (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615 1 2 3 4 5 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
-        assert_eq!(parse_identity(line), Some((b'S', 987654)));
+        assert_eq!(parse_identity(line), Some((b'S', 1, 987654)));
         assert_eq!(parse_identity(b"4242 (x) Z 1 2"), None);
         assert_eq!(parse_identity(b""), None);
     }
@@ -1079,7 +1090,7 @@ mod tests {
 
     fn me() -> (i32, u64) {
         let stat = std::fs::read("/proc/self/stat").unwrap();
-        (std::process::id() as i32, parse_identity(&stat).unwrap().1)
+        (std::process::id() as i32, parse_identity(&stat).unwrap().2)
     }
 
     #[test]
@@ -1191,7 +1202,7 @@ mod tests {
             .map(|c| {
                 let pid = c.id() as i32;
                 let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
-                (pid, parse_identity(&stat).unwrap().1)
+                (pid, parse_identity(&stat).unwrap().2)
             })
             .collect();
         // Wait for every exec to finish (argv "sleep 600").

@@ -787,3 +787,43 @@ fn a_scan_with_a_cwd_on_a_hung_mount_finishes_and_names_it() {
     assert!(v.reason.contains("cannot be opened"), "{}", v.reason);
     release(hung, base);
 }
+
+/// The second outside attack: a process whose main thread exited while
+/// another runs on shows state `Z` but lives. Its argv cannot be read; the
+/// reason says why (not "exited"), and it is never a candidate.
+#[test]
+fn a_process_whose_main_thread_exited_is_alive_and_unreadable() {
+    let _serial = serial();
+    let Some(d) = decoy(&["leaderless"], |_| {}) else {
+        return;
+    };
+    let (pid, start) = d.target;
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+    }));
+    let e = reader::argv(pid, start, LIMIT).unwrap_err();
+    assert_eq!(e.why, Why::Leaderless, "{e}");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let cfg = procreap::Config {
+        agent_names: vec![comm.trim_end().to_string()],
+        min_age: Duration::ZERO,
+        workspace_marker: String::new(),
+        protected_pid_files: vec![],
+        subprocess_timeout: LIMIT,
+        ..procreap::Config::default()
+    };
+    let v = procreap::explain(&cfg)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.process.id.pid == pid)
+        .expect("listed");
+    assert!(
+        !matches!(
+            v.verdict,
+            procreap::VerdictKind::Orphan | procreap::VerdictKind::Leaked
+        ),
+        "{v:?}"
+    );
+    assert!(v.reason.contains("main thread has exited"), "{}", v.reason);
+}

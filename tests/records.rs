@@ -736,6 +736,41 @@ fn a_deleted_lock_file_lets_no_second_writer_in() {
     }
 }
 
+/// The second outside attack: a lock whose taker is gone but whose child
+/// keeps the lock file open is named as inherited, not as the dead pid's
+/// (empty) name.
+#[test]
+fn a_lock_kept_by_a_child_of_a_gone_taker_is_named_so() {
+    let mut lab = Lab::new();
+    std::fs::create_dir_all(&lab.state).unwrap();
+    std::fs::set_permissions(&lab.state, PermissionsExt::from_mode(0o700)).unwrap();
+    let lock = lab.state.join("ledger.lock");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 9>'{}'; flock -x 9; sleep 60 >/dev/null 2>&1 & echo $!",
+            lock.display()
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let keeper: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    lab.own(keeper);
+    let cfg = Config {
+        lock_timeout: Duration::from_millis(200),
+        ..lab.config()
+    };
+    match cleanup_step(&cfg, Kind::Orphans) {
+        Err(Error::LockTimeout(m)) => {
+            assert!(
+                m.contains("inherited it from pid") && m.contains("gone"),
+                "{m}"
+            )
+        }
+        other => panic!("the lock was not held: {other:?}"),
+    }
+}
+
 /// The outside attack: an audit trail replaced by a FIFO (someone piping
 /// it into a logger) cannot hang a step: the signal, already recorded in
 /// the ledger, goes out and the refusal is reported.

@@ -165,11 +165,15 @@ fn take_lock(f: &File, what: &Path, timeout: Duration, deadline: Instant) -> Res
                 Some(pid) if pid == std::process::id() as i32 => {
                     "another call in this process".to_string()
                 }
-                Some(pid) => {
-                    let name =
-                        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                    format!("pid {pid} ({})", name.trim_end().escape_debug())
-                }
+                Some(pid) => match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                    Ok(name) => format!("pid {pid} ({})", name.trim_end().escape_debug()),
+                    // The kernel names the process that took the lock; a
+                    // child it forked keeps it after it is gone.
+                    Err(_) => format!(
+                        "a process that inherited it from pid {pid} (gone; a child it \
+                         started keeps the lock file open)"
+                    ),
+                },
                 None => "another process".into(),
             };
             return Err(Error::LockTimeout(format!(

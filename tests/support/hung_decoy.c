@@ -13,6 +13,9 @@
  *                               userfaultfd range that is never served.
  *   hung_decoy at-pid PID       a child created with exactly this pid
  *                               (clone3 set_tid): a reused pid on demand.
+ *   hung_decoy leaderless       a process whose main thread has exited
+ *                               while another runs on (it shows state Z
+ *                               but lives; its memory cannot be read).
  *   hung_decoy cwd              a child whose cwd is on a private FUSE
  *                               file system that never answers a LOOKUP:
  *                               any walk from its cwd (a `..`, a marker
@@ -430,6 +433,24 @@ static int at_pid_mode(const char *arg) {
     return 0;
 }
 
+/* ---- leaderless: the main thread exits, another runs on ---------------- */
+
+static void *run_on(void *arg) {
+    (void)arg;
+    forever();
+    return NULL;
+}
+
+static int leaderless_mode(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_on, NULL) != 0) {
+        perror("hung_decoy: pthread_create");
+        return 1;
+    }
+    ready(getpid());
+    pthread_exit(NULL);
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     die_with_parent(getppid());
@@ -445,6 +466,8 @@ int main(int argc, char **argv) {
         return at_pid_mode(argv[2]);
     if (strcmp(mode, "cwd") == 0)
         return cwd_mode();
-    fprintf(stderr, "usage: hung_decoy pause|lock|uffd|at-pid PID|cwd\n");
+    if (strcmp(mode, "leaderless") == 0)
+        return leaderless_mode();
+    fprintf(stderr, "usage: hung_decoy pause|lock|uffd|at-pid PID|cwd|leaderless\n");
     return 2;
 }
