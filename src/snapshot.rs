@@ -155,8 +155,18 @@ pub(crate) struct Snapshot {
     agents: Arc<OnceCell<Vec<i32>>>,
 }
 
-/// Why a workspace or project cannot be judged.
-const CWD_UNREADABLE: &str = "cwd unreadable";
+/// Why a workspace or project cannot be judged: the cwd could not be
+/// opened (read right after the failed open, on the thread that made it).
+fn cwd_unreadable() -> String {
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => {
+            format!("cwd unreadable: procreap is out of file descriptors ({e})")
+        }
+        Some(0) | None => "cwd unreadable".into(),
+        Some(_) => format!("cwd unreadable ({e})"),
+    }
+}
 
 /// The reason a memory read gives when it has nothing to say.
 const ARGV_EMPTY: &str = "argv is empty (mid-exec, or a blanked title)";
@@ -350,7 +360,7 @@ impl Snapshot {
             let start = self.stat(pid).ok_or("the process is gone")?.id.start_time;
             let walk = move || {
                 let cwd = crate::workspace::open_cwd(pid)
-                    .ok_or_else(|| Why::Failed(CWD_UNREADABLE.into()))?;
+                    .ok_or_else(|| Why::Failed(cwd_unreadable()))?;
                 work(&cwd).map_err(Why::Failed)
             };
             return bounded(Fact::Cwd, pid, start, self.timeout(), walk).map_err(|e| match e.why {
@@ -360,7 +370,7 @@ impl Snapshot {
         }
         let cwd = self
             .open_cwd(pid)
-            .ok_or_else(|| CWD_UNREADABLE.to_string())?;
+            .ok_or_else(cwd_unreadable)?;
         work(&cwd)
     }
 

@@ -953,7 +953,15 @@ fn a_planted_workspace_marker_does_not_count() {
     std::fs::remove_file(shared.join("mayor")).unwrap();
     std::fs::create_dir(shared.join("mayor")).unwrap();
     std::fs::write(&marker, "{}").unwrap();
-    // A plain marker file of ours: a workspace.
+    // A plain marker file of ours, but in a directory anyone can write
+    // (the second outside attack: entries there can be renamed into a
+    // marker): no workspace either.
+    assert_eq!(
+        verdict_of(&cfg, d.pid).verdict,
+        VerdictKind::OutsideWorkspace
+    );
+    // Once the directory is ours alone: a workspace.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(verdict_of(&cfg, d.pid).verdict, VerdictKind::Orphan);
     if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(&marker, Some(65534), Some(65534)).unwrap();
