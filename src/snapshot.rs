@@ -359,8 +359,8 @@ impl Snapshot {
             use crate::reader::{bounded, Fact, Why};
             let start = self.stat(pid).ok_or("the process is gone")?.id.start_time;
             let walk = move || {
-                let cwd = crate::workspace::open_cwd(pid)
-                    .ok_or_else(|| Why::Failed(cwd_unreadable()))?;
+                let cwd =
+                    crate::workspace::open_cwd(pid).ok_or_else(|| Why::Failed(cwd_unreadable()))?;
                 work(&cwd).map_err(Why::Failed)
             };
             return bounded(Fact::Cwd, pid, start, self.timeout(), walk).map_err(|e| match e.why {
@@ -368,9 +368,7 @@ impl Snapshot {
                 _ => e.to_string(),
             });
         }
-        let cwd = self
-            .open_cwd(pid)
-            .ok_or_else(cwd_unreadable)?;
+        let cwd = self.open_cwd(pid).ok_or_else(cwd_unreadable)?;
         work(&cwd)
     }
 
