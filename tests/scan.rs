@@ -101,12 +101,7 @@ fn a_tmux_server_started_through_an_alias_still_protects() {
     );
     let cfg = lab.config();
     let pid = wait_agent(&cfg);
-    let server = lab.tmux_panes(&sock).first().map(|pane| {
-        procreap::parse_stat(&std::fs::read(format!("/proc/{pane}/stat")).unwrap())
-            .unwrap()
-            .ppid
-    });
-    let server = server.expect("a pane");
+    let server = server_of(&lab, &sock);
     let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).unwrap();
     assert_eq!(comm.trim_end(), "tm: server", "the alias names the server");
     let v = verdict_of(&cfg, pid);
@@ -166,12 +161,7 @@ fn a_tmux_copy_under_a_long_name_still_protects() {
     let copy = lab.dir.join(format!("termplexer-static-{}", token()));
     std::fs::copy(which("tmux"), &copy).unwrap();
     let sock = lab.tmux_as(&copy, "sleep 1000");
-    let server = lab.tmux_panes(&sock).first().map(|pane| {
-        procreap::parse_stat(&std::fs::read(format!("/proc/{pane}/stat")).unwrap())
-            .unwrap()
-            .ppid
-    });
-    let server = server.expect("a pane");
+    let server = server_of(&lab, &sock);
     let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).unwrap();
     assert_eq!(
         comm.trim_end(),
@@ -203,6 +193,14 @@ fn a_tmux_copy_under_a_long_name_still_protects() {
         Ok(z) => assert!(z.is_empty(), "{z:?}"),
         Err(e) => assert!(e.to_string().contains("blind"), "{e}"),
     }
+}
+
+/// The pid of the lab's tmux server on `sock` (its first pane's parent).
+fn server_of(lab: &Lab, sock: &str) -> i32 {
+    let pane = *lab.tmux_panes(sock).first().expect("a pane");
+    procreap::parse_stat(&std::fs::read(format!("/proc/{pane}/stat")).unwrap())
+        .unwrap()
+        .ppid
 }
 
 fn wait_agent(cfg: &Config) -> i32 {

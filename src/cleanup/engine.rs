@@ -502,6 +502,36 @@ fn one_per_identity(entries: &mut Vec<Entry>) {
     entries.dedup_by_key(|e| e.id);
 }
 
+/// Makes each of `attempts` (reap now): those sent to a pinned process come
+/// back to be waited on; the ledger entries to keep go to `recorded`, the
+/// processes found gone to `done`. One gone before its SIGKILL died of our
+/// SIGTERM: its memory counts as reclaimed. One not sent keeps its earlier
+/// entry (a step escalates it from its SIGTERM).
+fn send_each(
+    call: &mut Call,
+    attempts: Vec<Attempt>,
+    recorded: &mut Vec<Entry>,
+    done: &mut HashSet<Identity>,
+) -> Vec<(Attempt, Target)> {
+    let mut pinned = Vec::new();
+    for a in attempts {
+        let (outcome, tree) = call.attempt(&a);
+        recorded.extend(tree);
+        match outcome {
+            Outcome::Sent(Some(t)) => pinned.push((a, t)),
+            Outcome::Sent(None) => recorded.push(a.entry.clone()),
+            Outcome::Gone => {
+                if a.sig == Sig::Kill {
+                    call.reclaimed += a.info.rss_bytes;
+                }
+                done.insert(a.info.id);
+            }
+            Outcome::NotSent => recorded.extend(a.before.clone()),
+        }
+    }
+    pinned
+}
+
 /// Writes the intents of `attempts` before any is made. `Err` (nothing may
 /// be sent) when the ledger cannot be written.
 fn record_intents(
@@ -788,19 +818,7 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     record_intents(&ledger, &call, &contents, &others, &terms)?;
     let mut recorded: Vec<Entry> = Vec::new();
     let mut done: HashSet<Identity> = HashSet::new();
-    let mut pinned: Vec<(Attempt, Target)> = Vec::new();
-    for a in terms {
-        let (outcome, tree) = call.attempt(&a);
-        recorded.extend(tree);
-        match outcome {
-            Outcome::Sent(Some(t)) => pinned.push((a, t)),
-            Outcome::Sent(None) => recorded.push(a.entry.clone()),
-            Outcome::Gone => {
-                done.insert(a.info.id);
-            }
-            Outcome::NotSent => recorded.extend(a.before.clone()),
-        }
-    }
+    let pinned = send_each(&mut call, terms, &mut recorded, &mut done);
 
     // Wait for them; SIGKILL the survivors.
     let targets: Vec<&Target> = pinned.iter().map(|(_, t)| t).collect();
@@ -824,21 +842,7 @@ pub(super) fn reap_now(cfg: &Config, ids: &[Identity], deadline: Duration) -> Re
     let mut survivors: Vec<Entry> = others.clone();
     survivors.extend(recorded.iter().cloned());
     record_intents(&ledger, &call, &contents, &survivors, &kills)?;
-    let mut killed: Vec<(Attempt, Target)> = Vec::new();
-    for a in kills {
-        let (outcome, tree) = call.attempt(&a);
-        recorded.extend(tree);
-        match outcome {
-            Outcome::Sent(Some(t)) => killed.push((a, t)),
-            Outcome::Sent(None) => recorded.push(a.entry.clone()),
-            Outcome::Gone => {
-                call.reclaimed += a.info.rss_bytes;
-                done.insert(a.info.id);
-            }
-            // Not killed: a step escalates it from its SIGTERM.
-            Outcome::NotSent => recorded.extend(a.before.clone()),
-        }
-    }
+    let killed = send_each(&mut call, kills, &mut recorded, &mut done);
     let targets: Vec<&Target> = killed.iter().map(|(_, t)| t).collect();
     let exited = signal::wait_exit(&targets, Instant::now() + DYING);
     for ((a, _), gone) in killed.into_iter().zip(exited) {
