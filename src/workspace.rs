@@ -165,8 +165,9 @@ impl Cwd {
     /// the walk cannot be completed: the project is then unknown.
     ///
     /// A submodule's `.git` (a file naming a directory under the
-    /// superproject's `.git/modules/`) is part of the superproject: the walk
-    /// goes on to it. A worktree's `.git` file makes a project of its own.
+    /// superproject's `.git/modules/`, see [`names_a_submodule`]) is part of
+    /// the superproject: the walk goes on to it. A worktree's `.git` file
+    /// makes a project of its own.
     pub fn project(&self) -> Option<Place> {
         let (project, _) = self.ascent()?;
         Some(project)
@@ -628,12 +629,7 @@ mod sys {
             .find_map(|l| l.strip_prefix("gitdir:"))
             .map(str::trim)
             .unwrap_or("");
-        // A submodule's git directory lies under its superproject's
-        // `modules/` (`.git/modules/lib`, or in a linked worktree
-        // `.git/worktrees/wt/modules/lib`); a worktree's under `worktrees/`.
-        Ok(!std::path::Path::new(gitdir)
-            .components()
-            .any(|c| c.as_os_str() == "modules"))
+        Ok(!super::names_a_submodule(gitdir))
     }
 
     /// Opens a regular file `name` below `at` for reading, never following
@@ -668,6 +664,31 @@ mod sys {
             Err(_) => Err(super::Blocked),
         }
     }
+}
+
+/// Whether a `.git` file's `gitdir:` names a submodule's git directory.
+///
+/// Git keeps a submodule's under its superproject's git directory as
+/// `<gitdir>/modules/<name>` (the name may hold slashes; in a linked worktree
+/// `<main>/.git/worktrees/<wt>/modules/<name>`), and a linked worktree's as
+/// `<common>/worktrees/<wt>` (one component). So a path ending in
+/// `worktrees/<wt>` is a worktree's, whatever lies above it (a main
+/// repository under `…/modules/app`, a worktree called `modules`); otherwise
+/// it is a submodule's when `modules` follows the last `.git` component (or,
+/// for a bare superproject with no `.git` component, appears anywhere).
+pub(crate) fn names_a_submodule(gitdir: &str) -> bool {
+    let parts: Vec<&str> = gitdir
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.len() >= 2 && parts[parts.len() - 2] == "worktrees" {
+        return false;
+    }
+    let after_git = parts
+        .iter()
+        .rposition(|c| *c == ".git")
+        .map_or(0, |i| i + 1);
+    parts[after_git..].contains(&"modules")
 }
 
 /// No descriptors off Unix: nothing opens, so no [`Cwd`] exists.
@@ -724,6 +745,26 @@ mod tests {
         assert_ne!(a, c);
         let set: std::collections::HashSet<Place> = [a, b, c].into_iter().collect();
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn gitdirs_name_submodules_by_their_layout_not_by_a_word() {
+        for (gitdir, submodule) in [
+            ("../.git/modules/sub", true),
+            ("/r/.git/modules/a/b", true), // a name with a slash
+            ("/r/.git/modules/a/modules/b", true), // nested
+            ("/r/.git/worktrees/wt/modules/lib", true), // a worktree's submodule
+            ("/bare/app.git/modules/lib", true), // a bare superproject
+            ("/r/.git/worktrees/wt", false), // a linked worktree
+            ("/town/modules/app/.git/worktrees/wt", false), // main repo under modules/
+            ("/town/app/.git/worktrees/modules", false), // a worktree called modules
+            ("/n/node_modules/x/.git/worktrees/wt/", false),
+            ("/town/modules/app/.git", false), // a separate git dir
+            ("../.git/worktrees/wt", false),   // relative worktree path
+            ("", false),
+        ] {
+            assert_eq!(names_a_submodule(gitdir), submodule, "{gitdir}");
+        }
     }
 
     #[test]

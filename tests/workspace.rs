@@ -723,7 +723,8 @@ fn a_cwd_can_be_judged_on_another_thread() {
 /// A submodule (its `.git` a file naming the superproject's
 /// `.git/modules/…`) belongs to the superproject's project; a worktree (its
 /// `.git` a file naming `.git/worktrees/…`) is a project of its own, and a
-/// submodule inside it (`.git/worktrees/wt/modules/…`) is the worktree's; and
+/// submodule inside it (`.git/worktrees/wt/modules/…`) is the worktree's,
+/// also when the main repository lies under a directory called `modules`; and
 /// the way up from a cwd with no repository above stops short of the root.
 #[test]
 fn submodules_join_their_superproject_worktrees_stand_alone() {
@@ -763,6 +764,22 @@ fn submodules_join_their_superproject_worktrees_stand_alone() {
         project(&dir(&lib.join("src"))),
         place(&wt),
         "a worktree's submodule is the worktree's"
+    );
+    // A worktree whose main repository lives under a directory called
+    // `modules` (a Terraform module, a node_modules clone) is a worktree,
+    // not a submodule: a project of its own.
+    let modrepo = dir(&lab.dir.join("modules/app"));
+    dir(&modrepo.join(".git/worktrees/wt2"));
+    let wt2 = dir(&lab.dir.join("wt2"));
+    std::fs::write(
+        wt2.join(".git"),
+        format!("gitdir: {}/.git/worktrees/wt2\n", modrepo.display()),
+    )
+    .unwrap();
+    assert_eq!(
+        project(&dir(&wt2.join("backend"))),
+        place(&wt2),
+        "a worktree of a repository under modules/ stands alone"
     );
     // No repository above: the way up ends below the root.
     let plain = dir(&lab.dir.join("plain/a/b"));
