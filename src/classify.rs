@@ -342,11 +342,15 @@ const RULES: &[Rule] = &[
             // No controlling terminal, yet its standard streams are on one
             // that is still open (`setsid claude` from a shell): someone may
             // be watching it.
-            f.live_terminal(s.st.id.pid).and_then(|t| {
-                fail(format!(
+            match f.live_terminal(s.st.id.pid) {
+                Ok(None) => None,
+                Ok(Some(t)) => fail(format!(
                     "its standard streams are on terminal {t}, still open: an interactive session"
-                ))
-            })
+                )),
+                Err(why) => doubt(format!(
+                    "{why}: cannot prove they are not on someone's terminal"
+                )),
+            }
         },
     },
     Rule {
@@ -781,12 +785,19 @@ impl Rules {
                         below.id.pid, a.id.pid
                     ));
                 }
-                f.session_server(a.id.pid).then(|| {
-                    format!(
+                match f.session_server(a.id.pid) {
+                    Ok(false) => None,
+                    Ok(true) => Some(format!(
                         "in a terminal session: pid {} is a child of pid {} ({:?}), which holds a pty master and listens on a socket (tmux under another name, screen)",
                         below.id.pid, a.id.pid, a.comm
-                    )
-                })
+                    )),
+                    // init is no session host; only root may look into it.
+                    Err(_) if a.id.pid == 1 => None,
+                    Err(why) => Some(format!(
+                        "pid {} ({:?}) is above it and {why}: cannot prove it is not a terminal session host (tmux under another name, screen)",
+                        a.id.pid, a.comm
+                    )),
+                }
             },
         );
         match walk {

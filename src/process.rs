@@ -49,6 +49,17 @@ impl Tty {
     }
 }
 
+/// The terminal a stream's path names, by the name alone: what follows the
+/// last `/dev/` when that is `pts/N`, `tty…` or `console` (`/dev/pts/3`,
+/// a chroot's `/srv/jail/dev/pts/3`, `/dev/tty1`, `/dev/ttyS0`, `/dev/tty`,
+/// `/dev/console`; macOS's `/dev/ttys003`). The caller confirms it is a
+/// character device where it can.
+pub(crate) fn terminal_name(path: &str) -> Option<String> {
+    let dev = &path[path.rfind("/dev/")? + 5..];
+    let terminal = dev.starts_with("pts/") || dev.starts_with("tty") || dev == "console";
+    terminal.then(|| dev.to_string())
+}
+
 /// A process's name as the kernel keeps it (`comm`): at most 15 bytes,
 /// raw (a name cut mid-character is not valid UTF-8).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

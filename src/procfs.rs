@@ -291,15 +291,19 @@ impl Proc {
     /// Whether `pid` hosts terminal sessions others attach to: it holds a
     /// pty master (`…/ptmx`) and listens on a unix socket (in its own
     /// network namespace) — tmux under any name, screen, dtach, zellij.
-    /// At most [`SESSION_FDS`] descriptors are looked at.
-    pub(crate) fn session_server(&self, pid: i32) -> bool {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            return false;
+    /// At most [`SESSION_FDS`] descriptors are looked at. `Err` says why it
+    /// cannot be told (its descriptors are another user's, or it is not
+    /// dumpable): that is not "no".
+    pub(crate) fn session_server(&self, pid: i32) -> std::result::Result<bool, String> {
+        let fds = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(fds) => fds,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(unreadable("descriptors", &e)),
         };
         let (mut master, mut sockets) = (false, Vec::new());
         for e in fds.flatten().take(SESSION_FDS) {
             let name = e.file_name();
-            let Some(link) = self.read_link(pid, &format!("fd/{}", name.to_string_lossy())) else {
+            let Ok(link) = self.link(pid, &format!("fd/{}", name.to_string_lossy())) else {
                 continue;
             };
             if link.ends_with(b"/ptmx") {
@@ -313,37 +317,123 @@ impl Proc {
             }
         }
         if !master || sockets.is_empty() {
-            return false;
+            return Ok(false);
         }
-        let Ok(table) = std::fs::read(format!("/proc/{pid}/net/unix")) else {
-            return false;
-        };
-        let found = listening_unix(&table).any(|ino| sockets.contains(&ino));
-        found
+        match std::fs::read(format!("/proc/{pid}/net/unix")) {
+            Ok(table) => Ok(listening_unix(&table).any(|ino| sockets.contains(&ino))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(unreadable("sockets", &e)),
+        }
     }
 
-    /// The terminal one of fds 0–2 is on (`/dev/pts/N`, `/dev/ttyN`), when
-    /// that terminal is still open: a pty whose other end closed (its tmux
-    /// or terminal emulator gone) reads `/dev/pts/N (deleted)`.
-    pub(crate) fn live_terminal(&self, pid: i32) -> Option<String> {
-        (0..3).find_map(|fd| {
-            let link = self.read_link(pid, &format!("fd/{fd}"))?;
-            let target = std::str::from_utf8(&link).ok()?;
-            if target.ends_with(" (deleted)") {
-                return None;
+    /// The terminal one of fds 0–2 is on, when that terminal is still open
+    /// (a pty whose other end closed — its tmux or terminal emulator gone —
+    /// reads `… (deleted)`). A terminal is known by what it is, not where
+    /// it was opened: a pty of any devpts instance at any path (a bind
+    /// mount of `/dev/pts`, a sandbox's private instance), or a character
+    /// device named as one under a `dev/` directory (`/dev/pts/N`,
+    /// `/dev/ttyN`, `/dev/tty`, `/dev/console`, also in a chroot). `Err`
+    /// when a stream cannot be read: that is not "no terminal".
+    pub(crate) fn live_terminal(&self, pid: i32) -> std::result::Result<Option<String>, String> {
+        let mut unknown: Option<String> = None;
+        let mut mounts: Option<std::result::Result<Vec<u8>, String>> = None;
+        for fd in 0..3 {
+            let link = match self.link(pid, &format!("fd/{fd}")) {
+                Ok(l) => l,
+                Err(nix::errno::Errno::ENOENT) => continue, // closed, or gone
+                Err(e) => {
+                    unknown.get_or_insert(format!("fd {fd}: {}", e.desc()));
+                    continue;
+                }
+            };
+            let target = String::from_utf8_lossy(&link);
+            // pipe:[…], socket:[…], anon_inode:…; a closed terminal.
+            if !target.starts_with('/') || target.ends_with(" (deleted)") || target == "/dev/null" {
+                continue;
             }
-            // A terminal by any name: /dev/pts/N (also under a chroot's
-            // /dev), /dev/ttyN, /dev/ttySN, /dev/tty (the controlling
-            // terminal as it was opened), /dev/console.
-            let dev = &target[target.rfind("/dev/")? + 5..];
-            let terminal = dev.starts_with("pts/") || dev.starts_with("tty") || dev == "console";
-            terminal.then(|| dev.to_string())
-        })
+            if let Some(name) = crate::process::terminal_name(&target) {
+                // Named like one: a terminal unless it is no character
+                // device (a log file called dev/tty.log).
+                if self.char_device(pid, fd) != Some(false) {
+                    return Ok(Some(name));
+                }
+                continue;
+            }
+            if target.ends_with("/ptmx") {
+                continue;
+            }
+            let table = mounts.get_or_insert_with(|| {
+                std::fs::read(format!("/proc/{pid}/mountinfo"))
+                    .map_err(|e| unreadable("mounts", &e))
+            });
+            match table.as_ref().map(|t| self.on_devpts(pid, fd, t)) {
+                Ok(Some(true)) => return Ok(Some(target.into_owned())),
+                Ok(Some(false)) => {}
+                Ok(None) => {
+                    unknown.get_or_insert(format!("fd {fd}: its mount cannot be told"));
+                }
+                Err(e) => {
+                    unknown.get_or_insert(e.clone());
+                }
+            }
+        }
+        match unknown {
+            // A process that is gone has no terminal.
+            Some(_) if !std::path::Path::new(&format!("/proc/{pid}")).exists() => Ok(None),
+            Some(why) => Err(format!("its standard streams cannot be read ({why})")),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `pid`'s descriptor `fd` is a character device, from the
+    /// kernel's cached attributes (`AT_STATX_DONT_SYNC`: a network or FUSE
+    /// filesystem is not asked). `None` when that cannot be read.
+    fn char_device(&self, pid: i32, fd: i32) -> Option<bool> {
+        let rel = RelPath::new(pid, &format!("fd/{fd}"))?;
+        // struct statx is 256 bytes; stx_mode is the u16 at offset 28.
+        let mut buf = [0u8; 256];
+        // SAFETY: statx into a buffer of struct statx's size that we own,
+        // relative to our /proc descriptor, with a NUL-terminated path.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_statx,
+                self.fd.as_raw_fd(),
+                rel.as_cstr().as_ptr(),
+                libc::AT_STATX_DONT_SYNC,
+                libc::STATX_TYPE,
+                buf.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let mode = u32::from(u16::from_ne_bytes([buf[28], buf[29]]));
+        Some(mode & libc::S_IFMT == libc::S_IFCHR)
+    }
+
+    /// Whether `pid`'s descriptor `fd` lies on a devpts filesystem (a pty
+    /// of any instance, wherever mounted), from its `fdinfo` mount id and
+    /// the process's `mountinfo` table. `None` when that cannot be told.
+    fn on_devpts(&self, pid: i32, fd: i32, mountinfo: &[u8]) -> Option<bool> {
+        let info = self.open_file(pid, &format!("fdinfo/{fd}"))?;
+        let mut buf = [0u8; 512];
+        let text = std::str::from_utf8(read_once(&info, &mut buf)?).ok()?;
+        let mnt = text
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))?
+            .trim()
+            .to_string();
+        Some(mount_fstype(mountinfo, &mnt)? == "devpts")
     }
 
     /// The target of the link `/proc/PID/leaf`.
     fn read_link(&self, pid: i32, leaf: &str) -> Option<Vec<u8>> {
-        let rel = RelPath::new(pid, leaf)?;
+        self.link(pid, leaf).ok()
+    }
+
+    /// The target of the link `/proc/PID/leaf`, or why it cannot be read.
+    fn link(&self, pid: i32, leaf: &str) -> std::result::Result<Vec<u8>, nix::errno::Errno> {
+        let rel = RelPath::new(pid, leaf).ok_or(nix::errno::Errno::ENAMETOOLONG)?;
         let mut buf = [0u8; 4096];
         // SAFETY: readlinkat into a buffer we own.
         let n = unsafe {
@@ -354,7 +444,10 @@ impl Proc {
                 buf.len(),
             )
         };
-        (n > 0).then(|| buf[..n as usize].to_vec())
+        if n < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        Ok(buf[..n as usize].to_vec())
     }
 
     /// One process's stat line alone (a pass over the whole table: the
@@ -450,6 +543,28 @@ pub(crate) fn boot_id() -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Why a process's `what` (descriptors, sockets, mounts) cannot be read.
+fn unreadable(what: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("its {what} cannot be read: another user's, or not dumpable")
+    } else {
+        format!("its {what} cannot be read ({e})")
+    }
+}
+
+/// The filesystem type of mount `id` in a `/proc/PID/mountinfo` table
+/// (`id parent major:minor root point options [tags…] - fstype source …`).
+pub(crate) fn mount_fstype<'t>(table: &'t [u8], id: &str) -> Option<&'t str> {
+    table.split(|&b| b == b'\n').find_map(|line| {
+        let line = std::str::from_utf8(line).ok()?;
+        let (first, rest) = line.split_once(' ')?;
+        if first != id {
+            return None;
+        }
+        rest.split_once(" - ")?.1.split(' ').next()
+    })
+}
+
 /// How many descriptors [`Proc::session_server`] looks at.
 const SESSION_FDS: usize = 16_384;
 
@@ -469,6 +584,33 @@ pub(crate) fn listening_unix(table: &[u8]) -> impl Iterator<Item = u64> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminals_are_named_after_their_dev_directory() {
+        use crate::process::terminal_name;
+        for (path, want) in [
+            ("/dev/pts/3", Some("pts/3")),
+            ("/srv/jail/dev/pts/3", Some("pts/3")),
+            ("/dev/tty1", Some("tty1")),
+            ("/dev/tty", Some("tty")),
+            ("/dev/console", Some("console")),
+            ("/dev/null", None),
+            ("/mnt/ptsb/3", None), // told by its filesystem instead
+        ] {
+            assert_eq!(terminal_name(path).as_deref(), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn mountinfo_gives_a_mounts_filesystem() {
+        let t = b"22 1 0:21 / /dev/pts rw,nosuid - devpts devpts rw,mode=600\n\
+                  23 1 0:22 / /mnt/x rw shared:5 master:1 - ext4 /dev/sda1 rw\n\
+                  231 1 0:21 / /mnt/ptsb rw - devpts devpts rw\n";
+        assert_eq!(mount_fstype(t, "22"), Some("devpts"));
+        assert_eq!(mount_fstype(t, "23"), Some("ext4"));
+        assert_eq!(mount_fstype(t, "231"), Some("devpts"));
+        assert_eq!(mount_fstype(t, "2"), None);
+    }
 
     #[test]
     fn the_listing_holds_this_process_by_its_name() {

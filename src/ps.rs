@@ -92,6 +92,90 @@ pub(crate) fn cwd(pid: i32, timeout: Duration) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// One open descriptor as `lsof -F ftn` lists it: number, type, name.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Open {
+    pub fd: u32,
+    pub kind: String,
+    pub name: String,
+}
+
+/// Parses `lsof -F ftn` output: `f<fd>`, `t<type>`, `n<name>` lines per
+/// descriptor. Entries that are not numbered descriptors (cwd, txt, mem)
+/// are left out; the flag says whether any entry at all was listed (a
+/// process lsof can look into has at least its cwd).
+pub(crate) fn parse_lsof(out: &str) -> (Vec<Open>, bool) {
+    let mut all: Vec<Open> = Vec::new();
+    let mut cur: Option<Open> = None;
+    let mut any = false;
+    for line in out.lines() {
+        let (tag, v) = line.split_at(line.len().min(1));
+        match tag {
+            "f" => {
+                any = true;
+                all.extend(cur.take());
+                cur = v.parse().ok().map(|fd| Open {
+                    fd,
+                    kind: String::new(),
+                    name: String::new(),
+                });
+            }
+            "t" => cur.iter_mut().for_each(|o| o.kind = v.to_string()),
+            "n" => cur.iter_mut().for_each(|o| o.name = v.to_string()),
+            _ => {}
+        }
+    }
+    all.extend(cur);
+    (all, any)
+}
+
+/// `pid`'s open descriptors, from `lsof`. `Err` when they cannot be
+/// listed (lsof missing or refused, another user's process): that is not
+/// "none". A process that is gone has none.
+pub(crate) fn descriptors(pid: i32, timeout: Duration) -> std::result::Result<Vec<Open>, String> {
+    let mut c = Command::new("lsof");
+    c.args(["-a", "-w", "-p", &pid.to_string(), "-Fftn"]);
+    let out = cmd::run(c, timeout).map_err(|e| format!("lsof: {e}"))?;
+    let (open, any) = parse_lsof(&String::from_utf8_lossy(&out.stdout));
+    let gone = || {
+        matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+    };
+    if !any && !gone() {
+        return Err("lsof cannot list its descriptors (another user's, or lsof is missing)".into());
+    }
+    Ok(open)
+}
+
+/// The terminal one of `pid`'s fds 0–2 is on (a character device named as
+/// a terminal), from `lsof`.
+pub(crate) fn live_terminal(
+    pid: i32,
+    timeout: Duration,
+) -> std::result::Result<Option<String>, String> {
+    let open = descriptors(pid, timeout)
+        .map_err(|e| format!("its standard streams cannot be read ({e})"))?;
+    Ok(open.iter().filter(|o| o.fd < 3).find_map(|o| {
+        (o.kind == "CHR" && !o.name.ends_with(" (deleted)"))
+            .then(|| crate::process::terminal_name(&o.name))
+            .flatten()
+    }))
+}
+
+/// Whether `pid` hosts terminal sessions (holds a pty master and a unix
+/// socket), from `lsof`; `lsof` does not say everywhere whether a unix
+/// socket listens, so any counts (the side that protects).
+pub(crate) fn session_server(pid: i32, timeout: Duration) -> std::result::Result<bool, String> {
+    let open = descriptors(pid, timeout)?;
+    let master = open
+        .iter()
+        .any(|o| o.kind == "CHR" && o.name.ends_with("/ptmx"));
+    let socket = open.iter().any(|o| o.kind == "unix");
+    Ok(master && socket)
+}
+
 /// Parses `[[DD-]HH:]MM:SS` into seconds.
 pub fn parse_etime(s: &str) -> Option<u64> {
     let (days, rest) = match s.split_once('-') {
@@ -199,4 +283,25 @@ pub fn parse_line(line: &str) -> Option<(Stat, u32)> {
         },
         uid,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lsof_lists_numbered_descriptors_and_says_whether_it_saw_any() {
+        // A tmux server as Linux's lsof shows it; macOS's looks the same
+        // with /dev/ttys… names.
+        let out = "p42\nfcwd\ntDIR\nn/w\nf0\ntCHR\nn/dev/null\nf5\ntCHR\nn/dev/ptmx\n\
+                   f6\ntunix\nn/tmp/tmux-0/x type=STREAM\nf7\ntCHR\nn/dev/ttys003\n";
+        let (open, any) = parse_lsof(out);
+        assert!(any);
+        let fds: Vec<(u32, &str)> = open.iter().map(|o| (o.fd, o.kind.as_str())).collect();
+        assert_eq!(fds, [(0, "CHR"), (5, "CHR"), (6, "unix"), (7, "CHR")]);
+        assert_eq!(open[1].name, "/dev/ptmx");
+        // lsof refused (another user's process): nothing at all.
+        assert_eq!(parse_lsof(""), (Vec::new(), false));
+        assert!(!parse_lsof("p1\n").1);
+    }
 }

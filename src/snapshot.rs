@@ -106,8 +106,9 @@ pub(crate) trait Facts {
     /// The cwd for display.
     fn cwd_display(&self, pid: i32) -> Option<String>;
     /// The terminal its standard streams (fds 0–2) are on, when that
-    /// terminal is still open (a closed one reads `… (deleted)`).
-    fn live_terminal(&self, pid: i32) -> Option<String>;
+    /// terminal is still open (a closed one reads `… (deleted)`); `Err`
+    /// when the streams cannot be read.
+    fn live_terminal(&self, pid: i32) -> std::result::Result<Option<String>, String>;
     /// The project: the nearest directory at or above the cwd holding a
     /// `.git` entry, or the cwd itself.
     fn project(&self, pid: i32) -> std::result::Result<Place, String>;
@@ -115,8 +116,9 @@ pub(crate) trait Facts {
     /// with no project above, up to (not including) the process's root.
     fn ascent(&self, pid: i32) -> std::result::Result<Vec<Place>, String>;
     /// Whether it hosts terminal sessions others attach to: holds a pty
-    /// master and listens on a unix socket (tmux under any name, screen).
-    fn session_server(&self, pid: i32) -> bool;
+    /// master and listens on a unix socket (tmux under any name, screen);
+    /// `Err` when its descriptors cannot be read.
+    fn session_server(&self, pid: i32) -> std::result::Result<bool, String>;
     /// A cell the rules keep the live agents of this view in.
     fn agents_memo(&self) -> &OnceCell<Vec<i32>>;
 }
@@ -128,7 +130,7 @@ struct Lazy {
     /// The owner confirmed from the status where /proc says root.
     owner: OnceCell<Option<u32>>,
     exe: OnceCell<Option<String>>,
-    session_server: OnceCell<bool>,
+    session_server: OnceCell<std::result::Result<bool, String>>,
     children: OnceCell<Vec<i32>>,
     argv: OnceCell<std::result::Result<Arc<Argv>, String>>,
     marker: OnceCell<std::result::Result<Option<String>, String>>,
@@ -672,39 +674,44 @@ impl Facts for Snapshot {
         self.on_cwd(pid, move |cwd| Ok(cwd.is_under(&root)))
     }
 
-    fn live_terminal(&self, pid: i32) -> Option<String> {
-        #[cfg(not(target_os = "linux"))]
-        let _ = pid;
+    fn live_terminal(&self, pid: i32) -> std::result::Result<Option<String>, String> {
         match self.source {
             Source::Proc => {
                 #[cfg(target_os = "linux")]
                 {
-                    self.procfs()?.live_terminal(pid)
+                    match self.procfs() {
+                        Some(p) => p.live_terminal(pid),
+                        None => Err("no /proc handle".into()),
+                    }
                 }
                 #[cfg(not(target_os = "linux"))]
-                None
+                {
+                    let _ = pid;
+                    Err("no /proc here".into())
+                }
             }
-            Source::Ps => None,
+            Source::Ps => crate::ps::live_terminal(pid, self.timeout()),
         }
     }
 
-    fn session_server(&self, pid: i32) -> bool {
-        #[cfg(not(target_os = "linux"))]
-        let _ = pid;
-        *self
-            .lazy(pid)
+    fn session_server(&self, pid: i32) -> std::result::Result<bool, String> {
+        self.lazy(pid)
             .session_server
             .get_or_init(|| match self.source {
                 Source::Proc => {
                     #[cfg(target_os = "linux")]
                     {
-                        self.procfs().is_some_and(|p| p.session_server(pid))
+                        match self.procfs() {
+                            Some(p) => p.session_server(pid),
+                            None => Err("no /proc handle".into()),
+                        }
                     }
                     #[cfg(not(target_os = "linux"))]
-                    false
+                    Err("no /proc here".into())
                 }
-                Source::Ps => false,
+                Source::Ps => crate::ps::session_server(pid, self.timeout()),
             })
+            .clone()
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {

@@ -1089,6 +1089,11 @@ fn a_terminal_by_another_name_is_a_tty() {
     assert!(v.reason.contains("on terminal tty"), "{}", v.reason);
 }
 
+/// A terminal is known by what it is, not by where it was opened: through a
+/// chroot's bind-mounted `/dev/pts` (`<chroot>/dev/pts/N`), through
+/// `/dev/pts` bind-mounted at a path with no `dev` in it, or on a private
+/// devpts instance (the third outside attack); a plain file called
+/// `…/dev/tty.log` is no terminal.
 #[test]
 fn a_terminal_through_a_chroot_path_is_a_tty() {
     if !in_mount_namespace(
@@ -1101,37 +1106,96 @@ fn a_terminal_through_a_chroot_path_is_a_tty() {
     let name = lab.name();
     let bin = lab.sleep_bin(&name);
     let cfg = lab.config();
-    let pts = lab.dir.join("chroot/dev/pts");
-    std::fs::create_dir_all(&pts).unwrap();
-    assert!(run("mount", &["--bind", "/dev/pts", pts.to_str().unwrap()]));
+    let root = lab.dir.clone();
+    // Starts the agent in a session of its own with its streams on `via`.
+    let mut setsid_on = |via: &std::path::Path| {
+        let term = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(via)
+            .unwrap();
+        let mut c = Command::new(&bin);
+        c.arg("1000")
+            .stdin(term.try_clone().unwrap())
+            .stdout(term.try_clone().unwrap())
+            .stderr(term);
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let pid = lab.spawn_with_stdio(c);
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
+            via
+        );
+        pid
+    };
     let pty = Pty::open();
     let n = pty.path();
-    let via = pts.join(n.file_name().unwrap());
-    let term = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&via)
-        .unwrap();
-    let mut c = Command::new(&bin);
-    c.arg("1000")
-        .stdin(term.try_clone().unwrap())
-        .stdout(term.try_clone().unwrap())
-        .stderr(term);
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
+    let n = n.file_name().unwrap();
+    let chroot = root.join("chroot/dev/pts");
+    let elsewhere = root.join("ptsb");
+    for dir in [&chroot, &elsewhere] {
+        std::fs::create_dir_all(dir).unwrap();
+        assert!(run("mount", &["--bind", "/dev/pts", dir.to_str().unwrap()]));
     }
-    let pid = lab.spawn_with_stdio(c);
-    assert_eq!(
-        std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
-        via
-    );
-    let v = verdict_of(&cfg, pid);
-    assert_eq!(v.verdict, VerdictKind::HasTty, "{v:?}");
-    assert!(v.reason.contains("on terminal pts/"), "{}", v.reason);
+    for (via, shown) in [
+        (
+            chroot.join(n),
+            format!("on terminal pts/{}", n.to_string_lossy()),
+        ),
+        (
+            elsewhere.join(n),
+            format!("on terminal {}", elsewhere.join(n).display()),
+        ),
+    ] {
+        let v = verdict_of(&cfg, setsid_on(&via));
+        assert_eq!(v.verdict, VerdictKind::HasTty, "{via:?}: {v:?}");
+        assert!(v.reason.contains(&shown), "{}", v.reason);
+    }
+    // A private devpts instance: its ptys are numbered on their own.
+    let inst = root.join("devpts");
+    std::fs::create_dir_all(&inst).unwrap();
+    if run(
+        "mount",
+        &[
+            "-t",
+            "devpts",
+            "-o",
+            "newinstance,ptmxmode=0666",
+            "devpts",
+            inst.to_str().unwrap(),
+        ],
+    ) {
+        let master = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(inst.join("ptmx"))
+            .unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&master);
+        let mut num: libc::c_int = 0;
+        let unlock: libc::c_int = 0;
+        // SAFETY: TIOCSPTLCK / TIOCGPTN on a master we own, into ints we own.
+        unsafe {
+            assert_eq!(libc::ioctl(fd, libc::TIOCSPTLCK, &unlock), 0);
+            assert_eq!(libc::ioctl(fd, libc::TIOCGPTN, &mut num), 0);
+        }
+        let via = inst.join(num.to_string());
+        let v = verdict_of(&cfg, setsid_on(&via));
+        assert_eq!(v.verdict, VerdictKind::HasTty, "{via:?}: {v:?}");
+        drop(master);
+    } else {
+        eprintln!("no private devpts instance here: that case not checked");
+    }
+    // A log file named like a terminal is none.
+    let log = root.join("town/dev/tty.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "").unwrap();
+    let v = verdict_of(&cfg, setsid_on(&log));
+    assert_eq!(v.verdict, VerdictKind::Orphan, "{v:?}");
     println!("chroot pts checked");
 }
 
@@ -1167,4 +1231,102 @@ fn a_scan_without_descriptors_is_an_error() {
         &[("PRT_FEW_FDS", "1")],
     );
     assert!(ok && text.contains("error as it should"), "{text}");
+}
+
+/// The third outside attack: a parent procreap cannot look into — not
+/// dumpable (a setgid tmux copy, screen) or another user's — may be a
+/// terminal session host holding a pane: what runs below it is protected,
+/// with the reason. The same parent, dumpable, is looked into and is no
+/// host. Run as nobody: root looks into every process (and this test's own
+/// runner, root's, protects everything below it from a scan by nobody).
+#[test]
+fn a_parent_whose_descriptors_are_hidden_protects() {
+    if std::env::var_os("PRT_AS_NOBODY").is_some() {
+        return hidden_parent_as_nobody();
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run the check as nobody");
+        return;
+    }
+    // A copy of this test binary that nobody may run.
+    let lab = Lab::new();
+    let exe = lab.dir.join("scan-test");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "a_parent_whose_descriptors_are_hidden_protects",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PRT_AS_NOBODY", "1")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("hidden parent checked"),
+        "{text}"
+    );
+}
+
+fn hidden_parent_as_nobody() {
+    let mut lab = Lab::new();
+    let name = lab.name();
+    let bin = lab.sleep_bin(&name);
+    let cfg = lab.config();
+    // prctl(PR_SET_DUMPABLE = 4, 0) when asked, then a child in a session
+    // of its own runs the agent (exec makes it dumpable again).
+    let script = "my $nr = $Config{archname} =~ /aarch64|riscv64/ ? 167 : 157; \
+                  syscall($nr, 4, 0, 0, 0, 0) if $ARGV[0]; \
+                  my $p = fork(); if (!$p) { POSIX::setsid(); exec($ARGV[1], '1000') or exit 1 } \
+                  sleep 1000";
+    for hide in [true, false] {
+        let mut c = Command::new(which("perl"));
+        c.args(["-MPOSIX", "-MConfig", "-e", script])
+            .arg(if hide { "1" } else { "0" })
+            .arg(&bin);
+        let parent = lab.spawn(c);
+        let mut agent = None;
+        assert!(wait_until(Duration::from_secs(5), || {
+            agent = tree(parent).into_iter().skip(1).find(|&(p, _)| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| name.starts_with(c.trim_end()))
+            });
+            agent.is_some()
+        }));
+        let (pid, start) = agent.unwrap();
+        lab.own_exact((pid, start));
+        let hidden = std::fs::read_dir(format!("/proc/{parent}/fd")).is_err();
+        assert_eq!(hidden, hide, "the parent's descriptors hidden: {hidden}");
+        let v = verdict_of(&cfg, pid);
+        if hide {
+            assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+            assert!(
+                v.reason.contains(&format!(
+                    "pid {parent} (\"perl\") is above it and its descriptors cannot be read"
+                )) && v
+                    .reason
+                    .contains("cannot prove it is not a terminal session host"),
+                "{}",
+                v.reason
+            );
+        } else {
+            // Looked into and passed; the walk goes on above it (where
+            // this test's root-owned runner hides its own descriptors).
+            assert!(
+                v.verdict == VerdictKind::Orphan || !v.reason.contains(&format!("pid {parent} ")),
+                "{v:?}"
+            );
+        }
+        lab.kill(parent);
+    }
+    println!("hidden parent checked");
 }

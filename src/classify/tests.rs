@@ -46,10 +46,12 @@ struct Row {
     workspace: Option<String>,
     /// The project; `None` = the cwd itself.
     project: Option<String>,
-    /// A still-open terminal its standard streams are on.
-    terminal: Option<String>,
-    /// Holds a pty master and listens on a unix socket.
-    session_server: bool,
+    /// A still-open terminal its standard streams are on; `Err` when they
+    /// cannot be read.
+    terminal: std::result::Result<Option<String>, String>,
+    /// Holds a pty master and listens on a unix socket; `Err` when its
+    /// descriptors cannot be read.
+    session_server: std::result::Result<bool, String>,
 }
 
 /// A process table as a facts source.
@@ -103,8 +105,8 @@ impl Table {
             marker: Ok(None),
             cwd: Ok("/w/p/src".into()),
             workspace: None,
-            terminal: None,
-            session_server: false,
+            terminal: Ok(None),
+            session_server: Ok(false),
             project: Some("/w/p".into()),
         };
         let rows = self.rows.get_mut();
@@ -247,12 +249,13 @@ impl Facts for Table {
         Ok(PathBuf::from(cwd).starts_with(&root.path))
     }
 
-    fn live_terminal(&self, pid: i32) -> Option<String> {
-        self.with(pid, |r| r.terminal.clone()).flatten()
+    fn live_terminal(&self, pid: i32) -> std::result::Result<Option<String>, String> {
+        self.with(pid, |r| r.terminal.clone()).unwrap_or(Ok(None))
     }
 
-    fn session_server(&self, pid: i32) -> bool {
-        self.with(pid, |r| r.session_server).unwrap_or(false)
+    fn session_server(&self, pid: i32) -> std::result::Result<bool, String> {
+        self.with(pid, |r| r.session_server.clone())
+            .unwrap_or(Ok(false))
     }
 
     fn cwd_display(&self, pid: i32) -> Option<String> {
@@ -538,7 +541,7 @@ fn a_session_server_by_any_name_protects() {
     let r = rules(&cfg());
     for host in [true, false] {
         let mut t = Table::new();
-        t.add(10, 1, "termplexer-stat").session_server = host;
+        t.add(10, 1, "termplexer-stat").session_server = Ok(host);
         t.add(100, 10, AGENT);
         let j = judged(&r, &t, 100);
         if host {
@@ -552,6 +555,46 @@ fn a_session_server_by_any_name_protects() {
             assert_eq!(j.verdict, VerdictKind::Orphan, "{j:?}");
         }
     }
+}
+
+/// The third outside attack: a parent whose descriptors cannot be read
+/// (a setgid tmux copy or screen is not dumpable; another user's host; a
+/// scan from inside a user namespace) may be a session host: what runs
+/// below it is protected. Init is no host, readable or not.
+#[test]
+fn a_parent_that_hides_its_descriptors_protects() {
+    let r = rules(&cfg());
+    let hidden =
+        || Err("its descriptors cannot be read: another user's, or not dumpable".to_string());
+    let mut t = Table::new();
+    t.add(10, 1, "termplexer-stat").session_server = hidden();
+    t.add(100, 10, AGENT);
+    expect(
+        &judged(&r, &t, 100),
+        VerdictKind::Protected,
+        "pid 10 (\"termplexer-stat\") is above it and its descriptors cannot be read: another user's, or not dumpable: cannot prove it is not a terminal session host (tmux under another name, screen)",
+        false,
+    );
+    let mut t = Table::new();
+    t.add(1, 0, "systemd").session_server = hidden();
+    t.add(100, 1, AGENT);
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Orphan);
+}
+
+/// Streams that cannot be read may be on someone's terminal: has-tty, kept
+/// in doubt.
+#[test]
+fn streams_that_cannot_be_read_are_not_proven_free() {
+    let r = rules(&cfg());
+    let mut t = Table::new();
+    t.add(100, 1, AGENT).terminal =
+        Err("its standard streams cannot be read (fd 0: EACCES)".into());
+    expect(
+        &judged(&r, &t, 100),
+        VerdictKind::HasTty,
+        "its standard streams cannot be read (fd 0: EACCES): cannot prove they are not on someone's terminal",
+        true,
+    );
 }
 
 #[test]
