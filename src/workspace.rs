@@ -352,6 +352,10 @@ struct Meta {
     gid: u32,
     /// Links to it: a removed cwd has none; a marker must have one.
     nlink: u64,
+    /// Group-writable with a POSIX ACL (Linux; looked for only when the
+    /// group write bit is set): the group bits are then the ACL's mask and
+    /// named users and groups may write.
+    acl: bool,
 }
 
 impl Meta {
@@ -425,16 +429,18 @@ impl<'a> Trust<'a> {
     fn private(&self, m: &Meta) -> bool {
         m.mode & 0o002 == 0
             && (m.mode & 0o020 == 0
-                || *self
-                    .groups
-                    .borrow_mut()
-                    .entry((m.uid, m.gid))
-                    .or_insert_with(|| own_group(m.uid, m.gid)))
+                || !m.acl
+                    && *self
+                        .groups
+                        .borrow_mut()
+                        .entry((m.uid, m.gid))
+                        .or_insert_with(|| own_group(m.uid, m.gid)))
     }
 }
 
 /// Whether group `gid` is user `uid`'s private group: the owner's primary
-/// group, named after the owner, with no other member.
+/// group, named after the owner, with no other member and no other
+/// account's primary group.
 fn own_group(uid: u32, gid: u32) -> bool {
     use nix::unistd::{Gid, Group, Uid, User};
     let (Ok(Some(user)), Ok(Some(group))) = (
@@ -444,10 +450,37 @@ fn own_group(uid: u32, gid: u32) -> bool {
         return false;
     };
     private_group(&user.name, user.gid.as_raw(), &group.name, gid, &group.mem)
+        && !shared_as_primary(uid, gid)
 }
 
 fn private_group(user: &str, primary: u32, group: &str, gid: u32, members: &[String]) -> bool {
     gid == primary && group == user && members.iter().all(|m| m == user)
+}
+
+/// Whether an account other than `uid` has `gid` as its primary group (its
+/// files are created in that group). The account database is walked with
+/// `getpwent`, which keeps state of its own: one walk at a time.
+fn shared_as_primary(uid: u32, gid: u32) -> bool {
+    static WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WALK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut shared = false;
+    // SAFETY: setpwent/getpwent/endpwent under our lock; each entry is read
+    // before the next call.
+    unsafe {
+        libc::setpwent();
+        loop {
+            let p = libc::getpwent();
+            if p.is_null() {
+                break;
+            }
+            if (*p).pw_gid == gid && (*p).pw_uid != uid {
+                shared = true;
+                break;
+            }
+        }
+        libc::endpwent();
+    }
+    shared
 }
 
 /// `marker` as path components: relative, no `..`, a file name last.
@@ -548,11 +581,43 @@ mod sys {
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
             nlink: st.st_nlink as u64,
+            acl: false,
         }
     }
 
     pub fn stat(fd: &impl AsFd) -> Option<Meta> {
-        fstat(fd.as_fd().as_raw_fd()).ok().map(|st| meta(&st))
+        let mut m = fstat(fd.as_fd().as_raw_fd()).ok().map(|st| meta(&st))?;
+        #[cfg(target_os = "linux")]
+        if m.mode & 0o020 != 0 && m.kind != Kind::Link {
+            m.acl = has_acl(fd.as_fd().as_raw_fd());
+        }
+        Some(m)
+    }
+
+    /// Whether the file behind `fd` (an `O_PATH` descriptor will do) has an
+    /// access ACL beyond its mode bits; one that cannot be told counts as
+    /// having one (the shared side).
+    #[cfg(target_os = "linux")]
+    fn has_acl(fd: std::os::fd::RawFd) -> bool {
+        let Ok(path) = std::ffi::CString::new(format!("/proc/self/fd/{fd}")) else {
+            return true;
+        };
+        // SAFETY: a size query (NULL buffer, size 0) with NUL-terminated names.
+        let n = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                c"system.posix_acl_access".as_ptr(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if n >= 0 {
+            return true;
+        }
+        !matches!(
+            nix::errno::Errno::last(),
+            nix::errno::Errno::ENODATA | nix::errno::Errno::EOPNOTSUPP
+        )
     }
 
     /// `name` in `at`, not followed. On Linux the name is opened once with
@@ -747,6 +812,48 @@ mod tests {
         assert_eq!(set.len(), 2);
     }
 
+    /// The third outside attack: an ACL entry, or another account whose
+    /// primary group it is, makes a user's private group shared.
+    #[test]
+    fn a_private_group_is_shared_by_an_acl_or_another_primary_account() {
+        let t = Trust::new(&[0, 1000], 0);
+        let mut m = Meta {
+            kind: Kind::Dir,
+            dev: 0,
+            ino: 0,
+            mode: 0o40775,
+            uid: 0,
+            gid: 0,
+            nlink: 1,
+            acl: true,
+        };
+        assert!(!t.private(&m), "group bits that are an ACL's mask");
+        m.mode = 0o40755;
+        assert!(t.private(&m), "no group write: the ACL cannot grant it");
+        // Every account whose primary group another one has, per the
+        // account database as getent lists it.
+        let out = std::process::Command::new("getent").arg("passwd").output();
+        let Ok(out) = out else { return }; // no getent here
+        let rows: Vec<(u32, u32)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+            })
+            .collect();
+        let Some(&(_, some_gid)) = rows.first() else {
+            return;
+        };
+        for &(uid, gid) in rows.iter().take(50) {
+            let others = rows.iter().any(|&(u, g)| g == gid && u != uid);
+            assert_eq!(shared_as_primary(uid, gid), others, "uid {uid} gid {gid}");
+        }
+        assert!(
+            shared_as_primary(4_000_000_000, some_gid),
+            "another account's primary"
+        );
+    }
+
     #[test]
     fn gitdirs_name_submodules_by_their_layout_not_by_a_word() {
         for (gitdir, submodule) in [
@@ -816,6 +923,7 @@ mod tests {
             // No such group: group-writable is shared.
             gid: 3_999_999_999,
             nlink: 1,
+            acl: false,
         };
         assert!(t.strict(&m(1000, 0o40755), false));
         assert!(t.strict(&m(0, 0o40755), false));

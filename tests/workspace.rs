@@ -48,6 +48,58 @@ fn team_dir(p: &Path) -> Option<PathBuf> {
     Some(d)
 }
 
+/// Gives user `uid` read and write on `p` through a POSIX access ACL (the
+/// kernel's xattr format: version 2, then tag, permissions, id per entry,
+/// sorted by tag); false (and why) where the filesystem has no ACLs.
+fn set_acl_user_write(p: &Path, uid: u32) -> bool {
+    const ANY: u32 = u32::MAX;
+    let mut blob = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 7u16, ANY), // owner
+        (0x02, 6, uid),       // a named user
+        (0x04, 7, ANY),       // owning group
+        (0x10, 7, ANY),       // mask
+        (0x20, 5, ANY),       // others
+    ] {
+        blob.extend(tag.to_le_bytes());
+        blob.extend(perm.to_le_bytes());
+        blob.extend(id.to_le_bytes());
+    }
+    let path = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: NUL-terminated names and a buffer we own, with its length.
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            xattr::NAME.as_ptr(),
+            blob.as_ptr().cast(),
+            blob.len(),
+            0,
+        )
+    };
+    if rc != 0 {
+        eprintln!(
+            "skipped: no POSIX ACLs on {}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    rc == 0
+}
+
+mod xattr {
+    pub const NAME: &std::ffi::CStr = c"system.posix_acl_access";
+
+    pub fn remove(p: &std::path::Path) -> std::io::Result<()> {
+        let path = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: NUL-terminated names.
+        if unsafe { libc::removexattr(path.as_ptr(), NAME.as_ptr()) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
 /// A gid no group has on a test machine.
 const TEAM_GID: u32 = 3_999_999_001;
 
@@ -216,6 +268,13 @@ fn a_marker_in_a_directory_others_can_write_makes_no_workspace() {
     std::os::unix::fs::lchown(&t, Some(0), Some(0)).unwrap();
     if private {
         assert_eq!(root_of(d.pid), Some(place(&t)), "a private group");
+        // The third outside attack: an ACL entry lets another user write;
+        // the group bits are then the ACL's mask.
+        if set_acl_user_write(&t, 4242) {
+            assert_eq!(root_of(d.pid), None, "an ACL entry for another user");
+            let _ = xattr::remove(&t);
+            assert_eq!(root_of(d.pid), Some(place(&t)), "the ACL removed");
+        }
     }
     // A team group (shared, whoever is in it).
     team_dir(&t);
