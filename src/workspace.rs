@@ -176,23 +176,56 @@ impl Cwd {
     /// The project (as [`Cwd::project`]) and the directories on the way to
     /// it: from the cwd up to the project, both included; where there is no
     /// project above, from the cwd up to (not including) the process's root.
+    ///
+    /// A repository whose `.git` is a directory may itself be a submodule:
+    /// an existing clone added with `git submodule add` keeps its own
+    /// `.git`. It belongs to the nearest repository above it whose
+    /// `.gitmodules` names its path; the walk goes on to that one.
     pub fn ascent(&self) -> Option<(Place, Vec<Place>)> {
         let mut way: Vec<Place> = Vec::new();
-        let found = self.walk_up(|dir, m| {
-            way.push(self.place(way.len(), m));
-            sys::project_root(dir)
-        });
-        match found {
-            Ok(Some(p)) => Some((p, way)),
-            Ok(None) => {
-                let cwd = way.first()?.clone();
-                if way.len() > 1 {
-                    way.pop(); // the process's root: every directory is below it
-                }
-                Some((cwd, way))
+        // The level of a `.git` directory that may be an embedded submodule.
+        let mut clone: Option<usize> = None;
+        let mut project: Option<usize> = None;
+        let walked = self.walk_up(|dir, m| {
+            let level = way.len();
+            way.push(self.place(level, m));
+            let entry = sys::project_root(dir)?;
+            if entry == GitEntry::None {
+                return Ok(false);
             }
-            Err(Blocked) => None,
+            if let Some(c) = clone.take() {
+                let (outer, inner) = (cut(&self.path, level), cut(&self.path, c));
+                let registered = inner
+                    .strip_prefix(&outer)
+                    .is_ok_and(|rel| sys::registers_submodule(dir, rel));
+                if !registered {
+                    project = Some(c);
+                    return Ok(true);
+                }
+            }
+            match entry {
+                GitEntry::Repository => {
+                    clone = Some(level);
+                    Ok(false)
+                }
+                _ => {
+                    project = Some(level);
+                    Ok(true)
+                }
+            }
+        });
+        if walked.is_err() {
+            return None;
         }
+        if let Some(level) = project.or(clone) {
+            way.truncate(level + 1);
+            return Some((way[level].clone(), way));
+        }
+        let cwd = way.first()?.clone();
+        if way.len() > 1 {
+            way.pop(); // the process's root: every directory is below it
+        }
+        Some((cwd, way))
     }
 
     /// Whether the cwd is `root` or lies below it, by device and inode along
@@ -340,6 +373,17 @@ impl Cwd {
 /// A walk that could not go on: what lies above is unknown.
 #[derive(Debug)]
 struct Blocked;
+
+/// What a directory's `.git` entry makes of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GitEntry {
+    /// No `.git`, or a submodule's `.git` file: part of what lies above.
+    None,
+    /// A `.git` directory (or one that cannot be read): a repository.
+    Repository,
+    /// A `.git` file naming a linked worktree's git directory.
+    Worktree,
+}
 
 /// The part of a stat that the rules read.
 #[derive(Debug, Clone, Copy)]
@@ -527,7 +571,7 @@ fn cut(path: &Path, levels: usize) -> PathBuf {
 /// symlink it was not asked to.
 #[cfg(unix)]
 mod sys {
-    use super::{Kind, Meta, Node};
+    use super::{GitEntry, Kind, Meta, Node};
     use nix::fcntl::{openat, readlinkat, OFlag};
     use nix::sys::stat::{fstat, Mode};
     use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -675,26 +719,51 @@ mod sys {
 
     /// Whether `at` holds an entry `name` of any type. `Err` when that
     /// cannot be told (not "no").
-    /// Whether `at` is a project root: it holds a `.git` entry that is not
-    /// a submodule's (a `.git` file naming a directory under another
-    /// repository's `.git/modules/`).
-    pub fn project_root(at: &Fd) -> Result<bool, super::Blocked> {
+    /// What `at`'s `.git` entry makes of it: a repository (a directory), a
+    /// linked worktree (a file naming its git directory), or nothing (none,
+    /// or a submodule's file naming a directory under another repository's
+    /// `.git/modules/`).
+    pub fn project_root(at: &Fd) -> Result<GitEntry, super::Blocked> {
         if !has_entry(at, b".git")? {
-            return Ok(false);
+            return Ok(GitEntry::None);
         }
-        let Some(fd) = open_file(at, b".git") else {
-            return Ok(true); // a directory (or unreadable): a repository
+        let Some(text) = read_small(at, b".git") else {
+            return Ok(GitEntry::Repository); // a directory (or unreadable)
         };
-        let mut head = [0u8; 4096];
-        let mut f = std::fs::File::from(fd);
-        let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
-        let text = String::from_utf8_lossy(&head[..n]);
         let gitdir = text
             .lines()
             .find_map(|l| l.strip_prefix("gitdir:"))
             .map(str::trim)
             .unwrap_or("");
-        Ok(!super::names_a_submodule(gitdir))
+        Ok(if super::names_a_submodule(gitdir) {
+            GitEntry::None
+        } else {
+            GitEntry::Worktree
+        })
+    }
+
+    /// Whether `at`'s `.gitmodules` names a submodule at path `rel`.
+    pub fn registers_submodule(at: &Fd, rel: &std::path::Path) -> bool {
+        let Some(text) = read_small(at, b".gitmodules") else {
+            return false;
+        };
+        let want = rel.to_string_lossy();
+        text.lines().any(|l| {
+            l.trim()
+                .strip_prefix("path")
+                .and_then(|r| r.trim_start().strip_prefix('='))
+                .map(|p| p.trim().trim_matches('"').trim_end_matches('/'))
+                == Some(want.as_ref())
+        })
+    }
+
+    /// The first 64 KiB of the regular file `name` in `at`, as text.
+    fn read_small(at: &Fd, name: &[u8]) -> Option<String> {
+        let fd = open_file(at, name)?;
+        let mut head = Vec::new();
+        let f = std::fs::File::from(fd);
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 << 10), &mut head).ok()?;
+        Some(String::from_utf8_lossy(&head).into_owned())
     }
 
     /// Opens a regular file `name` below `at` for reading, never following
@@ -780,7 +849,11 @@ mod sys {
         match *at {}
     }
 
-    pub fn project_root(at: &Fd) -> Result<bool, Blocked> {
+    pub fn project_root(at: &Fd) -> Result<super::GitEntry, Blocked> {
+        match *at {}
+    }
+
+    pub fn registers_submodule(at: &Fd, _rel: &std::path::Path) -> bool {
         match *at {}
     }
 }

@@ -783,7 +783,9 @@ fn a_cwd_can_be_judged_on_another_thread() {
 /// `.git/modules/…`) belongs to the superproject's project; a worktree (its
 /// `.git` a file naming `.git/worktrees/…`) is a project of its own, and a
 /// submodule inside it (`.git/worktrees/wt/modules/…`) is the worktree's,
-/// also when the main repository lies under a directory called `modules`; and
+/// also when the main repository lies under a directory called `modules`; an
+/// existing clone registered in the superproject's `.gitmodules` is the
+/// superproject's; and
 /// the way up from a cwd with no repository above stops short of the root.
 #[test]
 fn submodules_join_their_superproject_worktrees_stand_alone() {
@@ -839,6 +841,28 @@ fn submodules_join_their_superproject_worktrees_stand_alone() {
         project(&dir(&wt2.join("backend"))),
         place(&wt2),
         "a worktree of a repository under modules/ stands alone"
+    );
+    // An existing clone added as a submodule keeps its `.git` directory:
+    // it is the superproject's when `.gitmodules` names its path; a nested
+    // clone nobody registered is a project of its own.
+    let emb = dir(&repo.join("vendor/emb"));
+    dir(&emb.join(".git"));
+    let loose = dir(&repo.join("vendor/loose"));
+    dir(&loose.join(".git"));
+    std::fs::write(
+        repo.join(".gitmodules"),
+        "[submodule \"sub\"]\n\tpath = sub\n[submodule \"vendor/emb\"]\n\tpath = vendor/emb\n",
+    )
+    .unwrap();
+    assert_eq!(
+        project(&dir(&emb.join("src"))),
+        place(&repo),
+        "a registered clone is the superproject's"
+    );
+    assert_eq!(
+        project(&loose),
+        place(&loose),
+        "an unregistered clone stands alone"
     );
     // No repository above: the way up ends below the root.
     let plain = dir(&lab.dir.join("plain/a/b"));
