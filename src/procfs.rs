@@ -354,7 +354,7 @@ impl Proc {
             if let Some(name) = crate::process::terminal_name(&target) {
                 // Named like one: a terminal unless it is no character
                 // device (a log file called dev/tty.log).
-                if self.char_device(pid, fd) != Some(false) {
+                if self.device(pid, fd).is_none_or(|(chr, _)| chr) {
                     return Ok(Some(name));
                 }
                 continue;
@@ -366,14 +366,25 @@ impl Proc {
                 std::fs::read(format!("/proc/{pid}/mountinfo"))
                     .map_err(|e| unreadable("mounts", &e))
             });
-            match table.as_ref().map(|t| self.on_devpts(pid, fd, t)) {
-                Ok(Some(true)) => return Ok(Some(target.into_owned())),
-                Ok(Some(false)) => {}
-                Ok(None) => {
-                    unknown.get_or_insert(format!("fd {fd}: its mount cannot be told"));
-                }
-                Err(e) => {
-                    unknown.get_or_insert(e.clone());
+            let on_devpts = match table {
+                Ok(t) => self.on_devpts(pid, fd, t),
+                Err(_) => None,
+            };
+            // A mount listed nowhere (opened in another mount namespace, or
+            // since detached): the device number tells a pty too.
+            let pty = on_devpts.or_else(|| {
+                self.device(pid, fd)
+                    .map(|(chr, major)| chr && (major == 3 || (136..=143).contains(&major)))
+            });
+            match pty {
+                Some(true) => return Ok(Some(target.into_owned())),
+                Some(false) => {}
+                None => {
+                    let why = match table {
+                        Err(e) => e.clone(),
+                        Ok(_) => format!("fd {fd}: neither its mount nor its device can be told"),
+                    };
+                    unknown.get_or_insert(why);
                 }
             }
         }
@@ -385,12 +396,14 @@ impl Proc {
         }
     }
 
-    /// Whether `pid`'s descriptor `fd` is a character device, from the
-    /// kernel's cached attributes (`AT_STATX_DONT_SYNC`: a network or FUSE
-    /// filesystem is not asked). `None` when that cannot be read.
-    fn char_device(&self, pid: i32, fd: i32) -> Option<bool> {
+    /// Whether `pid`'s descriptor `fd` is a character device, and its major
+    /// number, from the kernel's cached attributes (`AT_STATX_DONT_SYNC`: a
+    /// network or FUSE filesystem is not asked). `None` when that cannot be
+    /// read.
+    fn device(&self, pid: i32, fd: i32) -> Option<(bool, u32)> {
         let rel = RelPath::new(pid, &format!("fd/{fd}"))?;
-        // struct statx is 256 bytes; stx_mode is the u16 at offset 28.
+        // struct statx is 256 bytes: stx_mode is the u16 at offset 28,
+        // stx_rdev_major the u32 at offset 128.
         let mut buf = [0u8; 256];
         // SAFETY: statx into a buffer of struct statx's size that we own,
         // relative to our /proc descriptor, with a NUL-terminated path.
@@ -408,7 +421,8 @@ impl Proc {
             return None;
         }
         let mode = u32::from(u16::from_ne_bytes([buf[28], buf[29]]));
-        Some(mode & libc::S_IFMT == libc::S_IFCHR)
+        let major = u32::from_ne_bytes([buf[128], buf[129], buf[130], buf[131]]);
+        Some((mode & libc::S_IFMT == libc::S_IFCHR, major))
     }
 
     /// Whether `pid`'s descriptor `fd` lies on a devpts filesystem (a pty
@@ -423,7 +437,14 @@ impl Proc {
             .find_map(|l| l.strip_prefix("mnt_id:"))?
             .trim()
             .to_string();
-        Some(mount_fstype(mountinfo, &mnt)? == "devpts")
+        let fstype = mount_fstype(mountinfo, &mnt)
+            .map(str::to_string)
+            .or_else(|| {
+                // Opened in another mount namespace: its mount may be ours.
+                let own = std::fs::read("/proc/self/mountinfo").ok()?;
+                mount_fstype(&own, &mnt).map(str::to_string)
+            })?;
+        Some(fstype == "devpts")
     }
 
     /// The target of the link `/proc/PID/leaf`.

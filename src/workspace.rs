@@ -630,10 +630,11 @@ mod sys {
     }
 
     pub fn stat(fd: &impl AsFd) -> Option<Meta> {
-        let mut m = fstat(fd.as_fd().as_raw_fd()).ok().map(|st| meta(&st))?;
+        let m = fstat(fd.as_fd().as_raw_fd()).ok().map(|st| meta(&st))?;
         #[cfg(target_os = "linux")]
         if m.mode & 0o020 != 0 && m.kind != Kind::Link {
-            m.acl = has_acl(fd.as_fd().as_raw_fd());
+            let acl = has_acl(fd.as_fd().as_raw_fd());
+            return Some(Meta { acl, ..m });
         }
         Some(m)
     }
