@@ -52,12 +52,71 @@ impl Tty {
 /// The terminal a stream's path names, by the name alone: what follows the
 /// last `/dev/` when that is `pts/N`, `tty…` or `console` (`/dev/pts/3`,
 /// a chroot's `/srv/jail/dev/pts/3`, `/dev/tty1`, `/dev/ttyS0`, `/dev/tty`,
-/// `/dev/console`; macOS's `/dev/ttys003`). The caller confirms it is a
-/// character device where it can.
+/// `/dev/console`; macOS's `/dev/ttys003`). Where the device number can be
+/// read (Linux) it decides and this only names it.
 pub(crate) fn terminal_name(path: &str) -> Option<String> {
     let dev = &path[path.rfind("/dev/")? + 5..];
     let terminal = dev.starts_with("pts/") || dev.starts_with("tty") || dev == "console";
     terminal.then(|| dev.to_string())
+}
+
+/// A terminal driver's device numbers: its major and a range of minors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TtyDriver {
+    pub major: u32,
+    pub minors: (u32, u32),
+}
+
+/// The terminal drivers of a `/proc/tty/drivers` table (`name node major
+/// minor-or-range type` per line).
+pub(crate) fn tty_drivers(table: &str) -> Vec<TtyDriver> {
+    table
+        .lines()
+        .filter_map(|l| {
+            let mut col = l.split_ascii_whitespace().skip(2);
+            let major = col.next()?.parse().ok()?;
+            let range = col.next()?;
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            Some(TtyDriver {
+                major,
+                minors: (lo.parse().ok()?, hi.parse().ok()?),
+            })
+        })
+        .collect()
+}
+
+/// Linux's usual terminal drivers, for where `/proc/tty/drivers` cannot be
+/// read: BSD and Unix98 ptys, virtual consoles and serial lines, `/dev/tty`
+/// and the console, USB and hypervisor consoles.
+pub(crate) fn known_tty_drivers() -> Vec<TtyDriver> {
+    let all = (0, u32::MAX);
+    let mut d = vec![
+        TtyDriver {
+            major: 3,
+            minors: all,
+        },
+        TtyDriver {
+            major: 4,
+            minors: all,
+        },
+        TtyDriver {
+            major: 5,
+            minors: (0, 1),
+        },
+    ];
+    for major in (136..=143).chain([166, 188, 204, 229]) {
+        d.push(TtyDriver { major, minors: all });
+    }
+    d
+}
+
+/// Whether device (major, minor) belongs to a terminal driver. `/dev/ptmx`
+/// (5, 2) is a pty's master side, no one's terminal.
+pub(crate) fn is_terminal(drivers: &[TtyDriver], major: u32, minor: u32) -> bool {
+    (major, minor) != (5, 2)
+        && drivers
+            .iter()
+            .any(|d| d.major == major && (d.minors.0..=d.minors.1).contains(&minor))
 }
 
 /// A process's name as the kernel keeps it (`comm`): at most 15 bytes,

@@ -15,6 +15,8 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// An open `/proc`, checked to belong to our pid namespace.
 pub(crate) struct Proc {
     fd: OwnedFd,
+    /// The terminal drivers' device numbers (`/proc/tty/drivers`).
+    ttys: once_cell::unsync::OnceCell<Vec<crate::process::TtyDriver>>,
 }
 
 /// A `/proc` path relative to the `/proc` descriptor, built on the stack:
@@ -164,6 +166,7 @@ impl Proc {
         // SAFETY: the kernel just gave us this fd.
         Ok(Proc {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            ttys: Default::default(),
         })
     }
 
@@ -303,8 +306,15 @@ impl Proc {
         let (mut master, mut sockets) = (false, Vec::new());
         for e in fds.flatten().take(SESSION_FDS) {
             let name = e.file_name();
-            let Ok(link) = self.link(pid, &format!("fd/{}", name.to_string_lossy())) else {
-                continue;
+            let link = match self.link(pid, &format!("fd/{}", name.to_string_lossy())) {
+                Ok(l) => l,
+                Err(nix::errno::Errno::ENOENT) => continue, // closed meanwhile
+                // Listed but not readable (from inside a user namespace):
+                // as unknown as a directory that cannot be listed.
+                Err(e) => {
+                    let e = std::io::Error::from_raw_os_error(e as i32);
+                    return Err(unreadable("descriptors", &e));
+                }
             };
             if link.ends_with(b"/ptmx") {
                 master = true;
@@ -328,19 +338,18 @@ impl Proc {
 
     /// The terminal one of fds 0–2 is on, when that terminal is still open
     /// (a pty whose other end closed — its tmux or terminal emulator gone —
-    /// reads `… (deleted)`). A terminal is known by what it is, not where
-    /// it was opened: a pty of any devpts instance at any path (a bind
-    /// mount of `/dev/pts`, a sandbox's private instance), or a character
-    /// device named as one under a `dev/` directory (`/dev/pts/N`,
-    /// `/dev/ttyN`, `/dev/tty`, `/dev/console`, also in a chroot). `Err`
+    /// reads `… (deleted)`). A terminal is known by what it is, not by the
+    /// path it was opened under: a character device whose number belongs to
+    /// a terminal driver of `/proc/tty/drivers` (a pty of any devpts
+    /// instance at any path, a console or serial line under any name). `Err`
     /// when a stream cannot be read: that is not "no terminal".
     pub(crate) fn live_terminal(&self, pid: i32) -> std::result::Result<Option<String>, String> {
+        use nix::errno::Errno;
         let mut unknown: Option<String> = None;
-        let mut mounts: Option<std::result::Result<Vec<u8>, String>> = None;
         for fd in 0..3 {
             let link = match self.link(pid, &format!("fd/{fd}")) {
                 Ok(l) => l,
-                Err(nix::errno::Errno::ENOENT) => continue, // closed, or gone
+                Err(Errno::ENOENT) => continue, // closed, or gone
                 Err(e) => {
                     unknown.get_or_insert(format!("fd {fd}: {}", e.desc()));
                     continue;
@@ -348,43 +357,19 @@ impl Proc {
             };
             let target = String::from_utf8_lossy(&link);
             // pipe:[…], socket:[…], anon_inode:…; a closed terminal.
-            if !target.starts_with('/') || target.ends_with(" (deleted)") || target == "/dev/null" {
+            if !target.starts_with('/') || target.ends_with(" (deleted)") {
                 continue;
             }
-            if let Some(name) = crate::process::terminal_name(&target) {
-                // Named like one: a terminal unless it is no character
-                // device (a log file called dev/tty.log).
-                if self.device(pid, fd).is_none_or(|(chr, _)| chr) {
-                    return Ok(Some(name));
+            match self.device(pid, fd) {
+                Ok(Some((major, minor)))
+                    if crate::process::is_terminal(self.ttys(), major, minor) =>
+                {
+                    let name = crate::process::terminal_name(&target);
+                    return Ok(Some(name.unwrap_or_else(|| target.into_owned())));
                 }
-                continue;
-            }
-            if target.ends_with("/ptmx") {
-                continue;
-            }
-            let table = mounts.get_or_insert_with(|| {
-                std::fs::read(format!("/proc/{pid}/mountinfo"))
-                    .map_err(|e| unreadable("mounts", &e))
-            });
-            let on_devpts = match table {
-                Ok(t) => self.on_devpts(pid, fd, t),
-                Err(_) => None,
-            };
-            // A mount listed nowhere (opened in another mount namespace, or
-            // since detached): the device number tells a pty too.
-            let pty = on_devpts.or_else(|| {
-                self.device(pid, fd)
-                    .map(|(chr, major)| chr && (major == 3 || (136..=143).contains(&major)))
-            });
-            match pty {
-                Some(true) => return Ok(Some(target.into_owned())),
-                Some(false) => {}
-                None => {
-                    let why = match table {
-                        Err(e) => e.clone(),
-                        Ok(_) => format!("fd {fd}: neither its mount nor its device can be told"),
-                    };
-                    unknown.get_or_insert(why);
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    unknown.get_or_insert(format!("fd {fd}: {}", e.desc()));
                 }
             }
         }
@@ -396,14 +381,28 @@ impl Proc {
         }
     }
 
-    /// Whether `pid`'s descriptor `fd` is a character device, and its major
-    /// number, from the kernel's cached attributes (`AT_STATX_DONT_SYNC`: a
-    /// network or FUSE filesystem is not asked). `None` when that cannot be
-    /// read.
-    fn device(&self, pid: i32, fd: i32) -> Option<(bool, u32)> {
-        let rel = RelPath::new(pid, &format!("fd/{fd}"))?;
+    /// The terminal drivers of this machine, read once per handle.
+    fn ttys(&self) -> &[crate::process::TtyDriver] {
+        self.ttys.get_or_init(|| {
+            std::fs::read_to_string("/proc/tty/drivers")
+                .map(|t| crate::process::tty_drivers(&t))
+                .ok()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(crate::process::known_tty_drivers)
+        })
+    }
+
+    /// The device number (major, minor) of `pid`'s descriptor `fd` when it
+    /// is a character device, from the kernel's cached attributes
+    /// (`AT_STATX_DONT_SYNC`: a network or FUSE filesystem is not asked).
+    fn device(
+        &self,
+        pid: i32,
+        fd: i32,
+    ) -> std::result::Result<Option<(u32, u32)>, nix::errno::Errno> {
+        let rel = RelPath::new(pid, &format!("fd/{fd}")).ok_or(nix::errno::Errno::ENAMETOOLONG)?;
         // struct statx is 256 bytes: stx_mode is the u16 at offset 28,
-        // stx_rdev_major the u32 at offset 128.
+        // stx_rdev_major and stx_rdev_minor the u32s at offsets 128, 132.
         let mut buf = [0u8; 256];
         // SAFETY: statx into a buffer of struct statx's size that we own,
         // relative to our /proc descriptor, with a NUL-terminated path.
@@ -418,33 +417,11 @@ impl Proc {
             )
         };
         if rc != 0 {
-            return None;
+            return Err(nix::errno::Errno::last());
         }
+        let u32_at = |o: usize| u32::from_ne_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
         let mode = u32::from(u16::from_ne_bytes([buf[28], buf[29]]));
-        let major = u32::from_ne_bytes([buf[128], buf[129], buf[130], buf[131]]);
-        Some((mode & libc::S_IFMT == libc::S_IFCHR, major))
-    }
-
-    /// Whether `pid`'s descriptor `fd` lies on a devpts filesystem (a pty
-    /// of any instance, wherever mounted), from its `fdinfo` mount id and
-    /// the process's `mountinfo` table. `None` when that cannot be told.
-    fn on_devpts(&self, pid: i32, fd: i32, mountinfo: &[u8]) -> Option<bool> {
-        let info = self.open_file(pid, &format!("fdinfo/{fd}"))?;
-        let mut buf = [0u8; 512];
-        let text = std::str::from_utf8(read_once(&info, &mut buf)?).ok()?;
-        let mnt = text
-            .lines()
-            .find_map(|l| l.strip_prefix("mnt_id:"))?
-            .trim()
-            .to_string();
-        let fstype = mount_fstype(mountinfo, &mnt)
-            .map(str::to_string)
-            .or_else(|| {
-                // Opened in another mount namespace: its mount may be ours.
-                let own = std::fs::read("/proc/self/mountinfo").ok()?;
-                mount_fstype(&own, &mnt).map(str::to_string)
-            })?;
-        Some(fstype == "devpts")
+        Ok((mode & libc::S_IFMT == libc::S_IFCHR).then(|| (u32_at(128), u32_at(132))))
     }
 
     /// The target of the link `/proc/PID/leaf`.
@@ -573,19 +550,6 @@ fn unreadable(what: &str, e: &std::io::Error) -> String {
     }
 }
 
-/// The filesystem type of mount `id` in a `/proc/PID/mountinfo` table
-/// (`id parent major:minor root point options [tags…] - fstype source …`).
-pub(crate) fn mount_fstype<'t>(table: &'t [u8], id: &str) -> Option<&'t str> {
-    table.split(|&b| b == b'\n').find_map(|line| {
-        let line = std::str::from_utf8(line).ok()?;
-        let (first, rest) = line.split_once(' ')?;
-        if first != id {
-            return None;
-        }
-        rest.split_once(" - ")?.1.split(' ').next()
-    })
-}
-
 /// How many descriptors [`Proc::session_server`] looks at.
 const SESSION_FDS: usize = 16_384;
 
@@ -607,6 +571,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn terminal_drivers_come_from_the_kernels_table() {
+        use crate::process::{is_terminal, known_tty_drivers, tty_drivers};
+        let table = "/dev/tty             /dev/tty        5       0 system:/dev/tty\n\
+                     /dev/console         /dev/console    5       1 system:console\n\
+                     /dev/ptmx            /dev/ptmx       5       2 system\n\
+                     serial               /dev/ttyS       4 64-111 serial\n\
+                     pty_slave            /dev/pts      136 0-1048575 pty:slave\n\
+                     hvc                  /dev/hvc      229 0-7 system\n\
+                     unknown              /dev/tty        4 1-63 console\n";
+        let d = tty_drivers(table);
+        assert_eq!(d.len(), 7);
+        for (major, minor, tty) in [
+            (136, 3, true),
+            (136, 1_048_575, true),
+            (5, 0, true),
+            (5, 1, true),
+            (5, 2, false), // ptmx: a master
+            (4, 5, true),
+            (4, 70, true),
+            (4, 200, false),
+            (229, 0, true),
+            (1, 3, false), // /dev/null
+            (8, 0, false),
+        ] {
+            assert_eq!(is_terminal(&d, major, minor), tty, "{major}:{minor}");
+        }
+        assert!(is_terminal(&known_tty_drivers(), 136, 9));
+        assert!(!is_terminal(&known_tty_drivers(), 1, 3));
+    }
+
+    #[test]
     fn terminals_are_named_after_their_dev_directory() {
         use crate::process::terminal_name;
         for (path, want) in [
@@ -616,21 +611,10 @@ mod tests {
             ("/dev/tty", Some("tty")),
             ("/dev/console", Some("console")),
             ("/dev/null", None),
-            ("/mnt/ptsb/3", None), // told by its filesystem instead
+            ("/mnt/ptsb/3", None), // told by its device number instead
         ] {
             assert_eq!(terminal_name(path).as_deref(), want, "{path}");
         }
-    }
-
-    #[test]
-    fn mountinfo_gives_a_mounts_filesystem() {
-        let t = b"22 1 0:21 / /dev/pts rw,nosuid - devpts devpts rw,mode=600\n\
-                  23 1 0:22 / /mnt/x rw shared:5 master:1 - ext4 /dev/sda1 rw\n\
-                  231 1 0:21 / /mnt/ptsb rw - devpts devpts rw\n";
-        assert_eq!(mount_fstype(t, "22"), Some("devpts"));
-        assert_eq!(mount_fstype(t, "23"), Some("ext4"));
-        assert_eq!(mount_fstype(t, "231"), Some("devpts"));
-        assert_eq!(mount_fstype(t, "2"), None);
     }
 
     #[test]

@@ -1092,8 +1092,9 @@ fn a_terminal_by_another_name_is_a_tty() {
 /// A terminal is known by what it is, not by where it was opened: through a
 /// chroot's bind-mounted `/dev/pts` (`<chroot>/dev/pts/N`), through
 /// `/dev/pts` bind-mounted at a path with no `dev` in it, or on a private
-/// devpts instance (the third outside attack); a plain file called
-/// `…/dev/tty.log` is no terminal.
+/// devpts instance, or as a device node under another name (the third and
+/// fourth outside attacks); a plain file called `…/dev/tty.log` is no
+/// terminal.
 #[test]
 fn a_terminal_through_a_chroot_path_is_a_tty() {
     if !in_mount_namespace(
@@ -1189,6 +1190,38 @@ fn a_terminal_through_a_chroot_path_is_a_tty() {
         drop(master);
     } else {
         eprintln!("no private devpts instance here: that case not checked");
+    }
+    // The fourth attack's renamed nodes: the console (a pty's slave opens
+    // only through its devpts) as a device node under a name that says
+    // nothing (a bluetooth serial port's), and under a `dev/` directory with
+    // another driver's name.
+    let console = std::path::Path::new("/dev/console");
+    let console_opens = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(console)
+        .is_ok();
+    if !console_opens {
+        eprintln!("no /dev/console to open here: renamed nodes not checked");
+    }
+    for node in [root.join("nodes/rfcomm0"), root.join("jail/dev/hvc0")] {
+        if !console_opens {
+            break;
+        }
+        std::fs::create_dir_all(node.parent().unwrap()).unwrap();
+        let dev = std::fs::metadata(console).unwrap();
+        let c = std::ffi::CString::new(node.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mknod with a NUL-terminated path we own.
+        let made = unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                libc::S_IFCHR | 0o600,
+                std::os::unix::fs::MetadataExt::rdev(&dev),
+            )
+        };
+        assert_eq!(made, 0, "{}", std::io::Error::last_os_error());
+        let v = verdict_of(&cfg, setsid_on(&node));
+        assert_eq!(v.verdict, VerdictKind::HasTty, "{node:?}: {v:?}");
     }
     // A log file named like a terminal is none.
     let log = root.join("town/dev/tty.log");
@@ -1329,4 +1362,51 @@ fn hidden_parent_as_nobody() {
         lab.kill(parent);
     }
     println!("hidden parent checked");
+}
+
+/// The fourth outside attack: seen from inside a user namespace (a
+/// sandboxed service), the host's processes list their descriptors but
+/// every link is refused. Such an ancestor is as unknown as one whose list
+/// is refused: what runs below it is protected, with the reason.
+#[test]
+fn from_a_user_namespace_a_host_ancestor_is_not_looked_into() {
+    if std::env::var_os("PRT_IN_USERNS").is_some() {
+        return host_ancestor_from_a_user_namespace();
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to make a user namespace here");
+        return;
+    }
+    let ok = Command::new("unshare")
+        .args(["--user", "--map-root-user", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: no user namespaces here");
+        return;
+    }
+    let (ok, text) = rerun(
+        "from_a_user_namespace_a_host_ancestor_is_not_looked_into",
+        &["unshare", "--user", "--map-root-user"],
+        &[("PRT_IN_USERNS", "1")],
+    );
+    assert!(ok && text.contains("host ancestor checked"), "{text}");
+}
+
+fn host_ancestor_from_a_user_namespace() {
+    let host = nix::unistd::getppid().as_raw(); // this test's runner, outside
+    if std::fs::read_link(format!("/proc/{host}/fd/0")).is_ok() {
+        println!("host ancestor checked (its descriptors are readable here: nothing to test)");
+        return;
+    }
+    let mut lab = Lab::new();
+    let d = lab.agent(None);
+    let v = verdict_of(&lab.config(), d.pid);
+    assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
+    assert!(
+        v.reason.contains(&format!("pid {host} ")) && v.reason.contains("cannot be read"),
+        "{}",
+        v.reason
+    );
+    println!("host ancestor checked");
 }
