@@ -81,12 +81,45 @@ pub(crate) fn args(timeout: Duration) -> Result<HashMap<i32, String>> {
         .collect())
 }
 
+/// `lsof` for one scan: run with `-b` (no call that may block on a hung
+/// mount) and `-w`, each call within the time limit; after one call timed
+/// out, the rest of the scan asks no more (each would wait as long) and
+/// answers "cannot tell".
+pub(crate) struct Lsof {
+    timeout: Duration,
+    stuck: std::cell::Cell<bool>,
+}
+
+impl Lsof {
+    pub(crate) fn new(timeout: Duration) -> Lsof {
+        Lsof {
+            timeout,
+            stuck: std::cell::Cell::new(false),
+        }
+    }
+
+    fn run(&self, pid: i32, args: &[&str]) -> std::result::Result<Vec<u8>, String> {
+        if self.stuck.get() {
+            return Err("lsof timed out earlier in this scan".into());
+        }
+        let mut c = Command::new("lsof");
+        c.args(["-b", "-w", "-a", "-p", &pid.to_string()])
+            .args(args);
+        match cmd::run(c, self.timeout) {
+            Ok(o) => Ok(o.stdout),
+            Err(cmd::Failure::Timeout) => {
+                self.stuck.set(true);
+                Err(format!("lsof: {}", cmd::Failure::Timeout))
+            }
+            Err(e) => Err(format!("lsof: {e}")),
+        }
+    }
+}
+
 /// The cwd from `lsof -a -p PID -d cwd -Fn`.
-pub(crate) fn cwd(pid: i32, timeout: Duration) -> Option<PathBuf> {
-    let mut c = Command::new("lsof");
-    c.args(["-a", "-p", &pid.to_string(), "-d", "cwd", "-Fn"]);
-    let out = cmd::run(c, timeout).ok()?;
-    String::from_utf8_lossy(&out.stdout)
+pub(crate) fn cwd(pid: i32, lsof: &Lsof) -> Option<PathBuf> {
+    let out = lsof.run(pid, &["-d", "cwd", "-Fn"]).ok()?;
+    String::from_utf8_lossy(&out)
         .lines()
         .find_map(|l| l.strip_prefix('n'))
         .map(PathBuf::from)
@@ -130,13 +163,11 @@ pub(crate) fn parse_lsof(out: &str) -> (Vec<Open>, bool) {
 }
 
 /// `pid`'s open descriptors, from `lsof`. `Err` when they cannot be
-/// listed (lsof missing or refused, another user's process): that is not
-/// "none". A process that is gone has none.
-pub(crate) fn descriptors(pid: i32, timeout: Duration) -> std::result::Result<Vec<Open>, String> {
-    let mut c = Command::new("lsof");
-    c.args(["-a", "-w", "-p", &pid.to_string(), "-Fftn"]);
-    let out = cmd::run(c, timeout).map_err(|e| format!("lsof: {e}"))?;
-    let (open, any) = parse_lsof(&String::from_utf8_lossy(&out.stdout));
+/// listed (lsof missing, refused or timed out, another user's process):
+/// that is not "none". A process that is gone has none.
+pub(crate) fn descriptors(pid: i32, lsof: &Lsof) -> std::result::Result<Vec<Open>, String> {
+    let out = lsof.run(pid, &["-Fftn"])?;
+    let (open, any) = parse_lsof(&String::from_utf8_lossy(&out));
     let gone = || {
         matches!(
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
@@ -151,12 +182,9 @@ pub(crate) fn descriptors(pid: i32, timeout: Duration) -> std::result::Result<Ve
 
 /// The terminal one of `pid`'s fds 0–2 is on (a character device named as
 /// a terminal), from `lsof`.
-pub(crate) fn live_terminal(
-    pid: i32,
-    timeout: Duration,
-) -> std::result::Result<Option<String>, String> {
-    let open = descriptors(pid, timeout)
-        .map_err(|e| format!("its standard streams cannot be read ({e})"))?;
+pub(crate) fn live_terminal(pid: i32, lsof: &Lsof) -> std::result::Result<Option<String>, String> {
+    let open =
+        descriptors(pid, lsof).map_err(|e| format!("its standard streams cannot be read ({e})"))?;
     Ok(open.iter().filter(|o| o.fd < 3).find_map(|o| {
         (o.kind == "CHR" && !o.name.ends_with(" (deleted)"))
             .then(|| crate::process::terminal_name(&o.name))
@@ -167,8 +195,8 @@ pub(crate) fn live_terminal(
 /// Whether `pid` hosts terminal sessions (holds a pty master and a unix
 /// socket), from `lsof`; `lsof` does not say everywhere whether a unix
 /// socket listens, so any counts (the side that protects).
-pub(crate) fn session_server(pid: i32, timeout: Duration) -> std::result::Result<bool, String> {
-    let open = descriptors(pid, timeout)?;
+pub(crate) fn session_server(pid: i32, lsof: &Lsof) -> std::result::Result<bool, String> {
+    let open = descriptors(pid, lsof)?;
     let master = open
         .iter()
         .any(|o| o.kind == "CHR" && o.name.ends_with("/ptmx"));

@@ -155,6 +155,8 @@ pub(crate) struct Snapshot {
     /// parent → children from one pass, where the kernel has no children files.
     children_map: OnceCell<HashMap<i32, Vec<i32>>>,
     agents: Arc<OnceCell<Vec<i32>>>,
+    /// `lsof` for this scan (ps backend).
+    lsof: crate::ps::Lsof,
 }
 
 /// Why a workspace or project cannot be judged: the cwd could not be
@@ -197,6 +199,7 @@ impl Snapshot {
             ps_args: OnceCell::new(),
             children_map: OnceCell::new(),
             agents,
+            lsof: crate::ps::Lsof::new(cfg.subprocess_timeout),
         };
         if source == Source::Proc {
             #[cfg(target_os = "linux")]
@@ -381,7 +384,7 @@ impl Snapshot {
         match self.source {
             Source::Proc => crate::workspace::open_cwd(pid),
             Source::Ps => {
-                let path = crate::ps::cwd(pid, self.timeout())?;
+                let path = crate::ps::cwd(pid, &self.lsof)?;
                 crate::workspace::Cwd::from_path(&path)
             }
         }
@@ -690,7 +693,19 @@ impl Facts for Snapshot {
                     Err("no /proc here".into())
                 }
             }
-            Source::Ps => crate::ps::live_terminal(pid, self.timeout()),
+            Source::Ps => {
+                let named = crate::ps::live_terminal(pid, &self.lsof);
+                // Linux's lsof names a stream by its path; the device
+                // number (from /proc, as for the executable) tells a
+                // terminal opened under any path.
+                #[cfg(target_os = "linux")]
+                if !matches!(named, Ok(Some(_))) {
+                    if let Some(Ok(found)) = self.procfs().map(|p| p.live_terminal(pid)) {
+                        return Ok(found);
+                    }
+                }
+                named
+            }
         }
     }
 
@@ -709,7 +724,7 @@ impl Facts for Snapshot {
                     #[cfg(not(target_os = "linux"))]
                     Err("no /proc here".into())
                 }
-                Source::Ps => crate::ps::session_server(pid, self.timeout()),
+                Source::Ps => crate::ps::session_server(pid, &self.lsof),
             })
             .clone()
     }

@@ -1107,6 +1107,18 @@ fn a_terminal_through_a_chroot_path_is_a_tty() {
     let name = lab.name();
     let bin = lab.sleep_bin(&name);
     let cfg = lab.config();
+    // The portable backend (lsof, and on Linux the device number) must
+    // agree on every case.
+    let ps = Config {
+        backend: Backend::Ps,
+        ..cfg.clone()
+    };
+    let verdict_of = |cfg: &Config, pid| {
+        let v = verdict_of(cfg, pid);
+        let p = verdict_of(&ps, pid);
+        assert_eq!(v.verdict, p.verdict, "proc {v:?}, ps {p:?}");
+        v
+    };
     let root = lab.dir.clone();
     // Starts the agent in a session of its own with its streams on `via`.
     let mut setsid_on = |via: &std::path::Path| {
