@@ -495,17 +495,51 @@ fn own_group(uid: u32, gid: u32) -> bool {
     };
     private_group(&user.name, user.gid.as_raw(), &group.name, gid, &group.mem)
         && !shared_as_primary(uid, gid)
+        && !shared_by_another_entry(&user.name, gid)
 }
 
 fn private_group(user: &str, primary: u32, group: &str, gid: u32, members: &[String]) -> bool {
     gid == primary && group == user && members.iter().all(|m| m == user)
 }
 
+/// `getpwent` and `getgrent` keep state of their own: one walk at a time.
+static WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether an entry of the group database with gid `gid` (`getgrgid`
+/// answers only the first: `vicshare:x:4242:carl` after `vic:x:4242:`)
+/// lists a member other than `user`.
+fn shared_by_another_entry(user: &str, gid: u32) -> bool {
+    let _one = WALK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut shared = false;
+    // SAFETY: setgrent/getgrent/endgrent under our lock; each entry and its
+    // NULL-terminated member list are read before the next call.
+    unsafe {
+        libc::setgrent();
+        loop {
+            let g = libc::getgrent();
+            if g.is_null() {
+                break;
+            }
+            if (*g).gr_gid != gid || (*g).gr_mem.is_null() {
+                continue;
+            }
+            let mut m = (*g).gr_mem;
+            while !(*m).is_null() {
+                shared |= std::ffi::CStr::from_ptr(*m).to_bytes() != user.as_bytes();
+                m = m.add(1);
+            }
+            if shared {
+                break;
+            }
+        }
+        libc::endgrent();
+    }
+    shared
+}
+
 /// Whether an account other than `uid` has `gid` as its primary group (its
-/// files are created in that group). The account database is walked with
-/// `getpwent`, which keeps state of its own: one walk at a time.
+/// files are created in that group).
 fn shared_as_primary(uid: u32, gid: u32) -> bool {
-    static WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = WALK.lock().unwrap_or_else(|e| e.into_inner());
     let mut shared = false;
     // SAFETY: setpwent/getpwent/endpwent under our lock; each entry is read
@@ -925,6 +959,23 @@ mod tests {
         assert!(
             shared_as_primary(4_000_000_000, some_gid),
             "another account's primary"
+        );
+        // A group entry with members is shared for anyone else, whichever
+        // entry of that gid getgrgid would answer.
+        let out = std::process::Command::new("getent").arg("group").output();
+        let Ok(out) = out else { return };
+        for l in String::from_utf8_lossy(&out.stdout).lines().take(80) {
+            let f: Vec<&str> = l.split(':').collect();
+            let (Some(Ok(gid)), Some(mem)) = (f.get(2).map(|g| g.parse()), f.get(3)) else {
+                continue;
+            };
+            if !mem.is_empty() {
+                assert!(shared_by_another_entry("prt-nobody-at-all", gid), "{l}");
+            }
+        }
+        assert!(
+            !shared_by_another_entry("x", 4_000_000_001),
+            "no such group"
         );
     }
 
