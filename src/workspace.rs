@@ -164,10 +164,8 @@ impl Cwd {
     /// worktree's file), or the cwd itself where there is none. `None` when
     /// the walk cannot be completed: the project is then unknown.
     ///
-    /// A submodule's `.git` (a file naming a directory under the
-    /// superproject's `.git/modules/`, see [`names_a_submodule`]) is part of
-    /// the superproject: the walk goes on to it. A worktree's `.git` file
-    /// makes a project of its own.
+    /// A submodule (registered in the `.gitmodules` of the repository above
+    /// it) is part of that superproject: see [`Cwd::ascent`].
     pub fn project(&self) -> Option<Place> {
         let (project, _) = self.ascent()?;
         Some(project)
@@ -177,25 +175,27 @@ impl Cwd {
     /// it: from the cwd up to the project, both included; where there is no
     /// project above, from the cwd up to (not including) the process's root.
     ///
-    /// A repository whose `.git` is a directory may itself be a submodule:
-    /// an existing clone added with `git submodule add` keeps its own
-    /// `.git`. It belongs to the nearest repository above it whose
-    /// `.gitmodules` names its path; the walk goes on to that one.
+    /// A repository may be part of one above it: a submodule (its `.git` a
+    /// file naming the superproject's `.git/modules/…`, or a directory — an
+    /// existing clone added with `git submodule add` keeps its own). It
+    /// belongs to the nearest repository above it when that one's
+    /// `.gitmodules` names its path (as git reads that file), and the walk
+    /// goes on from there; a worktree, or any repository nobody registered,
+    /// is a project of its own.
     pub fn ascent(&self) -> Option<(Place, Vec<Place>)> {
         let mut way: Vec<Place> = Vec::new();
-        // The level of a `.git` directory that may be an embedded submodule.
-        let mut clone: Option<usize> = None;
+        // The level of the repository found so far.
+        let mut inner: Option<usize> = None;
         let mut project: Option<usize> = None;
         let walked = self.walk_up(|dir, m| {
             let level = way.len();
             way.push(self.place(level, m));
-            let entry = sys::project_root(dir)?;
-            if entry == GitEntry::None {
+            if !sys::has_entry(dir, b".git")? {
                 return Ok(false);
             }
-            if let Some(c) = clone.take() {
-                let (outer, inner) = (cut(&self.path, level), cut(&self.path, c));
-                let registered = inner
+            if let Some(c) = inner {
+                let (outer, below) = (cut(&self.path, level), cut(&self.path, c));
+                let registered = below
                     .strip_prefix(&outer)
                     .is_ok_and(|rel| sys::registers_submodule(dir, rel));
                 if !registered {
@@ -203,21 +203,13 @@ impl Cwd {
                     return Ok(true);
                 }
             }
-            match entry {
-                GitEntry::Repository => {
-                    clone = Some(level);
-                    Ok(false)
-                }
-                _ => {
-                    project = Some(level);
-                    Ok(true)
-                }
-            }
+            inner = Some(level);
+            Ok(false)
         });
         if walked.is_err() {
             return None;
         }
-        if let Some(level) = project.or(clone) {
+        if let Some(level) = project.or(inner) {
             way.truncate(level + 1);
             return Some((way[level].clone(), way));
         }
@@ -373,17 +365,6 @@ impl Cwd {
 /// A walk that could not go on: what lies above is unknown.
 #[derive(Debug)]
 struct Blocked;
-
-/// What a directory's `.git` entry makes of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum GitEntry {
-    /// No `.git`, or a submodule's `.git` file: part of what lies above.
-    None,
-    /// A `.git` directory (or one that cannot be read): a repository.
-    Repository,
-    /// A `.git` file naming a linked worktree's git directory.
-    Worktree,
-}
 
 /// The part of a stat that the rules read.
 #[derive(Debug, Clone, Copy)]
@@ -605,7 +586,7 @@ fn cut(path: &Path, levels: usize) -> PathBuf {
 /// symlink it was not asked to.
 #[cfg(unix)]
 mod sys {
-    use super::{GitEntry, Kind, Meta, Node};
+    use super::{Kind, Meta, Node};
     use nix::fcntl::{openat, readlinkat, OFlag};
     use nix::sys::stat::{fstat, Mode};
     use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -754,51 +735,30 @@ mod sys {
 
     /// Whether `at` holds an entry `name` of any type. `Err` when that
     /// cannot be told (not "no").
-    /// What `at`'s `.git` entry makes of it: a repository (a directory), a
-    /// linked worktree (a file naming its git directory), or nothing (none,
-    /// or a submodule's file naming a directory under another repository's
-    /// `.git/modules/`).
-    pub fn project_root(at: &Fd) -> Result<GitEntry, super::Blocked> {
-        if !has_entry(at, b".git")? {
-            return Ok(GitEntry::None);
-        }
-        let Some(text) = read_small(at, b".git") else {
-            return Ok(GitEntry::Repository); // a directory (or unreadable)
-        };
-        let gitdir = text
-            .lines()
-            .find_map(|l| l.strip_prefix("gitdir:"))
-            .map(str::trim)
-            .unwrap_or("");
-        Ok(if super::names_a_submodule(gitdir) {
-            GitEntry::None
-        } else {
-            GitEntry::Worktree
-        })
-    }
-
-    /// Whether `at`'s `.gitmodules` names a submodule at path `rel`.
+    /// Whether `at`'s `.gitmodules` names a submodule at path `rel`. One
+    /// that exists but cannot be read whole (not a regular file, over
+    /// [`GITMODULES_MAX`]) may name it: yes.
     pub fn registers_submodule(at: &Fd, rel: &std::path::Path) -> bool {
-        let Some(text) = read_small(at, b".gitmodules") else {
-            return false;
+        match has_entry(at, b".gitmodules") {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => return true,
+        }
+        let Some(fd) = open_file(at, b".gitmodules") else {
+            return true;
         };
-        let want = rel.to_string_lossy();
-        text.lines().any(|l| {
-            l.trim()
-                .strip_prefix("path")
-                .and_then(|r| r.trim_start().strip_prefix('='))
-                .map(|p| p.trim().trim_matches('"').trim_end_matches('/'))
-                == Some(want.as_ref())
-        })
-    }
-
-    /// The first 64 KiB of the regular file `name` in `at`, as text.
-    fn read_small(at: &Fd, name: &[u8]) -> Option<String> {
-        let fd = open_file(at, name)?;
-        let mut head = Vec::new();
+        let mut text = Vec::new();
         let f = std::fs::File::from(fd);
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 << 10), &mut head).ok()?;
-        Some(String::from_utf8_lossy(&head).into_owned())
+        let limit = super::GITMODULES_MAX as u64;
+        if std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut text).is_err()
+            || text.len() as u64 > limit
+        {
+            return true;
+        }
+        let want = rel.as_os_str().as_encoded_bytes();
+        super::submodule_paths(&text)
+            .iter()
+            .any(|p| p.strip_suffix(b"/").unwrap_or(p) == want)
     }
 
     /// Opens a regular file `name` below `at` for reading, never following
@@ -835,29 +795,130 @@ mod sys {
     }
 }
 
-/// Whether a `.git` file's `gitdir:` names a submodule's git directory.
-///
-/// Git keeps a submodule's under its superproject's git directory as
-/// `<gitdir>/modules/<name>` (the name may hold slashes; in a linked worktree
-/// `<main>/.git/worktrees/<wt>/modules/<name>`), and a linked worktree's as
-/// `<common>/worktrees/<wt>` (one component). So a path ending in
-/// `worktrees/<wt>` is a worktree's, whatever lies above it (a main
-/// repository under `…/modules/app`, a worktree called `modules`); otherwise
-/// it is a submodule's when `modules` follows the last `.git` component (or,
-/// for a bare superproject with no `.git` component, appears anywhere).
-pub(crate) fn names_a_submodule(gitdir: &str) -> bool {
-    let parts: Vec<&str> = gitdir
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    if parts.len() >= 2 && parts[parts.len() - 2] == "worktrees" {
-        return false;
+/// The most of a `.gitmodules` read; a larger one may name anything.
+const GITMODULES_MAX: usize = 4 << 20;
+
+/// The `path` values of the `submodule` sections of a `.gitmodules`, read
+/// with git's config syntax: section and key names in any case, a key on
+/// the same line as its section header, `#` and `;` comments (also after a
+/// value), double quotes, backslash escapes and continued lines. The
+/// subsection form (`[submodule "name"]`) and the old dotted one
+/// (`[submodule.name]`) both count.
+pub(crate) fn submodule_paths(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut in_submodule = false;
+    let mut i = 0;
+    let at = |i: usize| text.get(i).copied();
+    while i < text.len() {
+        let c = text[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'#' || c == b';' {
+            while at(i).is_some_and(|c| c != b'\n') {
+                i += 1;
+            }
+        } else if c == b'[' {
+            let start = i + 1;
+            let mut quoted = false;
+            i = start;
+            while let Some(c) = at(i) {
+                match c {
+                    b'"' => quoted = !quoted,
+                    b'\\' if quoted => i += 1,
+                    b']' if !quoted => break,
+                    b'\n' => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let header = &text[start..i.min(text.len())];
+            let name_end = header
+                .iter()
+                .position(|&c| c.is_ascii_whitespace() || c == b'"' || c == b'.')
+                .unwrap_or(header.len());
+            in_submodule = header[..name_end].eq_ignore_ascii_case(b"submodule");
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == b'-' {
+            let start = i;
+            while at(i).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                i += 1;
+            }
+            let key = &text[start..i];
+            while at(i).is_some_and(|c| c == b' ' || c == b'\t') {
+                i += 1;
+            }
+            if at(i) != Some(b'=') {
+                continue; // a key with no value (true), or junk
+            }
+            i += 1;
+            let (value, next) = config_value(text, i);
+            i = next;
+            if in_submodule && key.eq_ignore_ascii_case(b"path") {
+                out.push(value);
+            }
+        } else {
+            // Junk git would refuse: skip the line.
+            while at(i).is_some_and(|c| c != b'\n') {
+                i += 1;
+            }
+        }
     }
-    let after_git = parts
-        .iter()
-        .rposition(|c| *c == ".git")
-        .map_or(0, |i| i + 1);
-    parts[after_git..].contains(&"modules")
+    out
+}
+
+/// One config value from `i` (just after its `=`) to its unescaped end of
+/// line, and where the next line starts: leading and unquoted trailing
+/// blanks dropped, quotes removed, escapes and continuations applied,
+/// a comment cut off.
+fn config_value(text: &[u8], mut i: usize) -> (Vec<u8>, usize) {
+    let mut v = Vec::new();
+    let mut quoted = false;
+    // Length of `v` up to its last character that is not an unquoted blank.
+    let mut keep = 0;
+    while let Some(&c) = text.get(i) {
+        i += 1;
+        match c {
+            b'\n' => break,
+            b'"' => quoted = !quoted,
+            b'#' | b';' if !quoted => {
+                while text.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+            }
+            b'\\' => {
+                let Some(&e) = text.get(i) else { break };
+                i += 1;
+                match e {
+                    b'\n' => continue, // a continued line
+                    b'\r' if text.get(i) == Some(&b'\n') => {
+                        i += 1;
+                        continue;
+                    }
+                    b'n' => v.push(b'\n'),
+                    b't' => v.push(b'\t'),
+                    b'b' => {
+                        v.pop();
+                    }
+                    other => v.push(other),
+                }
+                keep = v.len();
+            }
+            b' ' | b'\t' | b'\r' if !quoted => {
+                if !v.is_empty() {
+                    v.push(c);
+                }
+            }
+            _ => {
+                v.push(c);
+                keep = v.len();
+            }
+        }
+        if quoted {
+            keep = v.len();
+        }
+    }
+    v.truncate(keep);
+    (v, i)
 }
 
 /// No descriptors off Unix: nothing opens, so no [`Cwd`] exists.
@@ -884,7 +945,7 @@ mod sys {
         match *at {}
     }
 
-    pub fn project_root(at: &Fd) -> Result<super::GitEntry, Blocked> {
+    pub fn has_entry(at: &Fd, _name: &[u8]) -> Result<bool, Blocked> {
         match *at {}
     }
 
@@ -980,23 +1041,63 @@ mod tests {
     }
 
     #[test]
-    fn gitdirs_name_submodules_by_their_layout_not_by_a_word() {
-        for (gitdir, submodule) in [
-            ("../.git/modules/sub", true),
-            ("/r/.git/modules/a/b", true), // a name with a slash
-            ("/r/.git/modules/a/modules/b", true), // nested
-            ("/r/.git/worktrees/wt/modules/lib", true), // a worktree's submodule
-            ("/bare/app.git/modules/lib", true), // a bare superproject
-            ("/r/.git/worktrees/wt", false), // a linked worktree
-            ("/town/modules/app/.git/worktrees/wt", false), // main repo under modules/
-            ("/town/app/.git/worktrees/modules", false), // a worktree called modules
-            ("/n/node_modules/x/.git/worktrees/wt/", false),
-            ("/town/modules/app/.git", false), // a separate git dir
-            ("../.git/worktrees/wt", false),   // relative worktree path
-            ("", false),
-        ] {
-            assert_eq!(names_a_submodule(gitdir), submodule, "{gitdir}");
-        }
+    fn gitmodules_are_read_as_git_reads_them() {
+        let paths = |t: &str| {
+            submodule_paths(t.as_bytes())
+                .into_iter()
+                .map(|p| String::from_utf8(p).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths("[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib\n"),
+            ["lib"]
+        );
+        assert_eq!(
+            paths("[submodule \"lib\"]\n\tPath = lib\n"),
+            ["lib"],
+            "keys in any case"
+        );
+        assert_eq!(
+            paths("[Submodule \"lib\"]\n\tpath=lib ; vendored\n"),
+            ["lib"]
+        );
+        assert_eq!(
+            paths("[submodule \"lib\"]\n\tpath = lib # a comment\n"),
+            ["lib"]
+        );
+        assert_eq!(
+            paths("[submodule \"lib\"] path = lib\n"),
+            ["lib"],
+            "on one line"
+        );
+        assert_eq!(
+            paths("[submodule.lib]\npath = lib\n"),
+            ["lib"],
+            "the old form"
+        );
+        assert_eq!(paths("[submodule \"a\"]\npath = \"a b ;c\"\n"), ["a b ;c"]);
+        assert_eq!(
+            paths("[submodule \"a\"]\npath = li\\\nb\n"),
+            ["lib"],
+            "continued"
+        );
+        assert_eq!(paths("[submodule \"a\"]\npath = x\\\"y\n"), ["x\"y"]);
+        assert_eq!(
+            paths("[submodule \"a\"]\r\npath = lib\r\n"),
+            ["lib"],
+            "CRLF"
+        );
+        assert_eq!(
+            paths("[core]\npath = no\n[submodule \"a\"]\nurl = u\npath = vendor/a\n[other]\npath = no\n"),
+            ["vendor/a"]
+        );
+        assert_eq!(
+            paths("; top\n# top\n[submodule \"]x\"]\n  path = x\n"),
+            ["x"],
+            "a bracket inside the quoted name"
+        );
+        assert!(paths("").is_empty());
+        assert!(paths("[submodule \"a\"]\npath\n").is_empty(), "no value");
     }
 
     #[test]

@@ -779,90 +779,95 @@ fn a_cwd_can_be_judged_on_another_thread() {
     assert_eq!(found, Some(place(&t)));
 }
 
-/// A submodule (its `.git` a file naming the superproject's
-/// `.git/modules/…`) belongs to the superproject's project; a worktree (its
-/// `.git` a file naming `.git/worktrees/…`) is a project of its own, and a
-/// submodule inside it (`.git/worktrees/wt/modules/…`) is the worktree's,
-/// also when the main repository lies under a directory called `modules`; an
-/// existing clone registered in the superproject's `.gitmodules` is the
-/// superproject's; and
-/// the way up from a cwd with no repository above stops short of the root.
+/// A submodule — its `.git` a file naming the superproject's
+/// `.git/modules/…`, or a directory (an existing clone added with `git
+/// submodule add`) — belongs to the superproject whose `.gitmodules` names
+/// its path, also in a linked worktree and nested; a worktree (its `.git` a
+/// file naming `.git/worktrees/…`) is a project of its own, whatever the
+/// directories above it are called; a nested clone nobody registered stands
+/// alone; and the way up from a cwd with no repository above stops short of
+/// the root.
 #[test]
 fn submodules_join_their_superproject_worktrees_stand_alone() {
     let lab = Lab::new();
+    let project = |p: &Path| Cwd::from_path(p).unwrap().project().unwrap();
+    let gitmodules = |repo: &Path, paths: &[&str]| {
+        let text: String = paths
+            .iter()
+            .map(|p| format!("[submodule \"{p}\"]\n\tpath = {p}\n\turl = ../{p}\n"))
+            .collect();
+        std::fs::write(repo.join(".gitmodules"), text).unwrap();
+    };
     let repo = dir(&lab.dir.join("repo"));
     dir(&repo.join(".git/modules/sub"));
     let sub = dir(&repo.join("sub"));
     std::fs::write(sub.join(".git"), "gitdir: ../.git/modules/sub\n").unwrap();
     let deep = dir(&sub.join("src"));
-    let project = |p: &Path| Cwd::from_path(p).unwrap().project().unwrap();
+    assert_eq!(project(&deep), place(&sub), "not registered: its own");
+    gitmodules(&repo, &["sub", "vendor/emb", "worktrees/lib"]);
     assert_eq!(
         project(&deep),
         place(&repo),
         "a submodule is its superproject's"
     );
-    let wt = dir(&lab.dir.join("repo-wt"));
+    // An existing clone added as a submodule keeps its `.git` directory;
+    // a nested clone nobody registered is a project of its own.
+    let emb = dir(&repo.join("vendor/emb"));
+    dir(&emb.join(".git"));
+    let loose = dir(&repo.join("vendor/loose"));
+    dir(&loose.join(".git"));
+    assert_eq!(
+        project(&dir(&emb.join("src"))),
+        place(&repo),
+        "a registered clone"
+    );
+    assert_eq!(
+        project(&loose),
+        place(&loose),
+        "an unregistered clone stands alone"
+    );
+    // A submodule at a path called worktrees/… is still a submodule.
+    let wl = dir(&repo.join("worktrees/lib"));
     std::fs::write(
-        wt.join(".git"),
-        format!("gitdir: {}/.git/worktrees/wt\n", repo.display()),
+        wl.join(".git"),
+        "gitdir: ../../.git/modules/worktrees/lib\n",
     )
     .unwrap();
-    assert_eq!(
-        project(&wt),
-        place(&wt),
-        "a worktree is a project of its own"
-    );
-    // A submodule of a linked worktree: its git directory lies under the
-    // worktree's `modules/`; it is the worktree's project.
-    dir(&repo.join(".git/worktrees/wt/modules/lib"));
+    assert_eq!(project(&wl), place(&repo), "a submodule at worktrees/lib");
+    // A clone registered in a submodule's own .gitmodules: nested.
+    let inner = dir(&sub.join("vendor/x"));
+    dir(&inner.join(".git"));
+    gitmodules(&sub, &["vendor/x"]);
+    assert_eq!(project(&inner), place(&repo), "nested registrations");
+    // A linked worktree: a project of its own, also where the main
+    // repository lies under a directory called `modules` (a Terraform
+    // module, a node_modules clone) or is a separate git dir there.
+    for (name, gitdir) in [
+        ("repo-wt", format!("{}/.git/worktrees/wt", repo.display())),
+        (
+            "wt2",
+            format!("{}/modules/app/.git/worktrees/wt2", lab.dir.display()),
+        ),
+        ("sep", format!("{}/modules/app.git", lab.dir.display())),
+    ] {
+        let wt = dir(&lab.dir.join(name));
+        std::fs::write(wt.join(".git"), format!("gitdir: {gitdir}\n")).unwrap();
+        assert_eq!(project(&dir(&wt.join("backend"))), place(&wt), "{name}");
+    }
+    // A submodule of a linked worktree, registered in the worktree's
+    // checked-out .gitmodules: the worktree's project.
+    let wt = lab.dir.join("repo-wt");
     let lib = dir(&wt.join("lib"));
     std::fs::write(
         lib.join(".git"),
         format!("gitdir: {}/.git/worktrees/wt/modules/lib\n", repo.display()),
     )
     .unwrap();
+    gitmodules(&wt, &["lib"]);
     assert_eq!(
         project(&dir(&lib.join("src"))),
         place(&wt),
         "a worktree's submodule is the worktree's"
-    );
-    // A worktree whose main repository lives under a directory called
-    // `modules` (a Terraform module, a node_modules clone) is a worktree,
-    // not a submodule: a project of its own.
-    let modrepo = dir(&lab.dir.join("modules/app"));
-    dir(&modrepo.join(".git/worktrees/wt2"));
-    let wt2 = dir(&lab.dir.join("wt2"));
-    std::fs::write(
-        wt2.join(".git"),
-        format!("gitdir: {}/.git/worktrees/wt2\n", modrepo.display()),
-    )
-    .unwrap();
-    assert_eq!(
-        project(&dir(&wt2.join("backend"))),
-        place(&wt2),
-        "a worktree of a repository under modules/ stands alone"
-    );
-    // An existing clone added as a submodule keeps its `.git` directory:
-    // it is the superproject's when `.gitmodules` names its path; a nested
-    // clone nobody registered is a project of its own.
-    let emb = dir(&repo.join("vendor/emb"));
-    dir(&emb.join(".git"));
-    let loose = dir(&repo.join("vendor/loose"));
-    dir(&loose.join(".git"));
-    std::fs::write(
-        repo.join(".gitmodules"),
-        "[submodule \"sub\"]\n\tpath = sub\n[submodule \"vendor/emb\"]\n\tpath = vendor/emb\n",
-    )
-    .unwrap();
-    assert_eq!(
-        project(&dir(&emb.join("src"))),
-        place(&repo),
-        "a registered clone is the superproject's"
-    );
-    assert_eq!(
-        project(&loose),
-        place(&loose),
-        "an unregistered clone stands alone"
     );
     // No repository above: the way up ends below the root.
     let plain = dir(&lab.dir.join("plain/a/b"));
