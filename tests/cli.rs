@@ -1971,7 +1971,8 @@ fn leaked_descendants_are_scanned_cleaned_up_and_told() {
 }
 
 /// examples/systemd: the units pass `systemd-analyze verify` without a
-/// warning (where systemd-analyze exists), and each command line they run
+/// warning (where systemd-analyze exists), set no option that would put a
+/// user service in a user namespace, and each command line they run
 /// is one the CLI runs: here with private names and state appended (later
 /// flags win), the watch stopped by SIGTERM.
 #[test]
@@ -2002,6 +2003,31 @@ fn systemd_units_verify_and_their_commands_run() {
                 );
                 execs.push((unit.to_string(), may_fail, words.collect()));
             }
+        }
+        // The fourth outside attack: in a user service, any option that
+        // needs a namespace runs it in a user namespace of its own, from
+        // which none of your processes can be read.
+        for option in [
+            "PrivateUsers=",
+            "ProtectSystem=",
+            "ProtectHome=",
+            "PrivateDevices=",
+            "PrivateNetwork=",
+            "PrivateTmp=",
+            "PrivateIPC=",
+            "ProtectKernelTunables=",
+            "ProtectKernelModules=",
+            "ProtectKernelLogs=",
+            "ProtectControlGroups=",
+            "ProtectHostname=",
+            "ProtectClock=",
+            "ProtectProc=",
+            "ProcSubset=",
+        ] {
+            assert!(
+                !text.lines().any(|l| l.starts_with(option)),
+                "{unit} sets {option}: a user namespace, blind"
+            );
         }
         let here = text.replace("/usr/local/bin/procreap", &cli().display().to_string());
         std::fs::write(tmp.join(unit), here).unwrap();
