@@ -12,7 +12,9 @@ for target in x86_64-apple-darwin x86_64-pc-windows-gnu; do
       continue
     fi
   fi
-  if CARGO_TARGET_DIR=target/cross cargo check --quiet --lib --target "$target" 2>&1 | tee /tmp/procreap-check-$$.log | grep -q .; then
+  # -D warnings: a warning fails the check every time (cargo replays no
+  # warning of a cached check under --quiet).
+  if RUSTFLAGS="-D warnings" CARGO_TARGET_DIR=target/cross cargo check --quiet --lib --target "$target" 2>&1 | tee /tmp/procreap-check-$$.log | grep -q .; then
     cat /tmp/procreap-check-$$.log
     echo "check-platforms: $target: warnings or errors"
     status=1

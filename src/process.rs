@@ -61,6 +61,7 @@ pub(crate) fn terminal_name(path: &str) -> Option<String> {
 }
 
 /// A terminal driver's device numbers: its major and a range of minors.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TtyDriver {
     pub major: u32,
@@ -69,6 +70,7 @@ pub(crate) struct TtyDriver {
 
 /// The terminal drivers of a `/proc/tty/drivers` table (`name node major
 /// minor-or-range type` per line).
+#[cfg(target_os = "linux")]
 pub(crate) fn tty_drivers(table: &str) -> Vec<TtyDriver> {
     table
         .lines()
@@ -88,6 +90,7 @@ pub(crate) fn tty_drivers(table: &str) -> Vec<TtyDriver> {
 /// Linux's usual terminal drivers, for where `/proc/tty/drivers` cannot be
 /// read: BSD and Unix98 ptys, virtual consoles and serial lines, `/dev/tty`
 /// and the console, USB and hypervisor consoles.
+#[cfg(target_os = "linux")]
 pub(crate) fn known_tty_drivers() -> Vec<TtyDriver> {
     let all = (0, u32::MAX);
     let mut d = vec![
@@ -112,6 +115,7 @@ pub(crate) fn known_tty_drivers() -> Vec<TtyDriver> {
 
 /// Whether device (major, minor) belongs to a terminal driver. `/dev/ptmx`
 /// (5, 2) is a pty's master side, no one's terminal.
+#[cfg(target_os = "linux")]
 pub(crate) fn is_terminal(drivers: &[TtyDriver], major: u32, minor: u32) -> bool {
     (major, minor) != (5, 2)
         && drivers
