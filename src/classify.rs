@@ -793,10 +793,17 @@ impl Rules {
                     )),
                     // init is no session host; only root may look into it.
                     Err(_) if a.id.pid == 1 => None,
-                    Err(why) => Some(format!(
-                        "pid {} ({:?}) is above it and {why}: cannot prove it is not a terminal session host (tmux under another name, screen)",
-                        a.id.pid, a.comm
-                    )),
+                    // A host runs its sessions' first processes on the ptys
+                    // it holds: one that cannot be looked into is a
+                    // possible host only where a child of it has a
+                    // controlling terminal (cron, sudo or a notty sshd
+                    // session is none).
+                    Err(why) => self.a_child_has_a_terminal(f, a).then(|| {
+                        format!(
+                            "pid {} ({:?}) is above it, {why}, and a child of it has a terminal: cannot prove it is not a terminal session host (tmux under another name, screen)",
+                            a.id.pid, a.comm
+                        )
+                    }),
                 }
             },
         );
@@ -805,6 +812,15 @@ impl Rules {
             Walk::Top => None,
             Walk::Unproven(why) => Some(format!("{why}: cannot prove it is outside tmux")),
         }
+    }
+
+    /// Whether a child of `a` has a controlling terminal (from its stat
+    /// line, which anyone may read). A child that cannot be read counts.
+    fn a_child_has_a_terminal(&self, f: &dyn Facts, a: &Stat) -> bool {
+        f.children(a.id.pid).into_iter().any(|c| {
+            f.stat(c)
+                .is_none_or(|st| st.ppid != a.id.pid || st.tty.name().is_some())
+        })
     }
 
     /// The workspace rule: `Some` when the process is outside.

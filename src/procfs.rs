@@ -316,6 +316,9 @@ impl Proc {
                     return Err(unreadable("descriptors", &e));
                 }
             };
+            // A master by its name, also when the node it was opened
+            // through has since been removed.
+            let link = link.strip_suffix(b" (deleted)").unwrap_or(&link);
             if link.ends_with(b"/ptmx") {
                 master = true;
             } else if let Some(ino) = link
@@ -356,16 +359,23 @@ impl Proc {
                 }
             };
             let target = String::from_utf8_lossy(&link);
-            // pipe:[…], socket:[…], anon_inode:…; a closed terminal.
-            if !target.starts_with('/') || target.ends_with(" (deleted)") {
+            // pipe:[…], socket:[…], anon_inode:….
+            if !target.starts_with('/') {
                 continue;
             }
+            // A pty whose master closed leaves devpts, so its link reads
+            // "(deleted)"; any other terminal's node may be removed while
+            // the terminal lives (a console opened through a node since
+            // deleted).
+            let deleted = target.ends_with(" (deleted)");
             match self.device(pid, fd) {
+                Ok(Some((major, _))) if deleted && (136..=143).contains(&major) => {}
                 Ok(Some((major, minor)))
                     if crate::process::is_terminal(self.ttys(), major, minor) =>
                 {
-                    let name = crate::process::terminal_name(&target);
-                    return Ok(Some(name.unwrap_or_else(|| target.into_owned())));
+                    let shown = target.strip_suffix(" (deleted)").unwrap_or(&target);
+                    let name = crate::process::terminal_name(shown);
+                    return Ok(Some(name.unwrap_or_else(|| shown.to_string())));
                 }
                 Ok(_) | Err(Errno::ENOENT) => {}
                 Err(e) => {

@@ -695,14 +695,12 @@ impl Facts for Snapshot {
             }
             Source::Ps => {
                 let named = crate::ps::live_terminal(pid, &self.lsof);
-                // Linux's lsof names a stream by its path; the device
-                // number (from /proc, as for the executable) tells a
-                // terminal opened under any path.
+                // Linux's lsof names a stream by its path; where /proc can
+                // tell, the device number decides (as for the executable),
+                // whatever the path says.
                 #[cfg(target_os = "linux")]
-                if !matches!(named, Ok(Some(_))) {
-                    if let Some(Ok(found)) = self.procfs().map(|p| p.live_terminal(pid)) {
-                        return Ok(found);
-                    }
+                if let Some(Ok(found)) = self.procfs().map(|p| p.live_terminal(pid)) {
+                    return Ok(found);
                 }
                 named
             }

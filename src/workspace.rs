@@ -488,34 +488,65 @@ static WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Whether an entry of the group database with gid `gid` (`getgrgid`
 /// answers only the first: `vicshare:x:4242:carl` after `vic:x:4242:`)
-/// lists a member other than `user`.
+/// lists a member other than `user`, or, where `/etc/gshadow` can be read,
+/// such an entry there lists another member or administrator or has a
+/// password (`sg`/`newgrp` then give the group to others).
 fn shared_by_another_entry(user: &str, gid: u32) -> bool {
-    let _one = WALK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut names: Vec<Vec<u8>> = Vec::new();
     let mut shared = false;
-    // SAFETY: setgrent/getgrent/endgrent under our lock; each entry and its
-    // NULL-terminated member list are read before the next call.
-    unsafe {
-        libc::setgrent();
-        loop {
-            let g = libc::getgrent();
-            if g.is_null() {
-                break;
+    {
+        let _one = WALK.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: setgrent/getgrent/endgrent under our lock; each entry and
+        // its NULL-terminated member list are read before the next call.
+        unsafe {
+            libc::setgrent();
+            loop {
+                let g = libc::getgrent();
+                if g.is_null() {
+                    break;
+                }
+                if (*g).gr_gid != gid {
+                    continue;
+                }
+                names.push(std::ffi::CStr::from_ptr((*g).gr_name).to_bytes().to_vec());
+                let mut m = (*g).gr_mem;
+                while !m.is_null() && !(*m).is_null() {
+                    shared |= std::ffi::CStr::from_ptr(*m).to_bytes() != user.as_bytes();
+                    m = m.add(1);
+                }
             }
-            if (*g).gr_gid != gid || (*g).gr_mem.is_null() {
-                continue;
-            }
-            let mut m = (*g).gr_mem;
-            while !(*m).is_null() {
-                shared |= std::ffi::CStr::from_ptr(*m).to_bytes() != user.as_bytes();
-                m = m.add(1);
-            }
-            if shared {
-                break;
-            }
+            libc::endgrent();
         }
-        libc::endgrent();
     }
-    shared
+    if shared {
+        return true;
+    }
+    let Ok(f) = std::fs::File::open("/etc/gshadow") else {
+        return false; // unreadable (not root): the group file alone decides
+    };
+    let mut text = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(f, 16 << 20), &mut text);
+    gshadow_shares(&text, &names, user)
+}
+
+/// Whether a gshadow table (`name:password:admins:members`) gives one of
+/// the groups `names` to someone other than `user`: another member or
+/// administrator, or a password (`!…`, `*…` and empty are none).
+fn gshadow_shares(text: &[u8], names: &[Vec<u8>], user: &str) -> bool {
+    text.split(|&b| b == b'\n').any(|line| {
+        let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let [name, pass, admins, members, ..] = f[..] else {
+            return false;
+        };
+        let others = |list: &[u8]| {
+            list.split(|&b| b == b',')
+                .any(|m| !m.is_empty() && m != user.as_bytes())
+        };
+        names.iter().any(|n| n.as_slice() == name)
+            && (others(admins)
+                || others(members)
+                || !(pass.is_empty() || pass.starts_with(b"!") || pass.starts_with(b"*")))
+    })
 }
 
 /// Whether an account other than `uid` has `gid` as its primary group (its
@@ -737,11 +768,17 @@ mod sys {
     /// cannot be told (not "no").
     /// Whether `at`'s `.gitmodules` names a submodule at path `rel`. One
     /// that exists but cannot be read whole (not a regular file, over
-    /// [`GITMODULES_MAX`]) may name it: yes.
+    /// [`GITMODULES_MAX`]) may name it: yes. A sparse checkout may leave it
+    /// out of the worktree while git still reads it (from the index): a
+    /// repository with a sparse-checkout file and no `.gitmodules` may
+    /// name it too.
     pub fn registers_submodule(at: &Fd, rel: &std::path::Path) -> bool {
         match has_entry(at, b".gitmodules") {
             Ok(true) => {}
-            Ok(false) => return false,
+            Ok(false) => {
+                return open_dir(Some(at), b".git")
+                    .is_some_and(|git| has_entry(&git, b"info/sparse-checkout").unwrap_or(true));
+            }
             Err(_) => return true,
         }
         let Some(fd) = open_file(at, b".gitmodules") else {
@@ -807,7 +844,12 @@ const GITMODULES_MAX: usize = 4 << 20;
 pub(crate) fn submodule_paths(text: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut in_submodule = false;
-    let mut i = 0;
+    // A UTF-8 byte-order mark, which git skips.
+    let mut i = if text.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let at = |i: usize| text.get(i).copied();
     while i < text.len() {
         let c = text[i];
@@ -1038,6 +1080,24 @@ mod tests {
             !shared_by_another_entry("x", 4_000_000_001),
             "no such group"
         );
+        // The fifth attack: gshadow gives the group to others.
+        let vic = [b"vic".to_vec()];
+        for (table, shared) in [
+            ("vic:!::\n", false),
+            ("vic:!::vic\n", false),
+            ("vic:*::\n", false),
+            ("vic:::\n", false),
+            ("vic:!::carl\n", true),
+            ("vic:!:carl:\n", true),
+            ("vic:$6$salt$hash::\n", true),
+            ("other:!::carl\nvic:!::\n", false),
+        ] {
+            assert_eq!(
+                gshadow_shares(table.as_bytes(), &vic, "vic"),
+                shared,
+                "{table}"
+            );
+        }
     }
 
     #[test]
@@ -1095,6 +1155,11 @@ mod tests {
             paths("; top\n# top\n[submodule \"]x\"]\n  path = x\n"),
             ["x"],
             "a bracket inside the quoted name"
+        );
+        assert_eq!(
+            paths("\u{feff}[submodule \"a\"]\r\n\tpath = lib\r\n"),
+            ["lib"],
+            "a BOM"
         );
         assert!(paths("").is_empty());
         assert!(paths("[submodule \"a\"]\npath\n").is_empty(), "no value");

@@ -1232,8 +1232,14 @@ fn a_terminal_through_a_chroot_path_is_a_tty() {
             )
         };
         assert_eq!(made, 0, "{}", std::io::Error::last_os_error());
-        let v = verdict_of(&cfg, setsid_on(&node));
+        let pid = setsid_on(&node);
+        let v = verdict_of(&cfg, pid);
         assert_eq!(v.verdict, VerdictKind::HasTty, "{node:?}: {v:?}");
+        // The fifth attack: the node removed, the console still lives (only
+        // a pty's "(deleted)" says its other end closed).
+        std::fs::remove_file(&node).unwrap();
+        let v = verdict_of(&cfg, pid);
+        assert_eq!(v.verdict, VerdictKind::HasTty, "{node:?} removed: {v:?}");
     }
     // A log file named like a terminal is none.
     let log = root.join("town/dev/tty.log");
@@ -1280,9 +1286,10 @@ fn a_scan_without_descriptors_is_an_error() {
 
 /// The third outside attack: a parent procreap cannot look into — not
 /// dumpable (a setgid tmux copy, screen) or another user's — may be a
-/// terminal session host holding a pane: what runs below it is protected,
-/// with the reason. The same parent, dumpable, is looked into and is no
-/// host. Run as nobody: root looks into every process (and this test's own
+/// terminal session host where a child of it is on a terminal (a pane):
+/// what runs below it is protected, with the reason. Without such a child
+/// (the fifth attack: cron, sudo, a notty ssh session) it is no host; the
+/// same parent, dumpable, is looked into and is no host. Run as nobody: root looks into every process (and this test's own
 /// runner, root's, protects everything below it from a scan by nobody).
 #[test]
 fn a_parent_whose_descriptors_are_hidden_protects() {
@@ -1327,36 +1334,50 @@ fn hidden_parent_as_nobody() {
     let name = lab.name();
     let bin = lab.sleep_bin(&name);
     let cfg = lab.config();
-    // prctl(PR_SET_DUMPABLE = 4, 0) when asked, then a child in a session
-    // of its own runs the agent (exec makes it dumpable again).
-    let script = "my $nr = $Config{archname} =~ /aarch64|riscv64/ ? 167 : 157; \
-                  syscall($nr, 4, 0, 0, 0, 0) if $ARGV[0]; \
-                  my $p = fork(); if (!$p) { POSIX::setsid(); exec($ARGV[1], '1000') or exit 1 } \
-                  sleep 1000";
-    for hide in [true, false] {
+    // prctl(PR_SET_DUMPABLE = 4, 0) when asked; then, when asked, a child
+    // on a terminal of its own (a pane); and a child in a session of its
+    // own running the agent (exec makes it dumpable again).
+    let script = format!(
+        "my $nr = $Config{{archname}} =~ /aarch64|riscv64/ ? 167 : 157; \
+         syscall($nr, 4, 0, 0, 0, 0) if $ARGV[0]; \
+         if ($ARGV[1] && !fork()) {{ {PANE_PERL} exit }} \
+         my $p = fork(); if (!$p) {{ POSIX::setsid(); exec($ARGV[2], '1000') or exit 1 }} \
+         sleep 1000"
+    );
+    for (hide, pane) in [(true, true), (true, false), (false, true)] {
         let mut c = Command::new(which("perl"));
-        c.args(["-MPOSIX", "-MConfig", "-e", script])
+        c.args(["-MPOSIX", "-MConfig", "-e", &script])
             .arg(if hide { "1" } else { "0" })
+            .arg(if pane { "1" } else { "0" })
             .arg(&bin);
         let parent = lab.spawn(c);
         let mut agent = None;
         assert!(wait_until(Duration::from_secs(5), || {
-            agent = tree(parent).into_iter().skip(1).find(|&(p, _)| {
+            let kids = tree(parent);
+            for &(p, start) in &kids[1..] {
+                lab.own_exact((p, start));
+            }
+            let panes = kids[1..].iter().any(|&(p, _)| {
+                std::fs::read(format!("/proc/{p}/stat"))
+                    .ok()
+                    .and_then(|b| procreap::parse_stat(&b))
+                    .is_some_and(|st| st.tty_nr != 0)
+            });
+            agent = kids.into_iter().skip(1).find(|&(p, _)| {
                 std::fs::read_to_string(format!("/proc/{p}/comm"))
                     .is_ok_and(|c| name.starts_with(c.trim_end()))
             });
-            agent.is_some()
+            agent.is_some() && panes == pane
         }));
-        let (pid, start) = agent.unwrap();
-        lab.own_exact((pid, start));
+        let (pid, _) = agent.unwrap();
         let hidden = std::fs::read_dir(format!("/proc/{parent}/fd")).is_err();
         assert_eq!(hidden, hide, "the parent's descriptors hidden: {hidden}");
         let v = verdict_of(&cfg, pid);
-        if hide {
+        if hide && pane {
             assert_eq!(v.verdict, VerdictKind::Protected, "{v:?}");
             assert!(
                 v.reason.contains(&format!(
-                    "pid {parent} (\"perl\") is above it and its descriptors cannot be read"
+                    "pid {parent} (\"perl\") is above it, its descriptors cannot be read"
                 )) && v
                     .reason
                     .contains("cannot prove it is not a terminal session host"),
@@ -1364,14 +1385,15 @@ fn hidden_parent_as_nobody() {
                 v.reason
             );
         } else {
-            // Looked into and passed; the walk goes on above it (where
-            // this test's root-owned runner hides its own descriptors).
+            // Looked into and passed, or hidden with no pane below it (a
+            // cron, a sudo): the walk goes on above it (where this test's
+            // root-owned runner hides its own descriptors).
             assert!(
                 v.verdict == VerdictKind::Orphan || !v.reason.contains(&format!("pid {parent} ")),
                 "{v:?}"
             );
         }
-        lab.kill(parent);
+        lab.kill(parent); // its children are the lab's to end
     }
     println!("hidden parent checked");
 }
@@ -1379,7 +1401,8 @@ fn hidden_parent_as_nobody() {
 /// The fourth outside attack: seen from inside a user namespace (a
 /// sandboxed service), the host's processes list their descriptors but
 /// every link is refused. Such an ancestor is as unknown as one whose list
-/// is refused: what runs below it is protected, with the reason.
+/// is refused: with a child on a terminal (a pane of its own here), what
+/// runs below it is protected, with the reason.
 #[test]
 fn from_a_user_namespace_a_host_ancestor_is_not_looked_into() {
     if std::env::var_os("PRT_IN_USERNS").is_some() {
@@ -1397,6 +1420,9 @@ fn from_a_user_namespace_a_host_ancestor_is_not_looked_into() {
         eprintln!("skipped: no user namespaces here");
         return;
     }
+    // A child of this runner on a terminal: the runner may be a host.
+    let mut lab = Lab::new();
+    spawn_pane(&mut lab);
     let (ok, text) = rerun(
         "from_a_user_namespace_a_host_ancestor_is_not_looked_into",
         &["unshare", "--user", "--map-root-user"],

@@ -839,6 +839,24 @@ fn submodules_join_their_superproject_worktrees_stand_alone() {
     dir(&inner.join(".git"));
     gitmodules(&sub, &["vendor/x"]);
     assert_eq!(project(&inner), place(&repo), "nested registrations");
+    // A sparse checkout may leave .gitmodules out of the worktree (git
+    // reads it from the index): with no .gitmodules there, a clone below a
+    // repository with a sparse-checkout file may be registered.
+    let sparse = dir(&lab.dir.join("sparse"));
+    dir(&sparse.join(".git/info"));
+    let vendored = dir(&sparse.join("lib"));
+    dir(&vendored.join(".git"));
+    assert_eq!(project(&vendored), place(&vendored), "not sparse: its own");
+    std::fs::write(
+        sparse.join(".git/info/sparse-checkout"),
+        "/*\n!/.gitmodules\n",
+    )
+    .unwrap();
+    assert_eq!(
+        project(&vendored),
+        place(&sparse),
+        "sparse: may be registered"
+    );
     // A linked worktree: a project of its own, also where the main
     // repository lies under a directory called `modules` (a Terraform
     // module, a node_modules clone) or is a separate git dir there.

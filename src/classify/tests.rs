@@ -559,8 +559,9 @@ fn a_session_server_by_any_name_protects() {
 
 /// The third outside attack: a parent whose descriptors cannot be read
 /// (a setgid tmux copy or screen is not dumpable; another user's host; a
-/// scan from inside a user namespace) may be a session host: what runs
-/// below it is protected. Init is no host, readable or not.
+/// scan from inside a user namespace) may be a session host where a child
+/// of it has a terminal (a pane): what runs below it is protected. Init is
+/// no host, readable or not.
 #[test]
 fn a_parent_that_hides_its_descriptors_protects() {
     let r = rules(&cfg());
@@ -569,10 +570,15 @@ fn a_parent_that_hides_its_descriptors_protects() {
     let mut t = Table::new();
     t.add(10, 1, "termplexer-stat").session_server = hidden();
     t.add(100, 10, AGENT);
+    // No child of it has a terminal (cron, sudo, a notty ssh session): no
+    // host, whatever it hides.
+    assert_eq!(judged(&r, &t, 100).verdict, VerdictKind::Orphan);
+    // A pane: a child on a terminal.
+    t.add(11, 10, "bash").st.tty = Tty::Dev(136 << 8 | 4);
     expect(
         &judged(&r, &t, 100),
         VerdictKind::Protected,
-        "pid 10 (\"termplexer-stat\") is above it and its descriptors cannot be read: another user's, or not dumpable: cannot prove it is not a terminal session host (tmux under another name, screen)",
+        "pid 10 (\"termplexer-stat\") is above it, its descriptors cannot be read: another user's, or not dumpable, and a child of it has a terminal: cannot prove it is not a terminal session host (tmux under another name, screen)",
         false,
     );
     let mut t = Table::new();

@@ -538,6 +538,33 @@ pub fn remove_socket(sock: &str) {
     let _ = std::fs::remove_file(dir.join(sock));
 }
 
+/// Perl that makes itself a session leader whose controlling terminal is
+/// a pty it opens (as a tmux pane's first process is), then sleeps.
+pub const PANE_PERL: &str = r#"POSIX::setsid();
+open(my $m, "+<", "/dev/ptmx") or die "ptmx: $!";
+my $u = pack("i", 0);
+ioctl($m, 0x40045431, $u) or die "unlock: $!";
+my $b = pack("i", 0);
+ioctl($m, 0x80045430, $b) or die "ptn: $!";
+my $n = unpack("i", $b);
+open(my $s, "+<", "/dev/pts/$n") or die "pts: $!";
+sleep 1000;"#;
+
+/// Starts a child of this process that has a controlling terminal (a
+/// pane-like process, see [`PANE_PERL`]) and waits until it has one.
+pub fn spawn_pane(lab: &mut Lab) -> i32 {
+    let mut c = Command::new(which("perl"));
+    c.args(["-MPOSIX", "-e", PANE_PERL]);
+    let pid = lab.spawn(c);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|b| procreap::parse_stat(&b))
+            .is_some_and(|st| st.tty_nr != 0)
+    }));
+    pid
+}
+
 pub fn which(prog: &str) -> PathBuf {
     for dir in ["/bin", "/usr/bin", "/usr/local/bin"] {
         let p = Path::new(dir).join(prog);
