@@ -81,6 +81,10 @@ pub(crate) fn args(timeout: Duration) -> Result<HashMap<i32, String>> {
         .collect())
 }
 
+/// When an `lsof` last timed out, and how long none is started after that.
+static STUCK_AT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+const LSOF_REST: Duration = Duration::from_secs(60);
+
 /// `lsof` for one scan: run with `-b` (no call that may block on a hung
 /// mount) and `-w`, each call within the time limit; after one call timed
 /// out, the rest of the scan asks no more (each would wait as long) and
@@ -102,6 +106,16 @@ impl Lsof {
         if self.stuck.get() {
             return Err("lsof timed out earlier in this scan".into());
         }
+        // A timed-out lsof may stay behind in the kernel (a hung mount):
+        // for a minute after one, no scan of this process starts another.
+        let recent = STUCK_AT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < LSOF_REST);
+        if recent {
+            self.stuck.set(true);
+            return Err("lsof timed out less than a minute ago; not asked again until then".into());
+        }
         let mut c = Command::new("lsof");
         c.args(["-b", "-w", "-a", "-p", &pid.to_string()])
             .args(args);
@@ -109,6 +123,8 @@ impl Lsof {
             Ok(o) => Ok(o.stdout),
             Err(cmd::Failure::Timeout) => {
                 self.stuck.set(true);
+                *STUCK_AT.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(std::time::Instant::now());
                 Err(format!("lsof: {}", cmd::Failure::Timeout))
             }
             Err(e) => Err(format!("lsof: {e}")),
@@ -116,13 +132,14 @@ impl Lsof {
     }
 }
 
-/// The cwd from `lsof -a -p PID -d cwd -Fn`.
-pub(crate) fn cwd(pid: i32, lsof: &Lsof) -> Option<PathBuf> {
-    let out = lsof.run(pid, &["-d", "cwd", "-Fn"]).ok()?;
+/// The cwd from `lsof -a -p PID -d cwd -Fn`, or why it is not known.
+pub(crate) fn cwd(pid: i32, lsof: &Lsof) -> std::result::Result<PathBuf, String> {
+    let out = lsof.run(pid, &["-d", "cwd", "-Fn"])?;
     String::from_utf8_lossy(&out)
         .lines()
         .find_map(|l| l.strip_prefix('n'))
         .map(PathBuf::from)
+        .ok_or_else(|| "cwd unreadable: lsof does not show it".to_string())
 }
 
 /// One open descriptor as `lsof -F ftn` lists it: number, type, name.

@@ -373,21 +373,20 @@ impl Snapshot {
                 _ => e.to_string(),
             });
         }
-        let cwd = self.open_cwd(pid).ok_or_else(cwd_unreadable)?;
-        work(&cwd)
-    }
-
-    /// The process's cwd, opened where the process lives (its own mount
-    /// namespace); opened afresh each time it is needed and closed after,
-    /// so a scan holds no descriptors of other processes' directories.
-    fn open_cwd(&self, pid: i32) -> Option<crate::workspace::Cwd> {
-        match self.source {
-            Source::Proc => crate::workspace::open_cwd(pid),
+        let cwd = match self.source {
+            Source::Proc => crate::workspace::open_cwd(pid).ok_or_else(cwd_unreadable)?,
             Source::Ps => {
+                // The path lsof gives, walked within the time limit too.
                 let path = crate::ps::cwd(pid, &self.lsof)?;
-                crate::workspace::Cwd::from_path(&path)
+                let at = path.clone();
+                return crate::within(&path, self.timeout(), move || {
+                    let cwd = crate::workspace::Cwd::from_path(&at).ok_or_else(cwd_unreadable)?;
+                    work(&cwd)
+                })
+                .map_err(|why| format!("cwd {}: {why}", path.display()))?;
             }
-        }
+        };
+        work(&cwd)
     }
 
     fn read_argv(&self, pid: i32) -> std::result::Result<Arc<Argv>, String> {
