@@ -214,9 +214,12 @@ pub(crate) fn live_terminal(pid: i32, lsof: &Lsof) -> std::result::Result<Option
 /// socket listens, so any counts (the side that protects).
 pub(crate) fn session_server(pid: i32, lsof: &Lsof) -> std::result::Result<bool, String> {
     let open = descriptors(pid, lsof)?;
-    let master = open
-        .iter()
-        .any(|o| o.kind == "CHR" && o.name.ends_with("/ptmx"));
+    // A master by its name, also when the node it was opened through has
+    // since been removed.
+    let master = open.iter().any(|o| {
+        let name = o.name.strip_suffix(" (deleted)").unwrap_or(&o.name);
+        o.kind == "CHR" && name.ends_with("/ptmx")
+    });
     let socket = open.iter().any(|o| o.kind == "unix");
     Ok(master && socket)
 }

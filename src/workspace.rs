@@ -488,9 +488,10 @@ static WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Whether an entry of the group database with gid `gid` (`getgrgid`
 /// answers only the first: `vicshare:x:4242:carl` after `vic:x:4242:`)
-/// lists a member other than `user`, or, where `/etc/gshadow` can be read,
-/// such an entry there lists another member or administrator or has a
-/// password (`sg`/`newgrp` then give the group to others).
+/// lists a member other than `user` or holds a password, or, where
+/// `/etc/gshadow` can be read, such an entry there lists another member or
+/// administrator or has a password (`sg`/`newgrp` then give the group to
+/// others).
 fn shared_by_another_entry(user: &str, gid: u32) -> bool {
     let mut names: Vec<Vec<u8>> = Vec::new();
     let mut shared = false;
@@ -509,6 +510,12 @@ fn shared_by_another_entry(user: &str, gid: u32) -> bool {
                     continue;
                 }
                 names.push(std::ffi::CStr::from_ptr((*g).gr_name).to_bytes().to_vec());
+                // A group password in the group file itself (`sg` gives the
+                // group to whoever knows it); `x` sends to gshadow.
+                if !(*g).gr_passwd.is_null() {
+                    let pass = std::ffi::CStr::from_ptr((*g).gr_passwd).to_bytes();
+                    shared |= pass != b"x" && password_set(pass);
+                }
                 let mut m = (*g).gr_mem;
                 while !m.is_null() && !(*m).is_null() {
                     shared |= std::ffi::CStr::from_ptr(*m).to_bytes() != user.as_bytes();
@@ -543,10 +550,14 @@ fn gshadow_shares(text: &[u8], names: &[Vec<u8>], user: &str) -> bool {
                 .any(|m| !m.is_empty() && m != user.as_bytes())
         };
         names.iter().any(|n| n.as_slice() == name)
-            && (others(admins)
-                || others(members)
-                || !(pass.is_empty() || pass.starts_with(b"!") || pass.starts_with(b"*")))
+            && (others(admins) || others(members) || password_set(pass))
     })
+}
+
+/// Whether a group password field holds a password: not empty, not locked
+/// (`!…`, `*…`).
+fn password_set(field: &[u8]) -> bool {
+    !(field.is_empty() || field.starts_with(b"!") || field.starts_with(b"*"))
 }
 
 /// Whether an account other than `uid` has `gid` as its primary group (its
@@ -1080,6 +1091,16 @@ mod tests {
             !shared_by_another_entry("x", 4_000_000_001),
             "no such group"
         );
+        // The sixth attack: a password in the group file itself.
+        for (field, set) in [
+            ("", false),
+            ("!", false),
+            ("*", false),
+            ("!$6$x", false),
+            ("$6$s$h", true),
+        ] {
+            assert_eq!(password_set(field.as_bytes()), set, "{field}");
+        }
         // The fifth attack: gshadow gives the group to others.
         let vic = [b"vic".to_vec()];
         for (table, shared) in [
