@@ -60,6 +60,14 @@ pub(crate) fn terminal_name(path: &str) -> Option<String> {
     terminal.then(|| dev.to_string())
 }
 
+/// Whether a descriptor's path is a pty master (`…/ptmx`), also when the
+/// node it was opened through has since been removed.
+pub(crate) fn pty_master(path: &[u8]) -> bool {
+    path.strip_suffix(b" (deleted)")
+        .unwrap_or(path)
+        .ends_with(b"/ptmx")
+}
+
 /// A terminal driver's device numbers: its major and a range of minors.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

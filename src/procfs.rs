@@ -316,10 +316,7 @@ impl Proc {
                     return Err(unreadable("descriptors", &e));
                 }
             };
-            // A master by its name, also when the node it was opened
-            // through has since been removed.
-            let link = link.strip_suffix(b" (deleted)").unwrap_or(&link);
-            if link.ends_with(b"/ptmx") {
+            if crate::process::pty_master(&link) {
                 master = true;
             } else if let Some(ino) = link
                 .strip_prefix(b"socket:[")
@@ -609,6 +606,16 @@ mod tests {
         }
         assert!(is_terminal(&known_tty_drivers(), 136, 9));
         assert!(!is_terminal(&known_tty_drivers(), 1, 3));
+    }
+
+    #[test]
+    fn a_pty_master_is_known_by_its_name_also_when_removed() {
+        use crate::process::pty_master;
+        assert!(pty_master(b"/dev/ptmx"));
+        assert!(pty_master(b"/dev/pts/ptmx"));
+        assert!(pty_master(b"/jail/dev/ptmx (deleted)"));
+        assert!(!pty_master(b"/dev/pts/3"));
+        assert!(!pty_master(b"/tmp/ptmx.log"));
     }
 
     #[test]

@@ -85,56 +85,34 @@ pub(crate) fn args(timeout: Duration) -> Result<HashMap<i32, String>> {
 static STUCK_AT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
 const LSOF_REST: Duration = Duration::from_secs(60);
 
-/// `lsof` for one scan: run with `-b` (no call that may block on a hung
-/// mount) and `-w`, each call within the time limit; after one call timed
-/// out, the rest of the scan asks no more (each would wait as long) and
-/// answers "cannot tell".
-pub(crate) struct Lsof {
-    timeout: Duration,
-    stuck: std::cell::Cell<bool>,
-}
-
-impl Lsof {
-    pub(crate) fn new(timeout: Duration) -> Lsof {
-        Lsof {
-            timeout,
-            stuck: std::cell::Cell::new(false),
-        }
+/// Runs `lsof -b -w -a -p PID ARGS` (`-b`: no call that may block on a
+/// hung mount) within `timeout`. A timed-out lsof may stay behind in the
+/// kernel (a hung mount): for a minute after one, this process starts no
+/// other and answers "cannot tell".
+fn lsof(pid: i32, args: &[&str], timeout: Duration) -> std::result::Result<Vec<u8>, String> {
+    let recent = STUCK_AT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some_and(|t| t.elapsed() < LSOF_REST);
+    if recent {
+        return Err("lsof timed out less than a minute ago; not asked again until then".into());
     }
-
-    fn run(&self, pid: i32, args: &[&str]) -> std::result::Result<Vec<u8>, String> {
-        if self.stuck.get() {
-            return Err("lsof timed out earlier in this scan".into());
+    let mut c = Command::new("lsof");
+    c.args(["-b", "-w", "-a", "-p", &pid.to_string()])
+        .args(args);
+    match cmd::run(c, timeout) {
+        Ok(o) => Ok(o.stdout),
+        Err(cmd::Failure::Timeout) => {
+            *STUCK_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+            Err(format!("lsof: {}", cmd::Failure::Timeout))
         }
-        // A timed-out lsof may stay behind in the kernel (a hung mount):
-        // for a minute after one, no scan of this process starts another.
-        let recent = STUCK_AT
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|t| t.elapsed() < LSOF_REST);
-        if recent {
-            self.stuck.set(true);
-            return Err("lsof timed out less than a minute ago; not asked again until then".into());
-        }
-        let mut c = Command::new("lsof");
-        c.args(["-b", "-w", "-a", "-p", &pid.to_string()])
-            .args(args);
-        match cmd::run(c, self.timeout) {
-            Ok(o) => Ok(o.stdout),
-            Err(cmd::Failure::Timeout) => {
-                self.stuck.set(true);
-                *STUCK_AT.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(std::time::Instant::now());
-                Err(format!("lsof: {}", cmd::Failure::Timeout))
-            }
-            Err(e) => Err(format!("lsof: {e}")),
-        }
+        Err(e) => Err(format!("lsof: {e}")),
     }
 }
 
 /// The cwd from `lsof -a -p PID -d cwd -Fn`, or why it is not known.
-pub(crate) fn cwd(pid: i32, lsof: &Lsof) -> std::result::Result<PathBuf, String> {
-    let out = lsof.run(pid, &["-d", "cwd", "-Fn"])?;
+pub(crate) fn cwd(pid: i32, timeout: Duration) -> std::result::Result<PathBuf, String> {
+    let out = lsof(pid, &["-d", "cwd", "-Fn"], timeout)?;
     String::from_utf8_lossy(&out)
         .lines()
         .find_map(|l| l.strip_prefix('n'))
@@ -182,8 +160,8 @@ pub(crate) fn parse_lsof(out: &str) -> (Vec<Open>, bool) {
 /// `pid`'s open descriptors, from `lsof`. `Err` when they cannot be
 /// listed (lsof missing, refused or timed out, another user's process):
 /// that is not "none". A process that is gone has none.
-pub(crate) fn descriptors(pid: i32, lsof: &Lsof) -> std::result::Result<Vec<Open>, String> {
-    let out = lsof.run(pid, &["-Fftn"])?;
+pub(crate) fn descriptors(pid: i32, timeout: Duration) -> std::result::Result<Vec<Open>, String> {
+    let out = lsof(pid, &["-Fftn"], timeout)?;
     let (open, any) = parse_lsof(&String::from_utf8_lossy(&out));
     let gone = || {
         matches!(
@@ -199,9 +177,12 @@ pub(crate) fn descriptors(pid: i32, lsof: &Lsof) -> std::result::Result<Vec<Open
 
 /// The terminal one of `pid`'s fds 0–2 is on (a character device named as
 /// a terminal), from `lsof`.
-pub(crate) fn live_terminal(pid: i32, lsof: &Lsof) -> std::result::Result<Option<String>, String> {
-    let open =
-        descriptors(pid, lsof).map_err(|e| format!("its standard streams cannot be read ({e})"))?;
+pub(crate) fn live_terminal(
+    pid: i32,
+    timeout: Duration,
+) -> std::result::Result<Option<String>, String> {
+    let open = descriptors(pid, timeout)
+        .map_err(|e| format!("its standard streams cannot be read ({e})"))?;
     Ok(open.iter().filter(|o| o.fd < 3).find_map(|o| {
         (o.kind == "CHR" && !o.name.ends_with(" (deleted)"))
             .then(|| crate::process::terminal_name(&o.name))
@@ -212,14 +193,11 @@ pub(crate) fn live_terminal(pid: i32, lsof: &Lsof) -> std::result::Result<Option
 /// Whether `pid` hosts terminal sessions (holds a pty master and a unix
 /// socket), from `lsof`; `lsof` does not say everywhere whether a unix
 /// socket listens, so any counts (the side that protects).
-pub(crate) fn session_server(pid: i32, lsof: &Lsof) -> std::result::Result<bool, String> {
-    let open = descriptors(pid, lsof)?;
-    // A master by its name, also when the node it was opened through has
-    // since been removed.
-    let master = open.iter().any(|o| {
-        let name = o.name.strip_suffix(" (deleted)").unwrap_or(&o.name);
-        o.kind == "CHR" && name.ends_with("/ptmx")
-    });
+pub(crate) fn session_server(pid: i32, timeout: Duration) -> std::result::Result<bool, String> {
+    let open = descriptors(pid, timeout)?;
+    let master = open
+        .iter()
+        .any(|o| o.kind == "CHR" && crate::process::pty_master(o.name.as_bytes()));
     let socket = open.iter().any(|o| o.kind == "unix");
     Ok(master && socket)
 }

@@ -155,8 +155,6 @@ pub(crate) struct Snapshot {
     /// parent → children from one pass, where the kernel has no children files.
     children_map: OnceCell<HashMap<i32, Vec<i32>>>,
     agents: Arc<OnceCell<Vec<i32>>>,
-    /// `lsof` for this scan (ps backend).
-    lsof: crate::ps::Lsof,
 }
 
 /// Why a workspace or project cannot be judged: the cwd could not be
@@ -199,7 +197,6 @@ impl Snapshot {
             ps_args: OnceCell::new(),
             children_map: OnceCell::new(),
             agents,
-            lsof: crate::ps::Lsof::new(cfg.subprocess_timeout),
         };
         if source == Source::Proc {
             #[cfg(target_os = "linux")]
@@ -377,7 +374,7 @@ impl Snapshot {
             Source::Proc => crate::workspace::open_cwd(pid).ok_or_else(cwd_unreadable)?,
             Source::Ps => {
                 // The path lsof gives, walked within the time limit too.
-                let path = crate::ps::cwd(pid, &self.lsof)?;
+                let path = crate::ps::cwd(pid, self.timeout())?;
                 let at = path.clone();
                 return crate::within(&path, self.timeout(), move || {
                     let cwd = crate::workspace::Cwd::from_path(&at).ok_or_else(cwd_unreadable)?;
@@ -693,15 +690,14 @@ impl Facts for Snapshot {
                 }
             }
             Source::Ps => {
-                let named = crate::ps::live_terminal(pid, &self.lsof);
                 // Linux's lsof names a stream by its path; where /proc can
                 // tell, the device number decides (as for the executable),
-                // whatever the path says.
+                // whatever the path says, and lsof is not asked.
                 #[cfg(target_os = "linux")]
                 if let Some(Ok(found)) = self.procfs().map(|p| p.live_terminal(pid)) {
                     return Ok(found);
                 }
-                named
+                crate::ps::live_terminal(pid, self.timeout())
             }
         }
     }
@@ -721,7 +717,7 @@ impl Facts for Snapshot {
                     #[cfg(not(target_os = "linux"))]
                     Err("no /proc here".into())
                 }
-                Source::Ps => crate::ps::session_server(pid, &self.lsof),
+                Source::Ps => crate::ps::session_server(pid, self.timeout()),
             })
             .clone()
     }
